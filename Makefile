@@ -1,0 +1,64 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# Everything else here is a step they use, exposed for when you want one on its own.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
+
+VENV_STAMP := .venv/.synced
+DEVSTACK := $(UV) run --frozen python -m leaderboard.devstack
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: ## Install uv (from PyPI) when it is missing
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+	  || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(MAKE) --no-print-directory uv
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP) ## Create .venv from the lock file
+
+.PHONY: infra-up
+infra-up: venv ## Start Kafka, Redis and PostgreSQL (installing what is missing); idempotent
+	$(DEVSTACK) up
+
+.PHONY: infra-down
+infra-down: venv ## Stop the local stack (data is kept under .devstack/)
+	$(DEVSTACK) down
+
+.PHONY: infra-status
+infra-status: venv ## Show whether each server of the local stack answers
+	$(DEVSTACK) status
+
+.PHONY: run
+run: infra-up ## Run the product locally: the stack and every service
+	$(DEVSTACK) run
+
+.PHONY: test
+test: infra-up ## Run the whole test suite against the local stack
+	$(UV) run --frozen pytest
+
+.PHONY: lint
+lint: venv ## Lint and check formatting
+	$(UV) run --frozen ruff check src tests
+	$(UV) run --frozen ruff format --check src tests
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches (keeps .devstack/ data)
+	rm -rf .venv .pytest_cache .ruff_cache

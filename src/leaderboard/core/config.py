@@ -1,0 +1,198 @@
+"""Settings: every tunable of every process, read from ``LEADERBOARD_*`` environment variables.
+
+``LeaderboardSettings`` holds what all processes share (logging, metrics, shutdown bound,
+Kafka connection, topic names). ``RedisSettings`` and ``PostgresSettings`` add the
+connection fields of those servers; each service defines one subclass combining what it
+needs and builds it in ``main()`` with ``load_settings()``, then passes it down. Nothing
+here is read at import time, so tests build their own settings.
+
+Defaults point at the local stack (``make infra-up``), so no ``.env`` file is needed.
+A bad value fails at start with one line per variable, e.g.
+``LEADERBOARD_REDIS_PORT='abc' is not an integer``. Secret values are never echoed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+from leaderboard.core.errors import ConfigurationError
+
+ENV_PREFIX = "LEADERBOARD_"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+PartitionCount = Annotated[int, Field(ge=1, le=1000)]
+TopicName = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class LeaderboardSettings(BaseSettings):
+    """Settings shared by every process: logging, metrics, shutdown, Kafka and topics."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+        # An empty variable means "not set", so `FOO=` never becomes an empty password.
+        env_ignore_empty=True,
+    )
+
+    service_name: str = Field("leaderboard", description="Name on every log line and metric.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level logged."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`auto` is console on a terminal and JSON lines otherwise."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address a worker's `/metrics` server binds (0.0.0.0 in pods)."
+    )
+    metrics_port: Port = Field(9100, description="Port of a worker's `/metrics` server.")
+    shutdown_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="Bound on graceful shutdown after SIGTERM/SIGINT."
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated `host:port` list of Kafka brokers."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="librdkafka `security.protocol`."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    kafka_ssl_ca_location: str | None = Field(
+        None, description="CA bundle path for SSL/SASL_SSL brokers."
+    )
+
+    topic_game_score: TopicName = Field("game-score", description="Score events topic.")
+    topic_game_score_partitions: PartitionCount = Field(
+        6, description="Partitions of the score events topic."
+    )
+    topic_game_score_dlq: TopicName = Field(
+        "game-score.dlq", description="Dead-letter topic for invalid score events."
+    )
+    topic_leaderboard_change: TopicName = Field(
+        "leaderboard-change", description="Change notices topic."
+    )
+    topic_leaderboard: TopicName = Field(
+        "leaderboard", description="Compacted topic of leaderboard snapshots."
+    )
+    topic_replication_factor: Annotated[int, Field(ge=1, le=10)] = Field(
+        1, description="Replication factor used when the stack creates topics."
+    )
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap_servers(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"must be a comma-separated host:port list, not {server!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_sasl_credentials(self) -> LeaderboardSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"{ENV_PREFIX}KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                f"{ENV_PREFIX}KAFKA_SASL_USERNAME and {ENV_PREFIX}KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+
+class RedisSettings(LeaderboardSettings):
+    """Connection to the Redis server that holds the sorted sets and snapshot cache."""
+
+    redis_host: str = Field("127.0.0.1", description="Redis host.")
+    redis_port: Port = Field(6379, description="Redis port.")
+    redis_db: Annotated[int, Field(ge=0, le=15)] = Field(0, description="Redis database number.")
+    redis_username: str | None = Field(None, description="Redis ACL user (optional).")
+    redis_password: SecretStr | None = Field(None, description="Redis password (secret).")
+    redis_ssl: bool = Field(False, description="Use TLS to reach Redis.")
+
+
+class PostgresSettings(LeaderboardSettings):
+    """Connection to the PostgreSQL database that archives every score event."""
+
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host.")
+    postgres_port: Port = Field(5432, description="PostgreSQL port.")
+    postgres_user: str = Field("leaderboard", min_length=1, description="PostgreSQL role.")
+    postgres_password: SecretStr | None = Field(
+        None, description="PostgreSQL password (secret); the local stack trusts loopback."
+    )
+    postgres_database: str = Field("leaderboard", min_length=1, description="Database name.")
+
+    def sqlalchemy_url(self) -> URL:
+        """The SQLAlchemy URL for psycopg2; the password is quoted, never formatted by hand."""
+        return URL.create(
+            "postgresql+psycopg2",
+            username=self.postgres_user,
+            password=self.postgres_password.get_secret_value() if self.postgres_password else None,
+            host=self.postgres_host,
+            port=self.postgres_port,
+            database=self.postgres_database,
+        )
+
+
+SettingsT = TypeVar("SettingsT", bound=LeaderboardSettings)
+
+
+def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build ``settings_class`` from the environment, or raise ``ConfigurationError``.
+
+    ``overrides`` take precedence over the environment (tests and ``main()`` use them for
+    values that are not configuration, such as a per-process service name).
+    """
+    try:
+        return settings_class(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(settings_class, exc)) from None
+
+
+_KIND_MESSAGES: Mapping[str, str] = {
+    "int_parsing": "is not an integer",
+    "int_from_float": "is not an integer",
+    "float_parsing": "is not a number",
+    "bool_parsing": "is not a boolean (use true or false)",
+    "missing": "is required but not set",
+}
+
+
+def describe_validation_error(
+    settings_class: type[LeaderboardSettings], exc: ValidationError
+) -> list[str]:
+    """One line per problem, naming the environment variable and what was wrong with it."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        if not error["loc"]:
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
+        field = str(error["loc"][0])
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        annotation = (
+            settings_class.model_fields[field].annotation
+            if field in (settings_class.model_fields)
+            else None
+        )
+        secret = annotation is not None and "SecretStr" in repr(annotation)
+        shown = "<hidden>" if secret else repr(error.get("input"))
+        kind = error["type"]
+        if kind in _KIND_MESSAGES:
+            what = _KIND_MESSAGES[kind]
+        elif kind == "literal_error":
+            what = f"is not one of {error.get('ctx', {}).get('expected')}"
+        else:
+            what = str(error["msg"]).removeprefix("Value error, ")
+            what = what.replace("Input should be", "must be").replace("String should", "must")
+        problems.append(f"{variable}={shown} {what}")
+    return problems

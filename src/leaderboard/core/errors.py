@@ -1,0 +1,94 @@
+"""The leaderboard exception hierarchy.
+
+Every exception the package raises on purpose derives from ``LeaderboardError``, so a
+caller can catch the project's failures without swallowing programming errors::
+
+    LeaderboardError
+    ├── ConfigurationError        a setting is missing or invalid (raised at start-up)
+    ├── InfrastructureError       a server the service depends on misbehaves
+    │   ├── KafkaError            a Kafka client call failed (carries topic/partition/offset)
+    │   │   └── TopicError        creating or checking a topic failed
+    │   ├── RedisError            a Redis call failed
+    │   └── DatabaseError         a PostgreSQL call failed
+    ├── DevstackError             the local stack could not be installed, started or stopped
+    └── ShutdownTimeoutError      graceful shutdown did not finish within its bound
+
+Errors that concern one Kafka record carry its coordinates so that every error log can
+name topic, partition and offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LeaderboardError(Exception):
+    """Root of every error raised on purpose by the leaderboard package."""
+
+
+class ConfigurationError(LeaderboardError):
+    """A setting is missing or has an invalid value.
+
+    ``problems`` holds one human-readable line per invalid environment variable.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n  " + "\n  ".join(self.problems))
+
+
+class InfrastructureError(LeaderboardError):
+    """A server the service depends on failed or could not be reached."""
+
+
+class KafkaError(InfrastructureError):
+    """A Kafka operation failed.
+
+    ``topic``, ``partition`` and ``offset`` locate the record concerned, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        super().__init__(message)
+
+    def log_context(self) -> dict[str, Any]:
+        """The record coordinates, for binding into a log line."""
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+class TopicError(KafkaError):
+    """A topic could not be created, or exists with an incompatible layout."""
+
+
+class RedisError(InfrastructureError):
+    """A Redis operation failed."""
+
+
+class DatabaseError(InfrastructureError):
+    """A PostgreSQL operation failed."""
+
+
+class DevstackError(LeaderboardError):
+    """The local development stack could not be installed, started or stopped.
+
+    ``log_file`` names the server's log to read, when there is one.
+    """
+
+    def __init__(self, message: str, *, log_file: str | None = None) -> None:
+        self.log_file = log_file
+        if log_file:
+            message = f"{message} (see its log: {log_file})"
+        super().__init__(message)
+
+
+class ShutdownTimeoutError(LeaderboardError):
+    """Graceful shutdown did not complete within the configured bound."""

@@ -1,0 +1,115 @@
+"""Prometheus metrics: every metric the project exports is declared here.
+
+All names start with ``leaderboard_``. Metrics live on a ``Metrics`` object built in a
+process's ``main()`` around its own ``CollectorRegistry`` (no import-time globals, so
+tests build as many as they like). Worker processes serve ``/metrics`` on their own
+port with ``serve_metrics()``; web services mount ``asgi_app()`` on their application.
+Every process exports ``leaderboard_build_info`` plus the standard process and Python
+runtime collectors.
+"""
+
+from __future__ import annotations
+
+import platform
+from threading import Thread
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    make_asgi_app,
+    start_http_server,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+import leaderboard
+
+#: Batch durations from 1 ms to about 30 s.
+BATCH_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+BATCH_SIZE_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class Metrics:
+    """The metrics of one process, registered on ``registry``."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+        self.build_info = Info(
+            "leaderboard_build",
+            "Version of the running leaderboard code; the value is always 1.",
+            registry=self.registry,
+        )
+        self.build_info.info(
+            {
+                "service": service,
+                "version": leaderboard.__version__,
+                "python": platform.python_version(),
+            }
+        )
+
+        # The batch consumption loop (leaderboard.core.consumer).
+        self.consumed_messages = Counter(
+            "leaderboard_consumer_messages_total",
+            "Kafka messages handed to a batch handler, by topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.consumed_batches = Counter(
+            "leaderboard_consumer_batches_total",
+            "Batches whose work became durable and whose offsets were stored.",
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "leaderboard_consumer_batch_size",
+            "Messages per batch handed to the handler.",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "leaderboard_consumer_batch_duration_seconds",
+            "Time the handler took to make one batch durable.",
+            buckets=BATCH_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.consumer_errors = Counter(
+            "leaderboard_consumer_errors_total",
+            "Errors reported by the Kafka consumer, by librdkafka error name.",
+            ["error"],
+            registry=self.registry,
+        )
+        self.rebalances = Counter(
+            "leaderboard_consumer_rebalances_total",
+            "Partition assignment changes, by kind (assign, revoke, lost).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.assigned_partitions = Gauge(
+            "leaderboard_consumer_assigned_partitions",
+            "Partitions currently assigned to this consumer.",
+            registry=self.registry,
+        )
+        self.shutdown_seconds = Gauge(
+            "leaderboard_shutdown_duration_seconds",
+            "How long the last graceful shutdown took (set just before exit).",
+            registry=self.registry,
+        )
+
+
+def serve_metrics(metrics: Metrics, host: str, port: int) -> tuple[WSGIServer, Thread]:
+    """Serve ``/metrics`` for a worker process on ``host:port`` in a daemon thread."""
+    return start_http_server(port, addr=host, registry=metrics.registry)
+
+
+def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]
+    """An ASGI app serving the registry, for web services to mount at ``/metrics``."""
+    return make_asgi_app(registry=metrics.registry)

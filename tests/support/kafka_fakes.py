@@ -1,0 +1,90 @@
+"""Small in-memory stand-ins for confluent-kafka objects, for unit tests of pure logic.
+
+They implement only what ``leaderboard.core.consumer`` calls, with the same signatures,
+and record what was stored and committed so tests can assert on it. Integration tests
+use a real broker instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+
+@dataclass
+class FakeMessage:
+    """A consumed record (or an error event when ``error_value`` is set)."""
+
+    topic_name: str
+    partition_id: int
+    offset_value: int
+    value_bytes: bytes = b"{}"
+    key_bytes: bytes | None = None
+    error_value: KafkaError | None = None
+
+    def topic(self) -> str:
+        return self.topic_name
+
+    def partition(self) -> int:
+        return self.partition_id
+
+    def offset(self) -> int:
+        return self.offset_value
+
+    def value(self) -> bytes:
+        return self.value_bytes
+
+    def key(self) -> bytes | None:
+        return self.key_bytes
+
+    def error(self) -> KafkaError | None:
+        return self.error_value
+
+
+@dataclass
+class FakeConsumer:
+    """Serves scripted batches; assigns ``partitions`` on the first consume()."""
+
+    batches: list[list[FakeMessage]]
+    partitions: list[TopicPartition]
+    on_empty: Callable[[], None] = lambda: None
+    stored: list[TopicPartition] = field(default_factory=list)
+    committed: list[TopicPartition] = field(default_factory=list)
+    closed: bool = False
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    _assigned: bool = False
+    _pending_store: list[TopicPartition] = field(default_factory=list)
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        self.topics = topics
+        self.callbacks = callbacks
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        if not self._assigned:
+            self._assigned = True
+            self.callbacks["on_assign"](self, self.partitions)
+        if self.batches:
+            return self.batches.pop(0)[:num_messages]
+        self.on_empty()
+        return []
+
+    def revoke(self, partitions: list[TopicPartition]) -> None:
+        """Simulate a rebalance taking ``partitions`` away."""
+        self.callbacks["on_revoke"](self, partitions)
+
+    def store_offsets(self, offsets: list[TopicPartition]) -> None:
+        self.stored.extend(offsets)
+        self._pending_store.extend(offsets)
+
+    def commit(self, asynchronous: bool = True) -> list[TopicPartition]:
+        if not self._pending_store:
+            raise KafkaException(KafkaError(KafkaError._NO_OFFSET))
+        done, self._pending_store = self._pending_store, []
+        self.committed.extend(done)
+        return done
+
+    def close(self) -> None:
+        self.closed = True

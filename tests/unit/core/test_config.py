@@ -1,0 +1,146 @@
+"""Settings read the environment, reject bad values clearly, and never echo secrets."""
+
+import pytest
+from pydantic import SecretStr
+
+from leaderboard.core.config import (
+    LeaderboardSettings,
+    PostgresSettings,
+    RedisSettings,
+    load_settings,
+)
+from leaderboard.core.errors import ConfigurationError, LeaderboardError
+
+
+class AllSettings(RedisSettings, PostgresSettings):
+    """A service that needs everything, like the devstack."""
+
+
+def test_defaults_point_at_the_local_stack() -> None:
+    settings = load_settings(AllSettings)
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.redis_host == "127.0.0.1"
+    assert settings.redis_port == 6379
+    assert settings.postgres_port == 5432
+    assert settings.topic_game_score == "game-score"
+    assert settings.topic_leaderboard_change == "leaderboard-change"
+    assert settings.topic_leaderboard == "leaderboard"
+    assert settings.topic_game_score_dlq == "game-score.dlq"
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "6380")
+    monkeypatch.setenv("LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS", "12")
+    monkeypatch.setenv("leaderboard_log_level", "DEBUG")  # names are case-insensitive
+    settings = load_settings(AllSettings)
+    assert settings.redis_port == 6380
+    assert settings.topic_game_score_partitions == 12
+    assert settings.log_level == "DEBUG"
+
+
+def test_overrides_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_SERVICE_NAME", "from-env")
+    assert load_settings(LeaderboardSettings, service_name="ranker").service_name == "ranker"
+
+
+def test_non_integer_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "abc")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(RedisSettings)
+    assert caught.value.problems == ["LEADERBOARD_REDIS_PORT='abc' is not an integer"]
+    assert isinstance(caught.value, LeaderboardError)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("LEADERBOARD_METRICS_PORT", "70000", "LEADERBOARD_METRICS_PORT='70000' must be less"),
+        ("LEADERBOARD_LOG_LEVEL", "LOUD", "LEADERBOARD_LOG_LEVEL='LOUD' is not one of"),
+        ("LEADERBOARD_REDIS_SSL", "maybe", "LEADERBOARD_REDIS_SSL='maybe' is not a boolean"),
+        (
+            "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS",
+            "soon",
+            "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS='soon' is not a number",
+        ),
+        (
+            "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS",
+            "localhost",
+            "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS='localhost' must be a comma-separated host:port",
+        ),
+        (
+            "LEADERBOARD_TOPIC_LEADERBOARD",
+            "bad topic!",
+            "LEADERBOARD_TOPIC_LEADERBOARD='bad topic!'",
+        ),
+        (
+            "LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS",
+            "0",
+            "LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS='0' must be greater than or equal to 1",
+        ),
+    ],
+)
+def test_bad_values_are_explained(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(AllSettings)
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(expected)
+
+
+def test_every_bad_variable_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "abc")
+    monkeypatch.setenv("LEADERBOARD_POSTGRES_PORT", "-1")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(AllSettings)
+    assert {problem.split("=")[0] for problem in caught.value.problems} == {
+        "LEADERBOARD_REDIS_PORT",
+        "LEADERBOARD_POSTGRES_PORT",
+    }
+    assert "LEADERBOARD_REDIS_PORT" in str(caught.value)
+
+
+def test_secret_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    class WithRequiredSecret(LeaderboardSettings):
+        api_secret: SecretStr
+
+    monkeypatch.setenv("LEADERBOARD_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("LEADERBOARD_KAFKA_SASL_USERNAME", "svc")
+    monkeypatch.setenv("LEADERBOARD_KAFKA_SASL_PASSWORD", "hunter2")
+    settings = load_settings(LeaderboardSettings)
+    assert "hunter2" not in repr(settings)
+    assert settings.kafka_sasl_password is not None
+    assert settings.kafka_sasl_password.get_secret_value() == "hunter2"
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(WithRequiredSecret)
+    assert caught.value.problems == ["LEADERBOARD_API_SECRET=<hidden> is required but not set"]
+
+
+def test_sasl_requires_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(ConfigurationError, match="needs LEADERBOARD_KAFKA_SASL_USERNAME"):
+        load_settings(LeaderboardSettings)
+
+
+def test_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_REDIS_PASSWORD", "")
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "")
+    settings = load_settings(RedisSettings)
+    assert settings.redis_password is None
+    assert settings.redis_port == 6379
+
+
+def test_postgres_url_quotes_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_POSTGRES_PASSWORD", "p@ss/w:rd")
+    url = load_settings(PostgresSettings).sqlalchemy_url()
+    assert url.password == "p@ss/w:rd"
+    assert url.drivername == "postgresql+psycopg2"
+    assert "p@ss" not in repr(url)  # SQLAlchemy masks it when shown
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings(LeaderboardSettings)
+    with pytest.raises(ValueError, match="frozen"):
+        settings.metrics_port = 1  # type: ignore[misc]

@@ -1,0 +1,136 @@
+"""The batch loop stores offsets only after the handler's work is durable."""
+
+import pytest
+from confluent_kafka import KafkaError, TopicPartition
+
+from leaderboard.core.consumer import BatchConsumer, next_offsets
+from leaderboard.core.errors import KafkaError as LeaderboardKafkaError
+from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.metrics import Metrics
+from tests.support.kafka_fakes import FakeConsumer, FakeMessage
+
+TOPIC = "game-score"
+
+
+def msg(partition: int, offset: int) -> FakeMessage:
+    return FakeMessage(TOPIC, partition, offset)
+
+
+def as_tuples(offsets: list[TopicPartition]) -> set[tuple[str, int, int]]:
+    return {(tp.topic, tp.partition, tp.offset) for tp in offsets}
+
+
+@pytest.fixture
+def shutdown() -> Shutdown:
+    return Shutdown(timeout=60, hard_exit=lambda code: None)
+
+
+@pytest.fixture
+def partitions() -> list[TopicPartition]:
+    return [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+
+
+def test_next_offsets_takes_the_highest_per_partition() -> None:
+    offsets = next_offsets([msg(0, 5), msg(1, 9), msg(0, 7), msg(0, 6)])
+    assert as_tuples(offsets) == {(TOPIC, 0, 8), (TOPIC, 1, 10)}
+
+
+def test_offsets_are_stored_after_the_handler_and_committed_at_shutdown(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    seen: list[list[int]] = []
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+
+    def handler(messages):
+        # Nothing of this batch may be stored before the handler returns.
+        stored = as_tuples(consumer.stored)
+        assert all((TOPIC, m.partition(), m.offset() + 1) not in stored for m in messages)
+        seen.append([m.offset() for m in messages])
+
+    metrics = Metrics("test")
+    BatchConsumer(consumer, [TOPIC], handler, shutdown=shutdown, metrics=metrics).run()
+
+    assert seen == [[0, 0], [1]]
+    assert as_tuples(consumer.committed) >= {(TOPIC, 0, 2), (TOPIC, 1, 1)}
+    assert consumer.closed
+    assert metrics.registry.get_sample_value("leaderboard_consumer_batches_total") == 2
+    assert (
+        metrics.registry.get_sample_value("leaderboard_consumer_messages_total", {"topic": TOPIC})
+        == 3
+    )
+
+
+def test_a_failing_handler_stores_nothing_and_closes(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(batches=[[msg(0, 0)]], partitions=partitions)
+
+    def handler(messages):
+        raise ConnectionError("redis is down")
+
+    loop = BatchConsumer(consumer, [TOPIC], handler, shutdown=shutdown, metrics=Metrics("t"))
+    with pytest.raises(ConnectionError):
+        loop.run()
+    assert consumer.stored == []
+    assert consumer.committed == []
+    assert consumer.closed
+
+
+def test_revoked_partitions_are_committed_and_not_stored_again(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1), msg(1, 1)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+    calls = 0
+
+    def handler(messages):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            consumer.revoke([TopicPartition(TOPIC, 1)])
+
+    metrics = Metrics("t")
+    BatchConsumer(consumer, [TOPIC], handler, shutdown=shutdown, metrics=metrics).run()
+    # The revoke committed batch one; batch two's offset for partition 1 is not ours now.
+    assert (TOPIC, 1, 2) not in as_tuples(consumer.stored)
+    assert (TOPIC, 0, 2) in as_tuples(consumer.committed)
+    assert as_tuples(consumer.committed) >= {(TOPIC, 0, 1), (TOPIC, 1, 1)}
+    assert metrics.registry.get_sample_value("leaderboard_consumer_assigned_partitions") == 1
+
+
+def test_error_events_are_counted_and_skipped(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    transient = FakeMessage(TOPIC, 0, -1, error_value=KafkaError(KafkaError._TRANSPORT))
+    consumer = FakeConsumer(
+        batches=[[transient, msg(0, 0)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+    handled = []
+    metrics = Metrics("t")
+    BatchConsumer(consumer, [TOPIC], handled.extend, shutdown=shutdown, metrics=metrics).run()
+    assert [m.offset() for m in handled] == [0]
+    assert (
+        metrics.registry.get_sample_value(
+            "leaderboard_consumer_errors_total", {"error": "_TRANSPORT"}
+        )
+        == 1
+    )
+
+
+def test_fatal_errors_stop_the_loop(shutdown: Shutdown, partitions: list[TopicPartition]) -> None:
+    fatal = FakeMessage(TOPIC, 0, 4, error_value=KafkaError(KafkaError._FATAL, fatal=True))
+    consumer = FakeConsumer(batches=[[fatal]], partitions=partitions)
+    loop = BatchConsumer(consumer, [TOPIC], list, shutdown=shutdown, metrics=Metrics("t"))
+    with pytest.raises(LeaderboardKafkaError) as caught:
+        loop.run()
+    assert (caught.value.topic, caught.value.partition, caught.value.offset) == (TOPIC, 0, 4)
+    assert consumer.closed
