@@ -1,0 +1,161 @@
+"""The event contract: every message the services exchange, and how it is checked.
+
+``docs/events.md`` describes the same contract for people; this module enforces it.
+
+- ``ScoreEvent`` (topic ``game-score``, key ``<leaderboard>:<player_id>``): one score delta.
+- ``ChangeNotice`` (topic ``leaderboard-change``): which leaderboards changed, up to which
+  event time; the ranker sends one per applied batch.
+- ``LeaderboardSnapshot`` (topic ``leaderboard``, key = leaderboard id, also cached in
+  Redis): the top N of one leaderboard, with a per-leaderboard increasing ``version``.
+
+``decode_score_event()`` is the single gate for incoming score events: it either returns
+a valid ``ScoreEvent`` or raises ``InvalidEventError`` with a machine-readable reason,
+which the consumers put in the dead-letter headers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from leaderboard.core.errors import LeaderboardError
+
+SCHEMA_VERSION = 1
+DEFAULT_LEADERBOARD = "global"
+
+#: Leaderboard ids appear in Redis keys, Kafka keys and URLs: keep them plain.
+LeaderboardId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+#: Player ids come from game servers; printable, no whitespace, bounded.
+PlayerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class InvalidEventError(LeaderboardError):
+    """A message that does not satisfy the event contract.
+
+    ``reason`` is one of ``invalid_json``, ``invalid_fields``, ``score_out_of_bounds`` or
+    ``unknown_version``; ``detail`` says what exactly was wrong.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True)
+class ScoreBounds:
+    """Accepted range of one score delta (inclusive)."""
+
+    minimum: int = 1
+    maximum: int = 1_000_000
+
+    def check(self, score: int) -> None:
+        if not self.minimum <= score <= self.maximum:
+            raise InvalidEventError(
+                "score_out_of_bounds",
+                f"score {score} is outside [{self.minimum}, {self.maximum}]",
+            )
+
+
+class _Contract(BaseModel):
+    # strict: 42.0 or "42" is not an integer score; extra="forbid": exactly these fields.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ScoreEvent(_Contract):
+    """One score delta for one player on one leaderboard (topic ``game-score``)."""
+
+    event_id: uuid.UUID
+    leaderboard: LeaderboardId = DEFAULT_LEADERBOARD
+    player_id: PlayerId
+    display_name: DisplayName | None = None
+    score: int
+    occurred_at: AwareDatetime
+    version: Literal[1]
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka key: all events of one player on one leaderboard share a partition."""
+        return f"{self.leaderboard}:{self.player_id}".encode()
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def decode_score_event(raw: bytes | None, bounds: ScoreBounds) -> ScoreEvent:
+    """Parse and validate one ``game-score`` message value, or raise InvalidEventError."""
+    if raw is None:
+        raise InvalidEventError("invalid_json", "message has no value")
+    try:
+        event = ScoreEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise InvalidEventError("invalid_json", errors[0]["msg"]) from None
+        if any(error["loc"] == ("version",) and error["type"] != "missing" for error in errors):
+            raise InvalidEventError(
+                "unknown_version", f"unsupported schema version (this code reads {SCHEMA_VERSION})"
+            ) from None
+        raise InvalidEventError("invalid_fields", _describe(errors)) from None
+    bounds.check(event.score)
+    return event
+
+
+def _describe(errors: list) -> str:  # type: ignore[type-arg]
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error["loc"]) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+class LeaderboardChange(_Contract):
+    """One leaderboard that changed, and the newest event time now reflected in it."""
+
+    leaderboard: LeaderboardId
+    newest_event_at: AwareDatetime
+
+
+class ChangeNotice(_Contract):
+    """Topic ``leaderboard-change``: what one applied batch changed."""
+
+    changes: list[LeaderboardChange]
+    sent_at: AwareDatetime
+    version: Literal[1] = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+class SnapshotEntry(_Contract):
+    """One row of a leaderboard snapshot."""
+
+    rank: Annotated[int, Field(ge=1)]
+    player_id: PlayerId
+    display_name: DisplayName | None = None
+    score: int
+
+
+class LeaderboardSnapshot(_Contract):
+    """Topic ``leaderboard`` and the Redis cache: the top N of one leaderboard."""
+
+    leaderboard: LeaderboardId
+    version: Annotated[int, Field(ge=1)]
+    entries: list[SnapshotEntry]
+    generated_at: AwareDatetime
+    newest_event_at: AwareDatetime | None
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def utc_now() -> datetime:
+    """The current time, time-zone aware (every timestamp in the contract carries one)."""
+    return datetime.now(UTC)
