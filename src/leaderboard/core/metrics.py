@@ -2,17 +2,14 @@
 
 All names start with ``leaderboard_``. Metrics live on a ``Metrics`` object built in a
 process's ``main()`` around its own ``CollectorRegistry`` (no import-time globals, so
-tests build as many as they like). Worker processes serve ``/metrics`` on their own
-port with ``serve_metrics()``; web services mount ``asgi_app()`` on their application.
-Every process exports ``leaderboard_build_info`` plus the standard process and Python
-runtime collectors.
+tests build as many as they like). Every process exports ``leaderboard_build_info``
+plus the standard process and Python runtime collectors. Workers serve them on their own
+port with ``leaderboard.core.probes``; web services mount ``asgi_app()`` on their app.
 """
 
 from __future__ import annotations
 
 import platform
-from threading import Thread
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,7 +18,6 @@ from prometheus_client import (
     Histogram,
     Info,
     make_asgi_app,
-    start_http_server,
 )
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -103,11 +99,6 @@ class Metrics:
             "How long the last graceful shutdown took (set just before exit).",
             registry=self.registry,
         )
-
-
-def serve_metrics(metrics: Metrics, host: str, port: int) -> tuple[WSGIServer, Thread]:
-    """Serve ``/metrics`` for a worker process on ``host:port`` in a daemon thread."""
-    return start_http_server(port, addr=host, registry=metrics.registry)
 
 
 def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]

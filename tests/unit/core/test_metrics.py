@@ -1,10 +1,8 @@
 """Metrics are prefixed, per-registry, and served over HTTP."""
 
-import urllib.request
-
 from prometheus_client import generate_latest
 
-from leaderboard.core.metrics import Metrics, serve_metrics
+from leaderboard.core.metrics import Metrics
 
 
 def exported_names(metrics: Metrics) -> set[str]:
@@ -29,18 +27,3 @@ def test_each_instance_has_its_own_registry() -> None:
     first.consumed_batches.inc()
     assert first.registry.get_sample_value("leaderboard_consumer_batches_total") == 1
     assert second.registry.get_sample_value("leaderboard_consumer_batches_total") == 0
-
-
-def test_worker_serves_metrics_over_http() -> None:
-    metrics = Metrics("ranker")
-    server, thread = serve_metrics(metrics, "127.0.0.1", 0)
-    try:
-        port = server.server_port
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            body = response.read().decode()
-        assert response.status == 200
-        assert "leaderboard_build_info" in body
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
