@@ -55,6 +55,7 @@ class FakeConsumer:
     committed: list[TopicPartition] = field(default_factory=list)
     closed: bool = False
     callbacks: dict[str, Any] = field(default_factory=dict)
+    high_watermark: int = 0
     _assigned: bool = False
     _pending_store: list[TopicPartition] = field(default_factory=list)
 
@@ -74,6 +75,18 @@ class FakeConsumer:
     def revoke(self, partitions: list[TopicPartition]) -> None:
         """Simulate a rebalance taking ``partitions`` away."""
         self.callbacks["on_revoke"](self, partitions)
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        positions = {(tp.topic, tp.partition): tp.offset for tp in self.stored}
+        return [
+            TopicPartition(tp.topic, tp.partition, positions.get((tp.topic, tp.partition), -1001))
+            for tp in partitions
+        ]
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]:
+        return 0, self.high_watermark
 
     def store_offsets(self, offsets: list[TopicPartition]) -> None:
         self.stored.extend(offsets)

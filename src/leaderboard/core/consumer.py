@@ -24,6 +24,7 @@ from leaderboard.core.errors import KafkaError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
+from leaderboard.core.probes import Health
 
 BatchHandler = Callable[[list[Message]], None]
 PartitionHook = Callable[[Consumer, list[TopicPartition]], None]
@@ -60,6 +61,8 @@ class BatchConsumer:
         poll_timeout: float = 0.5,
         on_assign: PartitionHook | None = None,
         on_revoke: PartitionHook | None = None,
+        health: Health | None = None,
+        lag_interval: float = 5.0,
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -70,6 +73,9 @@ class BatchConsumer:
         self._poll_timeout = poll_timeout
         self._on_assign_hook = on_assign
         self._on_revoke_hook = on_revoke
+        self._health = health
+        self._lag_interval = lag_interval
+        self._next_lag_report = 0.0
         self._assigned: set[tuple[str, int]] = set()
 
     def run(self) -> None:
@@ -86,6 +92,10 @@ class BatchConsumer:
                 batch = self._consumer.consume(self._batch_size, self._poll_timeout)
                 if batch:
                     self._process(batch)
+                if self._health is not None:
+                    self._health.heartbeat()
+                if time.monotonic() >= self._next_lag_report:
+                    self._report_lag()
             self._commit("shutdown")
         finally:
             self._consumer.close()
@@ -128,6 +138,22 @@ class BatchConsumer:
         self._metrics.consumed_batches.inc()
         for message in messages:
             self._metrics.consumed_messages.labels(message.topic()).inc()
+
+    def _report_lag(self) -> None:
+        """Set the lag gauge of every assigned partition (high watermark minus position)."""
+        self._next_lag_report = time.monotonic() + self._lag_interval
+        partitions = [TopicPartition(topic, partition) for topic, partition in self._assigned]
+        if not partitions:
+            return
+        try:
+            positions = self._consumer.position(partitions)
+            for tp in positions:
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                lag = high - tp.offset if tp.offset >= 0 else high
+                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
+        except KafkaException as exc:
+            # Lag is informational; a broker hiccup must not stop consumption.
+            log.warning("could not read consumer lag", error=str(exc))
 
     def _on_error(self, message: Message, error: LibrdkafkaError) -> None:
         self._metrics.consumer_errors.labels(error.name()).inc()
@@ -193,6 +219,11 @@ class BatchConsumer:
 
     def _forget(self, partitions: list[TopicPartition]) -> None:
         self._assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
+        for tp in partitions:
+            try:
+                self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                pass  # never reported
         self._metrics.assigned_partitions.set(len(self._assigned))
 
 

@@ -94,6 +94,12 @@ class Metrics:
             "Partitions currently assigned to this consumer.",
             registry=self.registry,
         )
+        self.consumer_lag = Gauge(
+            "leaderboard_consumer_lag",
+            "Messages between this consumer's position and the end of the partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
         self.shutdown_seconds = Gauge(
             "leaderboard_shutdown_duration_seconds",
             "How long the last graceful shutdown took (set just before exit).",

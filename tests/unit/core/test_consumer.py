@@ -134,3 +134,19 @@ def test_fatal_errors_stop_the_loop(shutdown: Shutdown, partitions: list[TopicPa
         loop.run()
     assert (caught.value.topic, caught.value.partition, caught.value.offset) == (TOPIC, 0, 4)
     assert consumer.closed
+
+
+def test_lag_is_reported_per_assigned_partition(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(0, 1), msg(0, 2)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+        high_watermark=10,
+    )
+    metrics = Metrics("t")
+    BatchConsumer(consumer, [TOPIC], list, shutdown=shutdown, metrics=metrics).run()
+    lag = metrics.registry.get_sample_value
+    assert lag("leaderboard_consumer_lag", {"topic": TOPIC, "partition": "0"}) == 7
+    assert lag("leaderboard_consumer_lag", {"topic": TOPIC, "partition": "1"}) == 10
