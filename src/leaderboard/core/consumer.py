@@ -14,6 +14,7 @@ through ``on_assign``/``on_revoke``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -220,10 +221,8 @@ class BatchConsumer:
     def _forget(self, partitions: list[TopicPartition]) -> None:
         self._assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
         for tp in partitions:
-            try:
+            with contextlib.suppress(KeyError):  # KeyError: lag never reported yet
                 self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
-            except KeyError:
-                pass  # never reported
         self._metrics.assigned_partitions.set(len(self._assigned))
 
 
