@@ -89,6 +89,9 @@ class LeaderboardSettings(BaseSettings):
         1, description="Replication factor used when the stack creates topics."
     )
 
+    score_min: int = Field(1, description="Smallest accepted score delta of one event.")
+    score_max: int = Field(1_000_000, description="Largest accepted score delta of one event.")
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap_servers(cls, value: str) -> str:
@@ -97,6 +100,15 @@ class LeaderboardSettings(BaseSettings):
             if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
                 raise ValueError(f"must be a comma-separated host:port list, not {server!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_score_bounds(self) -> LeaderboardSettings:
+        if self.score_min > self.score_max:
+            raise ValueError(
+                f"{ENV_PREFIX}SCORE_MIN={self.score_min} is above "
+                f"{ENV_PREFIX}SCORE_MAX={self.score_max}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_sasl_credentials(self) -> LeaderboardSettings:
@@ -119,6 +131,23 @@ class RedisSettings(LeaderboardSettings):
     redis_username: str | None = Field(None, description="Redis ACL user (optional).")
     redis_password: SecretStr | None = Field(None, description="Redis password (secret).")
     redis_ssl: bool = Field(False, description="Use TLS to reach Redis.")
+    redis_key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = Field(
+        "lb", description="Hash tag and prefix of every Redis key the project writes."
+    )
+
+    def redis_client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``redis.Redis`` (password unwrapped only here)."""
+        return {
+            "host": self.redis_host,
+            "port": self.redis_port,
+            "db": self.redis_db,
+            "username": self.redis_username,
+            "password": self.redis_password.get_secret_value() if self.redis_password else None,
+            "ssl": self.redis_ssl,
+            "socket_timeout": 10.0,
+            "socket_connect_timeout": 5.0,
+            "health_check_interval": 30,
+        }
 
 
 class PostgresSettings(LeaderboardSettings):

@@ -1,0 +1,74 @@
+"""The start-up and shutdown sequence every worker process shares.
+
+A worker's ``__main__`` is one line, ``raise SystemExit(run_worker(Settings, work))``.
+``run_worker`` builds the settings from the environment (a bad value ends the process
+with status 2 and one line per problem, before anything connects anywhere), configures
+logging, builds the metrics and health state, installs the graceful-shutdown handlers,
+serves ``/livez``, ``/readyz`` and ``/metrics`` on the worker's port, then calls
+``work(context)`` until it returns. A ``LeaderboardError`` escaping ``work`` is logged
+and ends the process with status 1; a clean return after SIGTERM ends it with 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic
+
+from leaderboard.core.config import SettingsT, load_settings
+from leaderboard.core.errors import ConfigurationError, LeaderboardError
+from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.logging import configure_logging, get_logger
+from leaderboard.core.metrics import Metrics
+from leaderboard.core.probes import Health, serve_worker_http
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIGURATION = 2
+
+log = get_logger(__name__)
+
+
+@dataclass
+class WorkerContext(Generic[SettingsT]):
+    """What ``run_worker`` hands to a service's work function."""
+
+    settings: SettingsT
+    metrics: Metrics
+    health: Health
+    shutdown: Shutdown
+
+
+def run_worker(
+    settings_class: type[SettingsT], work: Callable[[WorkerContext[SettingsT]], None]
+) -> int:
+    """Run one worker process from start-up to exit; returns the exit status."""
+    try:
+        settings = load_settings(settings_class)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_BAD_CONFIGURATION
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    context = WorkerContext(
+        settings=settings,
+        metrics=Metrics(settings.service_name),
+        health=Health(),
+        shutdown=Shutdown(settings.shutdown_timeout_seconds).install(),
+    )
+    server = serve_worker_http(
+        context.metrics, context.health, settings.metrics_host, settings.metrics_port
+    )
+    log.info("started", metrics=f"http://{settings.metrics_host}:{server.server_port}/metrics")
+    status = EXIT_OK
+    try:
+        work(context)
+    except LeaderboardError as exc:
+        log.exception("stopping on error", error=str(exc))
+        status = EXIT_FAILED
+    finally:
+        server.shutdown()
+        server.server_close()
+    context.metrics.shutdown_seconds.set(context.shutdown.elapsed())
+    context.shutdown.complete()
+    return status

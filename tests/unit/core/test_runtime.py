@@ -1,0 +1,60 @@
+"""run_worker turns configuration, errors and clean stops into the right exit status."""
+
+import signal
+import socket
+import urllib.request
+
+import pytest
+
+from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.errors import InfrastructureError
+from leaderboard.core.runtime import (
+    EXIT_BAD_CONFIGURATION,
+    EXIT_FAILED,
+    EXIT_OK,
+    WorkerContext,
+    run_worker,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers(monkeypatch: pytest.MonkeyPatch):
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setenv("LEADERBOARD_METRICS_PORT", str(free_port()))
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_bad_configuration_exits_2_and_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS", "never")
+    assert run_worker(LeaderboardSettings, lambda context: None) == EXIT_BAD_CONFIGURATION
+    assert "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS='never' is not a number" in capsys.readouterr().err
+
+
+def test_work_runs_with_probes_served_and_exits_0() -> None:
+    seen = {}
+
+    def work(context: WorkerContext[LeaderboardSettings]) -> None:
+        port = context.settings.metrics_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5) as response:
+            seen["livez"] = response.status
+        context.shutdown.request("test")
+
+    assert run_worker(LeaderboardSettings, work) == EXIT_OK
+    assert seen == {"livez": 200}
+
+
+def test_a_project_error_exits_1() -> None:
+    def work(context: WorkerContext[LeaderboardSettings]) -> None:
+        raise InfrastructureError("redis went away")
+
+    assert run_worker(LeaderboardSettings, work) == EXIT_FAILED
