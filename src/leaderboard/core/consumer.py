@@ -6,7 +6,9 @@ committed in PostgreSQL) stores the next offset of every partition in the batch.
 librdkafka's auto-commit then commits those stored offsets; the loop also commits
 synchronously when partitions are revoked and when it stops, so a graceful shutdown or
 a rebalance loses nothing and redelivers as little as possible. A handler that raises
-leaves its batch's offsets unstored: the batch will be consumed again.
+leaves its batch's offsets unstored: the batch will be consumed again. A handler that
+must not advance some partitions (the ranker, after rewinding one) returns the offsets
+to store itself instead of ``None``.
 
 Services add their own partition hooks (the ranker seeks to offsets it keeps in Redis)
 through ``on_assign``/``on_revoke``.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as LibrdkafkaError
@@ -27,7 +29,9 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 
-BatchHandler = Callable[[list[Message]], None]
+#: Makes a batch durable; returns None to store every partition's next offset, or the
+#: exact offsets to store.
+BatchHandler = Callable[[list[Message]], Iterable[TopicPartition] | None]
 PartitionHook = Callable[[Consumer, list[TopicPartition]], None]
 
 log = get_logger(__name__)
@@ -114,7 +118,7 @@ class BatchConsumer:
             return
         started = time.perf_counter()
         try:
-            self._handler(messages)
+            chosen = self._handler(messages)
         except Exception:
             first, last = messages[0], messages[-1]
             log.exception(
@@ -128,7 +132,7 @@ class BatchConsumer:
                 batch_size=len(messages),
             )
             raise
-        offsets = next_offsets(messages)
+        offsets = next_offsets(messages) if chosen is None else list(chosen)
         # Rebalance callbacks run inside consume(), so a partition of this batch may have
         # been revoked since; its new owner re-reads it, and storing it here would fail.
         owned = [tp for tp in offsets if (tp.topic, tp.partition) in self._assigned]

@@ -110,3 +110,95 @@ class Metrics:
 def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]
     """An ASGI app serving the registry, for web services to mount at ``/metrics``."""
     return make_asgi_app(registry=metrics.registry)
+
+
+class RankerMetrics:
+    """Metrics of the ranker (score events applied to the Redis sorted sets)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.applied = Counter(
+            "leaderboard_ranker_events_applied_total",
+            "Score events added to a sorted set (each counted once).",
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "leaderboard_ranker_events_duplicate_total",
+            "Score events skipped because their event_id was applied within the dedup window.",
+            registry=registry,
+        )
+        self.already_applied = Counter(
+            "leaderboard_ranker_events_already_applied_total",
+            "Score events skipped because their offset was already applied (redelivery).",
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "leaderboard_ranker_events_dead_lettered_total",
+            "Invalid score events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.gaps = Counter(
+            "leaderboard_ranker_offset_gaps_total",
+            "Batches refused because they started past the partition's applied offset.",
+            registry=registry,
+        )
+        self.apply_seconds = Histogram(
+            "leaderboard_ranker_apply_duration_seconds",
+            "Time to apply one batch to Redis (one script per partition, one round trip).",
+            buckets=BATCH_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.change_notices = Counter(
+            "leaderboard_ranker_change_notices_total",
+            "Change notices sent (one per applied batch).",
+            registry=registry,
+        )
+
+
+class PublisherMetrics:
+    """Metrics of the publisher (top-N snapshots)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notices = Counter(
+            "leaderboard_publisher_notices_total",
+            "Change notices consumed.",
+            registry=registry,
+        )
+        self.published = Counter(
+            "leaderboard_publisher_snapshots_published_total",
+            "Snapshots written to the cache and the leaderboard topic.",
+            registry=registry,
+        )
+        self.unchanged = Counter(
+            "leaderboard_publisher_snapshots_unchanged_total",
+            "Snapshots not published because the top N did not change.",
+            registry=registry,
+        )
+        self.freshness_seconds = Histogram(
+            "leaderboard_publisher_freshness_seconds",
+            "Publish time minus the snapshot's newest_event_at (end-to-end freshness).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.publish_seconds = Histogram(
+            "leaderboard_publisher_publish_duration_seconds",
+            "Time to read, cache and publish one snapshot.",
+            buckets=BATCH_SECONDS_BUCKETS,
+            registry=registry,
+        )
+
+
+class SimulatorMetrics:
+    """Metrics of the simulator (synthetic score events)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.produced = Counter(
+            "leaderboard_simulator_events_produced_total",
+            "Score events the broker acknowledged.",
+            registry=registry,
+        )
+        self.failed = Counter(
+            "leaderboard_simulator_events_failed_total",
+            "Score events the broker did not acknowledge.",
+            registry=registry,
+        )

@@ -30,6 +30,10 @@ def partitions() -> list[TopicPartition]:
     return [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
 
 
+def ignore(messages: list[FakeMessage]) -> None:
+    """A handler whose work is trivially durable."""
+
+
 def test_next_offsets_takes_the_highest_per_partition() -> None:
     offsets = next_offsets([msg(0, 5), msg(1, 9), msg(0, 7), msg(0, 6)])
     assert as_tuples(offsets) == {(TOPIC, 0, 8), (TOPIC, 1, 10)}
@@ -129,7 +133,7 @@ def test_error_events_are_counted_and_skipped(
 def test_fatal_errors_stop_the_loop(shutdown: Shutdown, partitions: list[TopicPartition]) -> None:
     fatal = FakeMessage(TOPIC, 0, 4, error_value=KafkaError(KafkaError._FATAL, fatal=True))
     consumer = FakeConsumer(batches=[[fatal]], partitions=partitions)
-    loop = BatchConsumer(consumer, [TOPIC], list, shutdown=shutdown, metrics=Metrics("t"))
+    loop = BatchConsumer(consumer, [TOPIC], ignore, shutdown=shutdown, metrics=Metrics("t"))
     with pytest.raises(LeaderboardKafkaError) as caught:
         loop.run()
     assert (caught.value.topic, caught.value.partition, caught.value.offset) == (TOPIC, 0, 4)
@@ -146,7 +150,23 @@ def test_lag_is_reported_per_assigned_partition(
         high_watermark=10,
     )
     metrics = Metrics("t")
-    BatchConsumer(consumer, [TOPIC], list, shutdown=shutdown, metrics=metrics).run()
+    BatchConsumer(consumer, [TOPIC], ignore, shutdown=shutdown, metrics=metrics).run()
     lag = metrics.registry.get_sample_value
     assert lag("leaderboard_consumer_lag", {"topic": TOPIC, "partition": "0"}) == 7
     assert lag("leaderboard_consumer_lag", {"topic": TOPIC, "partition": "1"}) == 10
+
+
+def test_a_handler_can_choose_the_offsets_to_store(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+
+    def handler(messages):
+        return [TopicPartition(TOPIC, 0, 1)]  # partition 1 was rewound: leave it
+
+    BatchConsumer(consumer, [TOPIC], handler, shutdown=shutdown, metrics=Metrics("t")).run()
+    assert as_tuples(consumer.stored) == {(TOPIC, 0, 1)}
