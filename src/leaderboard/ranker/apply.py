@@ -1,0 +1,206 @@
+"""Applying a partition's batch to Redis exactly once, in one atomic Lua script.
+
+Per partition, Redis stores the next offset to apply (``{p}:offsets:<group>:<topic>``).
+The script compares the batch with it:
+
+- a batch that starts **past** it is refused (a gap: this consumer's position is ahead of
+  what Redis holds, so applying would skip events); the caller seeks back to it;
+- events **below** it were applied before (a redelivery after a crash between the Redis
+  write and the offset commit, or a second consumer that still believes it owns the
+  partition during a rebalance): they are skipped;
+- the rest are applied, each unless its ``event_id`` is in the dedup window (a producer
+  retry that became a second message), and the stored offset moves past the batch.
+
+Everything happens in one script, so a SIGKILL leaves either all or nothing of a batch
+in Redis. Every key the script touches carries the ``{prefix}`` hash tag (see
+``leaderboard.core.keys``), so the script also runs on Redis Cluster.
+
+The dedup window uses two time buckets: event ids go into the set of the current bucket
+(``now // window``) and are checked against the current and the previous one; each set
+expires after two windows. An id is therefore recognised for at least ``window`` and at
+most ``2 * window`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.commands.core import Script
+
+from leaderboard.core.events import ScoreEvent
+from leaderboard.core.keys import RedisKeys
+
+APPLY_SCRIPT = """
+local next_offset = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+local first = tonumber(ARGV[2])
+local last = tonumber(ARGV[3])
+if next_offset and first > next_offset and ARGV[5] ~= '1' then
+  return {-1, next_offset}
+end
+if next_offset and last < next_offset then
+  return {0, next_offset}
+end
+local nboards = tonumber(ARGV[6])
+local applied = {}
+for b = 1, nboards do applied[b] = 0 end
+local duplicates = 0
+local already = 0
+local i = 7 + nboards
+while i <= #ARGV do
+  local offset = tonumber(ARGV[i])
+  if next_offset and offset < next_offset then
+    already = already + 1
+  else
+    local id = ARGV[i + 4]
+    if redis.call('SISMEMBER', KEYS[2], id) == 1 or redis.call('SISMEMBER', KEYS[3], id) == 1 then
+      duplicates = duplicates + 1
+    else
+      local b = tonumber(ARGV[i + 1])
+      redis.call('SADD', KEYS[2], id)
+      redis.call('ZINCRBY', KEYS[3 + 2 * b], ARGV[i + 3], ARGV[i + 2])
+      if ARGV[i + 5] ~= '' then
+        redis.call('HSET', KEYS[4 + 2 * b], ARGV[i + 2], ARGV[i + 5])
+      end
+      applied[b] = applied[b] + 1
+    end
+  end
+  i = i + 6
+end
+redis.call('HSET', KEYS[1], ARGV[1], last + 1)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+if nboards > 0 then
+  redis.call('SADD', KEYS[4], unpack(ARGV, 7, 6 + nboards))
+end
+local result = {1, next_offset or -1, duplicates, already}
+for b = 1, nboards do result[4 + b] = applied[b] end
+return result
+"""
+# KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, then per
+#       board b (1-based): 3+2b its sorted set, 4+2b its display-name hash.
+# ARGV: 1 partition, 2 first offset, 3 last offset, 4 seen-set TTL, 5 allow a gap ('1'),
+#       6 board count, 7.. board ids, then 6 per event: offset, board index, player id,
+#       score, event id (16 raw bytes), display name ('' when none).
+
+
+@dataclass
+class PartitionBatch:
+    """The offsets a batch covers on one partition, and its valid events in order."""
+
+    partition: int
+    first_offset: int
+    last_offset: int
+    events: list[tuple[int, ScoreEvent]] = field(default_factory=list)  # (offset, event)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What the script did with one partition's batch."""
+
+    partition: int
+    gap: bool  # refused: the batch starts past ``stored_next``
+    stored_next: int | None  # the partition's next offset before this batch (None: new)
+    applied_per_board: dict[str, int]
+    duplicates: int
+    already_applied: int
+
+    @property
+    def applied(self) -> int:
+        return sum(self.applied_per_board.values())
+
+
+class BatchApplier:
+    """Runs the apply script for several partitions in one Redis round trip."""
+
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, group: str, topic: str, dedup_window: int
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._offsets_key = keys.offsets(group, topic)
+        self._window = dedup_window
+        self._script: Script = redis.register_script(APPLY_SCRIPT)
+
+    def stored_offsets(self, partitions: Sequence[int]) -> dict[int, int | None]:
+        """The next offset to apply of each partition, None where nothing was applied."""
+        if not partitions:
+            return {}
+        values = self._redis.hmget(self._offsets_key, [str(p) for p in partitions])
+        return {
+            p: (int(value) if value is not None else None)
+            for p, value in zip(partitions, values, strict=True)
+        }
+
+    def apply(
+        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int] = frozenset()
+    ) -> list[ApplyResult]:
+        """Apply every partition's batch (pipelined, each one atomic) and report."""
+        bucket = int(now) // self._window
+        seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
+        pipe = self._redis.pipeline(transaction=False)
+        boards_of: list[list[str]] = []
+        for batch in batches:
+            keys, args, boards = self._script_call(batch, seen_keys, batch.partition in allow_gap)
+            boards_of.append(boards)
+            self._script(keys=keys, args=args, client=pipe)
+        replies = pipe.execute()
+        return [
+            self._result(batch, reply, boards)
+            for batch, reply, boards in zip(batches, replies, boards_of, strict=True)
+        ]
+
+    def _script_call(
+        self, batch: PartitionBatch, seen_keys: list[str], allow_gap: bool
+    ) -> tuple[list[str], list[Any], list[str]]:
+        boards: dict[str, int] = {}
+        event_args: list[Any] = []
+        for offset, event in batch.events:
+            index = boards.setdefault(event.leaderboard, len(boards) + 1)
+            event_args += (
+                offset,
+                index,
+                event.player_id,
+                event.score,
+                event.event_id.bytes,
+                event.display_name or "",
+            )
+        keys = [self._offsets_key, *seen_keys, self._keys.boards()]
+        for board in boards:
+            keys += (self._keys.board(board), self._keys.names(board))
+        header = [
+            batch.partition,
+            batch.first_offset,
+            batch.last_offset,
+            2 * self._window,
+            "1" if allow_gap else "0",
+            len(boards),
+            *boards,
+        ]
+        return keys, header + event_args, list(boards)
+
+    @staticmethod
+    def _result(batch: PartitionBatch, reply: list[int], boards: list[str]) -> ApplyResult:
+        status, stored = int(reply[0]), int(reply[1])
+        stored_next = None if stored < 0 else stored
+        if status <= 0:
+            # -1: refused as a gap; 0: the whole batch was applied before.
+            return ApplyResult(
+                batch.partition,
+                gap=status < 0,
+                stored_next=stored_next,
+                applied_per_board={},
+                duplicates=0,
+                already_applied=0 if status < 0 else len(batch.events),
+            )
+        return ApplyResult(
+            batch.partition,
+            gap=False,
+            stored_next=stored_next,
+            applied_per_board={
+                board: int(count) for board, count in zip(boards, reply[4:], strict=True)
+            },
+            duplicates=int(reply[2]),
+            already_applied=int(reply[3]),
+        )

@@ -1,0 +1,293 @@
+"""The ranker's consume loop: decode, dead-letter, apply, notify, then store offsets.
+
+For each batch from ``BatchConsumer``:
+
+1. every message is decoded against the event contract; invalid ones are produced to the
+   dead-letter topic with the reason and their source coordinates in headers;
+2. the valid events are grouped per partition and applied by ``BatchApplier`` (one
+   atomic script per partition, all partitions in one round trip);
+3. one change notice lists the leaderboards the batch changed;
+4. the producer is flushed, so dead letters and the notice are on the broker before the
+   batch's offsets are stored. A partition refused as a gap is rewound instead and its
+   offset not stored.
+
+On assignment, each partition is positioned at the offset Redis says comes next, or at
+the beginning of the topic when Redis has none, so the sorted sets can be rebuilt from
+Kafka after Redis lost its data.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
+
+from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.errors import KafkaError, RedisError
+from leaderboard.core.events import (
+    ChangeNotice,
+    InvalidEventError,
+    LeaderboardChange,
+    ScoreBounds,
+    decode_score_event,
+    utc_now,
+)
+from leaderboard.core.kafka import consumer_config, producer_config
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import RankerMetrics
+from leaderboard.core.probes import Health
+from leaderboard.core.runtime import WorkerContext
+from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch
+from leaderboard.ranker.settings import RankerSettings
+
+log = get_logger(__name__)
+
+#: How long the end of a batch may wait for the broker to acknowledge its messages.
+FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+class Ranker:
+    """The batch handler and partition hook of the ranker."""
+
+    def __init__(
+        self,
+        settings: RankerSettings,
+        applier: BatchApplier,
+        producer: Producer,
+        metrics: RankerMetrics,
+        *,
+        shutdown: Shutdown,
+        health: Health,
+    ) -> None:
+        self._settings = settings
+        self._shutdown = shutdown
+        self._health = health
+        self._applier = applier
+        self._producer = producer
+        self._metrics = metrics
+        self._bounds = ScoreBounds(settings.score_min, settings.score_max)
+        self._consumer: Consumer | None = None
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each new partition where Redis says the next unapplied event is."""
+        self._consumer = consumer
+        stored = self._applier.stored_offsets([tp.partition for tp in partitions])
+        for tp in partitions:
+            offset = stored.get(tp.partition)
+            tp.offset = OFFSET_BEGINNING if offset is None else offset
+        consumer.incremental_assign(partitions)
+        log.info(
+            "positioned from Redis",
+            offsets={f"{tp.topic}[{tp.partition}]": tp.offset for tp in partitions},
+        )
+
+    def handle(self, messages: list[Message]) -> list[TopicPartition]:
+        """Make one batch durable in Redis; return the offsets that may be stored."""
+        batches: dict[int, PartitionBatch] = {}
+        for message in messages:
+            partition, offset = message.partition(), message.offset()
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = PartitionBatch(partition, offset, offset)
+            batch.first_offset = min(batch.first_offset, offset)
+            batch.last_offset = max(batch.last_offset, offset)
+            try:
+                event = decode_score_event(message.value(), self._bounds)
+            except InvalidEventError as exc:
+                self._dead_letter(message, exc)
+                continue
+            batch.events.append((offset, event))
+
+        started = time.perf_counter()
+        results = self._apply(list(batches.values()), messages[0])
+        gaps = [result for result in results if result.gap]
+        if gaps:
+            results = self._recover_gaps(gaps, batches, results, messages[0])
+        self._metrics.apply_seconds.observe(time.perf_counter() - started)
+
+        self._notify(batches, results)
+        remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
+        if remaining:
+            first = messages[0]
+            raise KafkaError(
+                f"{remaining} dead letters or change notices not acknowledged in "
+                f"{FLUSH_TIMEOUT_SECONDS}s; the batch will be redelivered",
+                topic=first.topic(),
+                partition=first.partition(),
+                offset=first.offset(),
+            )
+        topic = messages[0].topic()
+        return [
+            TopicPartition(topic, result.partition, batches[result.partition].last_offset + 1)
+            for result in results
+            if not result.gap
+        ]
+
+    def _apply(
+        self,
+        batches: list[PartitionBatch],
+        first: Message,
+        allow_gap: frozenset[int] = frozenset(),
+    ) -> list[ApplyResult]:
+        """Apply, retrying while Redis is unreachable (the script is idempotent, so a
+        retry after a lost reply is harmless) until it answers or shutdown is asked."""
+        retrying = Retrying(
+            retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError)),
+            wait=wait_exponential_jitter(initial=0.1, max=5.0),
+            stop=stop_any(lambda _: self._shutdown.requested),
+            before_sleep=lambda state: self._on_redis_down(state.outcome, first),
+            reraise=True,
+        )
+        try:
+            results = retrying(self._applier.apply, batches, time.time(), allow_gap)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise RedisError(f"Redis unreachable, batch abandoned at shutdown: {exc}") from exc
+        self._health.set_check("redis", True)
+        return results
+
+    def _on_redis_down(self, outcome: object, first: Message) -> None:
+        error = outcome.exception() if outcome is not None else None  # type: ignore[attr-defined]
+        self._health.set_check("redis", False, str(error))
+        self._health.heartbeat()  # waiting on Redis is not being stuck
+        log.warning(
+            "Redis unreachable; retrying the batch",
+            topic=first.topic(),
+            partition=first.partition(),
+            offset=first.offset(),
+            error=str(error),
+        )
+
+    def _recover_gaps(
+        self,
+        gaps: list[ApplyResult],
+        batches: dict[int, PartitionBatch],
+        results: list[ApplyResult],
+        first: Message,
+    ) -> list[ApplyResult]:
+        """Rewind partitions whose batch started past Redis's offset, unless that offset
+        was deleted by retention, in which case the gap can never be filled."""
+        assert self._consumer is not None  # a batch implies an assignment
+        topic = self._settings.topic_game_score
+        unfillable: set[int] = set()
+        for gap in gaps:
+            low, _ = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, gap.partition), timeout=10.0
+            )
+            assert gap.stored_next is not None
+            context = {
+                "topic": topic,
+                "partition": gap.partition,
+                "offset": batches[gap.partition].first_offset,
+                "stored_next": gap.stored_next,
+            }
+            if gap.stored_next < low:
+                log.error("events before the log start were deleted; accepting the gap", **context)
+                unfillable.add(gap.partition)
+            else:
+                self._metrics.gaps.inc()
+                log.warning("batch starts past the applied offset; rewinding", **context)
+                self._consumer.seek(TopicPartition(topic, gap.partition, gap.stored_next))
+        if not unfillable:
+            return results
+        retried = self._apply(
+            [batches[p] for p in sorted(unfillable)],
+            first,
+            frozenset(unfillable),
+        )
+        by_partition = {result.partition: result for result in results}
+        by_partition.update({result.partition: result for result in retried})
+        return list(by_partition.values())
+
+    def _dead_letter(self, message: Message, error: InvalidEventError) -> None:
+        self._metrics.dead_lettered.labels(error.reason).inc()
+        log.warning(
+            "invalid score event sent to the dead-letter topic",
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            reason=error.reason,
+            detail=error.detail,
+        )
+        self._producer.produce(
+            self._settings.topic_game_score_dlq,
+            key=message.key(),
+            value=message.value(),
+            headers=[
+                ("reason", error.reason.encode()),
+                ("detail", error.detail.encode()[:1000]),
+                ("source-topic", message.topic().encode()),
+                ("source-partition", str(message.partition()).encode()),
+                ("source-offset", str(message.offset()).encode()),
+            ],
+        )
+
+    def _notify(self, batches: dict[int, PartitionBatch], results: list[ApplyResult]) -> None:
+        # Every leaderboard of the batch is named, even if all its events were duplicates
+        # or already applied (a retry after a lost reply): the publisher skips unchanged
+        # top lists, and a notice lost with a crashed batch is sent again this way.
+        newest: dict[str, datetime] = {}
+        for result in results:
+            if result.gap:
+                continue
+            self._metrics.applied.inc(result.applied)
+            self._metrics.duplicates.inc(result.duplicates)
+            self._metrics.already_applied.inc(result.already_applied)
+            for _, event in batches[result.partition].events:
+                current = newest.get(event.leaderboard)
+                if current is None or event.occurred_at > current:
+                    newest[event.leaderboard] = event.occurred_at
+        if not newest:
+            return
+        notice = ChangeNotice(
+            changes=[
+                LeaderboardChange(leaderboard=board, newest_event_at=at)
+                for board, at in sorted(newest.items())
+            ],
+            sent_at=utc_now(),
+        )
+        self._producer.produce(self._settings.topic_leaderboard_change, value=notice.to_json())
+        self._metrics.change_notices.inc()
+
+
+def run(context: WorkerContext[RankerSettings]) -> None:
+    """The ranker's work: consume until shutdown."""
+    settings = context.settings
+    redis = Redis(**settings.redis_client_kwargs())
+    producer = Producer(producer_config(settings))
+    applier = BatchApplier(
+        redis,
+        RedisKeys(settings.redis_key_prefix),
+        settings.ranker_group_id,
+        settings.topic_game_score,
+        settings.ranker_dedup_window_seconds,
+    )
+    ranker = Ranker(
+        settings,
+        applier,
+        producer,
+        RankerMetrics(context.metrics.registry),
+        shutdown=context.shutdown,
+        health=context.health,
+    )
+    consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
+    try:
+        BatchConsumer(
+            consumer,
+            [settings.topic_game_score],
+            ranker.handle,
+            shutdown=context.shutdown,
+            metrics=context.metrics,
+            batch_size=settings.ranker_batch_size,
+            on_assign=ranker.on_assign,
+            health=context.health,
+        ).run()
+    finally:
+        producer.flush(FLUSH_TIMEOUT_SECONDS)
+        redis.close()

@@ -1,0 +1,27 @@
+"""``RankerSettings``: the ranker's consumer group, batch size and dedup window."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from leaderboard.core.config import RedisSettings
+
+
+class RankerSettings(RedisSettings):
+    """Settings of ``python -m leaderboard.ranker``."""
+
+    service_name: str = Field("ranker", description="Name on every log line and metric.")
+    metrics_port: int = Field(9101, ge=1, le=65535, description="Port of `/metrics` and probes.")
+    ranker_group_id: str = Field(
+        "ranker", min_length=1, description="Kafka consumer group of the rankers."
+    )
+    ranker_batch_size: int = Field(
+        2000, ge=1, le=100_000, description="Most events the ranker applies in one batch."
+    )
+    ranker_dedup_window_seconds: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="A retried event_id is recognised for at least this long (and at most "
+        "twice as long); see docs/events.md for the memory cost.",
+    )

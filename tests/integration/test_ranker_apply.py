@@ -1,0 +1,174 @@
+"""The ranker's apply script counts every event exactly once, on a real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from redis import Redis
+
+from leaderboard.core.events import ScoreEvent
+from leaderboard.core.keys import RedisKeys
+from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.ranker.apply import BatchApplier, PartitionBatch
+
+pytestmark = pytest.mark.integration
+
+NOW = 1_800_000_000.0
+WINDOW = 300
+
+
+@pytest.fixture
+def redis(stack: DevstackSettings) -> Iterator[Redis]:
+    client = Redis(**stack.redis_client_kwargs())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(redis: Redis) -> Iterator[RedisKeys]:
+    keys = RedisKeys(prefix=f"t{uuid.uuid4().hex[:12]}")
+    yield keys
+    for key in redis.scan_iter(match=f"{keys.tag}*".replace("{", "\\{").replace("}", "\\}")):
+        redis.delete(key)
+
+
+@pytest.fixture
+def applier(redis: Redis, keys: RedisKeys) -> BatchApplier:
+    return BatchApplier(redis, keys, "ranker", "game-score", WINDOW)
+
+
+def event(player: str, score: int, board: str = "global", **extra: object) -> ScoreEvent:
+    return ScoreEvent(
+        event_id=extra.pop("event_id", uuid.uuid4()),
+        leaderboard=board,
+        player_id=player,
+        display_name=extra.pop("display_name", None),
+        score=score,
+        occurred_at=datetime(2026, 11, 27, tzinfo=UTC),
+        version=1,
+    )
+
+
+def batch(partition: int, first: int, events: list[ScoreEvent]) -> PartitionBatch:
+    return PartitionBatch(
+        partition,
+        first,
+        first + len(events) - 1,
+        [(first + index, e) for index, e in enumerate(events)],
+    )
+
+
+def scores(redis: Redis, keys: RedisKeys, board: str = "global") -> dict[str, float]:
+    return {m.decode(): s for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
+
+
+def test_deltas_are_added_per_player_and_board(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    [result] = applier.apply(
+        [
+            batch(
+                0,
+                0,
+                [
+                    event("ada", 5, display_name="Ada"),
+                    event("bob", 3),
+                    event("ada", 2),
+                    event("ada", 1, board="weekly"),
+                ],
+            )
+        ],
+        NOW,
+    )
+    assert result.applied_per_board == {"global": 3, "weekly": 1}
+    assert result.stored_next is None
+    assert scores(redis, keys) == {"ada": 7.0, "bob": 3.0}
+    assert scores(redis, keys, "weekly") == {"ada": 1.0}
+    assert redis.hget(keys.names("global"), "ada") == b"Ada"
+    assert redis.smembers(keys.boards()) == {b"global", b"weekly"}
+    assert applier.stored_offsets([0, 1]) == {0: 4, 1: None}
+
+
+def test_a_redelivered_batch_is_not_counted_again(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    first = batch(0, 10, [event("ada", 5), event("bob", 3)])
+    applier.apply([first], NOW)
+    [again] = applier.apply([first], NOW)
+    assert (again.applied, again.already_applied) == (0, 2)
+    assert scores(redis, keys) == {"ada": 5.0, "bob": 3.0}
+
+
+def test_an_overlapping_batch_applies_only_the_new_part(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    events = [event("ada", 1), event("ada", 10), event("ada", 100), event("ada", 1000)]
+    applier.apply([batch(2, 0, events[:2])], NOW)
+    # A second consumer that still believed it owned partition 2 read offsets 0..3.
+    [result] = applier.apply([batch(2, 0, events)], NOW)
+    assert (result.applied, result.already_applied) == (2, 2)
+    assert scores(redis, keys) == {"ada": 1111.0}
+    assert applier.stored_offsets([2]) == {2: 4}
+
+
+def test_a_batch_past_the_stored_offset_is_refused(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply([batch(1, 0, [event("ada", 1)])], NOW)
+    [refused] = applier.apply([batch(1, 5, [event("ada", 50)])], NOW)
+    assert refused.gap
+    assert refused.stored_next == 1
+    assert scores(redis, keys) == {"ada": 1.0}
+    assert applier.stored_offsets([1]) == {1: 1}
+    [accepted] = applier.apply([batch(1, 5, [event("ada", 50)])], NOW, frozenset({1}))
+    assert accepted.applied == 1
+    assert applier.stored_offsets([1]) == {1: 6}
+
+
+def test_a_retried_event_id_counts_once_within_the_window(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    retried = uuid.uuid4()
+    [one] = applier.apply(
+        [batch(0, 0, [event("ada", 5, event_id=retried), event("ada", 5, event_id=retried)])],
+        NOW,
+    )
+    assert (one.applied, one.duplicates) == (1, 1)
+    # The same id again later, at another offset and partition, still inside the window.
+    [two] = applier.apply([batch(3, 0, [event("ada", 5, event_id=retried)])], NOW + WINDOW)
+    assert two.duplicates == 1
+    assert scores(redis, keys) == {"ada": 5.0}
+    # Two windows later the id has been forgotten, as documented.
+    [three] = applier.apply([batch(3, 1, [event("ada", 5, event_id=retried)])], NOW + 3 * WINDOW)
+    assert three.applied == 1
+
+
+def test_a_batch_without_valid_events_still_advances_the_offset(
+    applier: BatchApplier, keys: RedisKeys
+) -> None:
+    [result] = applier.apply([PartitionBatch(4, 7, 9, [])], NOW)
+    assert result.applied == 0
+    assert applier.stored_offsets([4]) == {4: 10}
+
+
+def test_partitions_are_applied_together_and_independently(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply([batch(0, 0, [event("ada", 1)])], NOW)
+    results = applier.apply(
+        [
+            batch(0, 0, [event("ada", 1)]),
+            batch(1, 0, [event("bob", 2)]),
+            batch(2, 3, [event("cy", 3)]),
+        ],
+        NOW,
+    )
+    assert [(r.partition, r.applied, r.already_applied) for r in results] == [
+        (0, 0, 1),
+        (1, 1, 0),
+        (2, 1, 0),
+    ]
+    assert scores(redis, keys) == {"ada": 1.0, "bob": 2.0, "cy": 3.0}
