@@ -1,0 +1,111 @@
+"""The command line: ``python -m leaderboard.devstack {up,down,status,run}``.
+
+- ``up``: install what is missing, start what is not running, wait until all answer.
+- ``down``: stop the servers; their data stays under ``LEADERBOARD_DEVSTACK_DIR``.
+- ``status``: one line per server on stdout; exit 0 only if all three answer.
+- ``run``: what ``make run`` does after ``up``: start the services of ``./Procfile`` with
+  honcho (which stops them cleanly on Ctrl-C), or say that there are none yet.
+
+A configuration error exits 2 and a stack error exits 1, each with one clear log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from leaderboard.core.config import load_settings
+from leaderboard.core.errors import ConfigurationError, DevstackError
+from leaderboard.core.logging import configure_logging, get_logger
+from leaderboard.devstack.procfile import procfile_processes
+from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.stack import Stack
+
+log = get_logger("leaderboard.devstack")
+
+
+def up(settings: DevstackSettings) -> int:
+    """Bring the stack up; idempotent."""
+    Stack(settings).up()
+    return 0
+
+
+def down(settings: DevstackSettings) -> int:
+    """Stop the stack, keeping its data."""
+    Stack(settings).down()
+    return 0
+
+
+def status(settings: DevstackSettings) -> int:
+    """Print one line per server; 0 if all answer, 1 otherwise."""
+    statuses = Stack(settings).status()
+    for server_status in statuses:
+        sys.stdout.write(server_status.line() + "\n")
+    sys.stdout.flush()
+    return 0 if all(server_status.healthy for server_status in statuses) else 1
+
+
+def run(settings: DevstackSettings) -> int:
+    """Start the services of ``./Procfile`` under honcho, or report that there are none."""
+    unhealthy = [s.name for s in Stack(settings).status() if not s.healthy]
+    if unhealthy:
+        raise DevstackError(
+            f"the local stack is not up ({', '.join(unhealthy)} not answering): "
+            "run `make infra-up` first"
+        )
+    procfile = Path.cwd() / "Procfile"
+    processes = procfile_processes(procfile)
+    if not processes:
+        log.info(
+            "the local stack is up; no services exist yet (no Procfile with processes)",
+            stop_with="make infra-down",
+        )
+        return 0
+    log.info("starting services with honcho", procfile=str(procfile), services=list(processes))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process, so honcho receives Ctrl-C itself and stops every service.
+    os.execv(  # noqa: S606 - our own interpreter running honcho, no shell
+        sys.executable, [sys.executable, "-m", "honcho", "start", "-f", str(procfile)]
+    )
+    return 0  # not reached: execv does not return
+
+
+COMMANDS: dict[str, Callable[[DevstackSettings], int]] = {
+    "up": up,
+    "down": down,
+    "status": status,
+    "run": run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command, build the settings, run it; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m leaderboard.devstack",
+        description="The local Kafka, Redis and PostgreSQL servers (no Docker).",
+    )
+    parser.add_argument("command", choices=COMMANDS, help="what to do with the stack")
+    arguments = parser.parse_args(argv)
+    try:
+        settings = load_settings(DevstackSettings)
+    except ConfigurationError as exc:
+        configure_logging("devstack", stream=sys.stderr)
+        log.error("invalid configuration", problems=exc.problems)
+        return 2
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    try:
+        return COMMANDS[arguments.command](settings)
+    except DevstackError as exc:
+        log.error(str(exc), command=arguments.command)
+        return 1
+    except KeyboardInterrupt:
+        log.warning("interrupted", command=arguments.command)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``DevstackSettings``: what the local stack serves and where it keeps its files.
+
+The connection fields (Kafka bootstrap address, Redis and PostgreSQL host, port, user,
+database) are the very ones services read, so the stack serves exactly what services
+will connect to; the ``devstack_*`` fields only concern the stack itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from leaderboard.core.config import Port, PostgresSettings, RedisSettings
+
+
+class DevstackSettings(RedisSettings, PostgresSettings):
+    """Settings of ``python -m leaderboard.devstack``: the servers' addresses plus its own."""
+
+    service_name: str = Field("devstack", description="Name on every log line and metric.")
+
+    devstack_dir: Path = Field(
+        Path(".devstack"),
+        description="Folder of the local stack's data, logs and pid files (kept by `down`).",
+    )
+    devstack_cache_dir: Path | None = Field(
+        None,
+        description="Download cache (Kafka jars, Maven repository); `<devstack_dir>/cache` "
+        "when unset. Several stacks can share one.",
+    )
+    devstack_kafka_controller_port: Port = Field(
+        9093, description="Loopback port of the Kafka KRaft controller listener."
+    )
+    devstack_kafka_heap: str = Field(
+        "-Xmx512m -Xms512m", min_length=1, description="JVM heap options of the Kafka broker."
+    )
+    devstack_start_timeout_seconds: float = Field(
+        90.0,
+        gt=0,
+        le=3600,
+        description="How long a started server may take to answer (and to stop) before "
+        "the stack gives up.",
+    )
+    devstack_install_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=7200,
+        description="Bound on one install step (apt-get, Maven download of the Kafka jars).",
+    )
+
+    # Absolute paths, fixed when the settings are built: they are compared with the command
+    # lines of running processes, which must not depend on the caller's current directory.
+    @field_validator("devstack_dir", "devstack_cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    @property
+    def cache_dir(self) -> Path:
+        """The download cache in use: ``devstack_cache_dir`` or ``<devstack_dir>/cache``."""
+        return self.devstack_cache_dir or self.devstack_dir / "cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where each server's stdout and stderr are appended, one file per server."""
+        return self.devstack_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the pid files live."""
+        return self.devstack_dir / "run"

@@ -1,0 +1,21 @@
+"""Fixtures of the integration tests: the local stack, up once per test session.
+
+``make test`` has already run ``make infra-up``, so ``Stack.up()`` only checks that each
+server answers; run on its own, pytest brings the stack up itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from leaderboard.core.config import load_settings
+from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> DevstackSettings:
+    """Settings of the running local stack (brought up if needed)."""
+    settings = load_settings(DevstackSettings)
+    Stack(settings).up()
+    return settings

@@ -1,0 +1,67 @@
+"""The command line's exit codes and error reporting (no servers involved)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leaderboard.devstack.__main__ import main
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """main() configures logging onto pytest's captured streams; undo that afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def fresh_stack_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LEADERBOARD_DEVSTACK_DIR", str(tmp_path / "stack"))
+    monkeypatch.setenv("LEADERBOARD_LOG_FORMAT", "json")
+    return tmp_path / "stack"
+
+
+def test_invalid_configuration_exits_2_naming_the_variable(
+    fresh_stack_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "abc")
+    assert main(["status"]) == 2
+    captured = capsys.readouterr()
+    assert "LEADERBOARD_REDIS_PORT='abc' is not an integer" in captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_a_stack_error_exits_1_with_one_line(
+    fresh_stack_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1,127.0.0.1:2")
+    assert main(["up"]) == 1
+    out = capsys.readouterr().out
+    assert "exactly one loopback host:port" in out
+    assert "Traceback" not in out
+
+
+def test_status_of_a_stack_never_started_exits_1(
+    fresh_stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("{")]
+    assert [line.split()[:2] for line in lines] == [
+        ["kafka", "stopped"],
+        ["redis", "stopped"],
+        ["postgres", "stopped"],
+    ]
+    assert not (fresh_stack_dir / "kafka").exists()  # status never creates anything
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["start"])
+    assert exit_info.value.code == 2
