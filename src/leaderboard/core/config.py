@@ -71,6 +71,13 @@ class LeaderboardSettings(BaseSettings):
     kafka_ssl_ca_location: str | None = Field(
         None, description="CA bundle path for SSL/SASL_SSL brokers."
     )
+    kafka_session_timeout_ms: int = Field(
+        45_000,
+        ge=6_000,
+        le=300_000,
+        description="How long a consumer that vanished (crash, SIGKILL) keeps its partitions "
+        "before the group moves them; lower means faster takeover, more false alarms.",
+    )
 
     topic_game_score: TopicName = Field("game-score", description="Score events topic.")
     topic_game_score_partitions: PartitionCount = Field(

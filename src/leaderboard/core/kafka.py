@@ -81,7 +81,7 @@ def consumer_config(
         "isolation.level": "read_committed",
         # Leave the group (and let partitions move) if the loop stalls this long.
         "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": 45_000,
+        "session.timeout.ms": settings.kafka_session_timeout_ms,
     }
     return config | overrides
 

@@ -106,6 +106,37 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The archiver (leaderboard.archiver): game-score events into PostgreSQL.
+        self.archiver_events_archived = Counter(
+            "leaderboard_archiver_events_archived_total",
+            "Score events inserted into PostgreSQL for the first time.",
+            registry=self.registry,
+        )
+        self.archiver_events_duplicate = Counter(
+            "leaderboard_archiver_events_duplicate_total",
+            "Score events skipped because their event_id was already archived "
+            "(redeliveries, producer retries).",
+            registry=self.registry,
+        )
+        self.archiver_events_rejected = Counter(
+            "leaderboard_archiver_events_rejected_total",
+            "Messages skipped because they are not valid score events, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.archiver_insert_seconds = Histogram(
+            "leaderboard_archiver_insert_duration_seconds",
+            "Time of one successful batch INSERT transaction.",
+            buckets=BATCH_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.archiver_postgres_retries = Counter(
+            "leaderboard_archiver_postgres_retries_total",
+            "PostgreSQL operations that failed transiently (server unreachable) and were "
+            "retried after a backoff.",
+            registry=self.registry,
+        )
+
 
 def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]
     """An ASGI app serving the registry, for web services to mount at ``/metrics``."""
@@ -200,5 +231,28 @@ class SimulatorMetrics:
         self.failed = Counter(
             "leaderboard_simulator_events_failed_total",
             "Score events the broker did not acknowledge.",
+            registry=registry,
+        )
+
+
+class IngestMetrics:
+    """Metrics of the ingest API (scores submitted over HTTP into game-score)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "leaderboard_ingest_requests_total",
+            "Score submission requests (/api/...) answered, by HTTP status.",
+            ["status"],
+            registry=registry,
+        )
+        self.events_accepted = Counter(
+            "leaderboard_ingest_events_accepted_total",
+            "Score events acknowledged by Kafka (acks=all) and answered 202.",
+            registry=registry,
+        )
+        self.produce_seconds = Histogram(
+            "leaderboard_ingest_produce_duration_seconds",
+            "Time from producing one request's events until Kafka acknowledged all of them.",
+            buckets=BATCH_SECONDS_BUCKETS,
             registry=registry,
         )

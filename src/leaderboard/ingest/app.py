@@ -1,0 +1,339 @@
+"""The ingest HTTP application: ``create_app(settings, metrics)`` builds it, nothing global.
+
+Routes: ``POST /api/scores`` (one event or a batch), ``/livez``, ``/readyz``, ``/metrics``
+and the OpenAPI docs at ``/docs``. A request goes through, in order: authentication (401
+or 403), the body size limit (413, before any parsing), parsing and validation (422, or
+413 for too many events), then Kafka: 202 only once every event is acknowledged with
+``acks=all``, 503 when Kafka does not acknowledge within the request deadline.
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
+# of routes defined inside create_app(), which string annotations would hide.
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import leaderboard
+from leaderboard.core.errors import ConfigurationError, KafkaError
+from leaderboard.core.events import ScoreBounds, utc_now
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import IngestMetrics, Metrics, asgi_app
+from leaderboard.core.probes import Health
+from leaderboard.ingest.auth import Keyring, Outcome, presented_key
+from leaderboard.ingest.limits import check_declared_length, read_limited
+from leaderboard.ingest.models import Accepted, Problem, ScoreEventIn, Unavailable, parse_submission
+from leaderboard.ingest.producer import EventSink, ScoreProducer
+from leaderboard.ingest.settings import IngestSettings
+
+log = get_logger(__name__)
+
+REALM = "leaderboard-ingest"
+
+DESCRIPTION = """
+Game servers submit score events here; they are written to the Kafka topic `game-score`,
+from which the leaderboards and the archive are built.
+
+**Authentication**: every request to `/api/scores` carries an API key, as
+`Authorization: Bearer <key>` (or `X-API-Key: <key>`). No key or an unknown key: 401.
+A disabled key: 403.
+
+**Durability**: `202 Accepted` means every event of the request is stored on all in-sync
+Kafka replicas (`acks=all`); an accepted score is never lost. If Kafka does not
+acknowledge within the request deadline the answer is `503` and nothing is promised:
+some events may be stored, others not.
+
+**Retries and duplicates (the `event_id` contract)**: every event has an `event_id`
+(a UUID). The consumers (the ranker and the archiver) apply an event id at most once, so
+**resending events with the same `event_id`s never counts a score twice**. After a 503, a
+timeout or a lost connection, resend the same events with the same ids. Set `event_id`
+yourself (a UUID4 per event, kept with the event until it is accepted); if you omit it
+the service generates one and returns it (in the 202 and in the 503 answer), and a retry
+is only safe when it reuses those ids. The service keeps the id you send unchanged
+(returned in canonical lowercase form).
+"""
+
+_BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {
+        "model": Problem,
+        "description": "No API key, or an unknown one (see `WWW-Authenticate`).",
+    },
+    status.HTTP_403_FORBIDDEN: {"model": Problem, "description": "The API key is disabled."},
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": Problem,
+        "description": "The body is over the size limit, or the batch holds too many events.",
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "description": "Invalid body: `detail` lists each problem with its location, e.g. "
+        '`{"loc": ["body", 2, "score"], "msg": "score 0 is outside [1, 1000000]", '
+        '"type": "score_out_of_bounds"}`.'
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": Unavailable,
+        "description": "Kafka did not acknowledge every event in time: resend with the "
+        "same event ids (see `Retry-After`).",
+    },
+}
+
+
+def create_app(
+    settings: IngestSettings, metrics: Metrics, *, sink: EventSink | None = None
+) -> FastAPI:
+    """The ingest application; ``sink`` replaces the Kafka producer (tests)."""
+    try:
+        keyring = settings.keyring()
+    except ValueError as exc:
+        raise ConfigurationError([str(exc)]) from None
+    bounds = ScoreBounds(settings.score_min, settings.score_max)
+    health = Health()
+    ingest_metrics = IngestMetrics(metrics.registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = sink if sink is not None else ScoreProducer(settings, on_poll=health.heartbeat)
+        active.start()
+        app.state.sink = active
+        log.info(
+            "accepting scores",
+            topic=settings.topic_game_score,
+            keys=keyring.names,
+            disabled_keys=keyring.disabled_names,
+            max_batch_events=settings.ingest_max_batch_events,
+            max_body_bytes=settings.ingest_max_body_bytes,
+        )
+        try:
+            yield
+        finally:
+            await active.close(settings.shutdown_timeout_seconds)
+            log.info("Kafka producer flushed and closed")
+
+    app = FastAPI(
+        title="Leaderboard ingest API",
+        version=leaderboard.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.sink = None
+    app.add_middleware(_RequestAccounting, metrics=ingest_metrics)
+
+    authenticate = _authenticator(keyring)
+
+    @app.post(
+        "/api/scores",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        response_description="Every event is stored on all in-sync Kafka replicas.",
+        responses=_BAD_REQUEST_RESPONSES,
+        summary="Submit one score event or a batch",
+        description="The body is one score event (a JSON object) or a batch (a JSON array "
+        f"of at most {settings.ingest_max_batch_events} events), at most "
+        f"{settings.ingest_max_body_bytes} bytes. Answers 202 once Kafka stored every "
+        "event; the answer lists the event ids in the order sent.",
+        tags=["scores"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/ScoreEventIn"},
+                                {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/ScoreEventIn"},
+                                    "minItems": 1,
+                                    "maxItems": settings.ingest_max_batch_events,
+                                },
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def submit_scores(request: Request, caller: Annotated[str, Depends(authenticate)]) -> Any:
+        # The body is read here, not declared as a parameter, so that authentication
+        # comes first and the size limit holds while the bytes stream in.
+        check_declared_length(request.headers.get("content-length"), settings.ingest_max_body_bytes)
+        body = await read_limited(request.stream(), settings.ingest_max_body_bytes)
+        events = parse_submission(
+            body,
+            bounds=bounds,
+            max_events=settings.ingest_max_batch_events,
+            now=utc_now(),
+        )
+        event_ids = [event.event_id for event in events]
+        active: EventSink | None = request.app.state.sink
+        started = time.perf_counter()
+        try:
+            if active is None:
+                raise KafkaError("the service is not started", topic=settings.topic_game_score)
+            await active.send(events)
+        except KafkaError as exc:
+            log.warning(
+                "events not acknowledged by Kafka; answering 503",
+                caller=caller,
+                events=len(events),
+                error=str(exc),
+                **exc.log_context(),
+            )
+            return JSONResponse(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                content=Unavailable(
+                    detail=f"{exc}; resend the events with the same event_ids",
+                    event_ids=event_ids,
+                ).model_dump(mode="json"),
+                headers={"Retry-After": "1"},
+            )
+        ingest_metrics.produce_seconds.observe(time.perf_counter() - started)
+        ingest_metrics.events_accepted.inc(len(events))
+        return Accepted(accepted=len(events), event_ids=event_ids)
+
+    @app.get("/livez", tags=["probes"], summary="Liveness: the Kafka poll thread runs")
+    async def livez(request: Request) -> JSONResponse:
+        live, body = health.liveness()
+        active: EventSink | None = request.app.state.sink
+        if active is not None and active.broken is not None:
+            live, body = False, {**body, "error": active.broken}
+        return _probe_answer(live, body)
+
+    @app.get("/readyz", tags=["probes"], summary="Readiness: Kafka and the topic are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        active: EventSink | None = request.app.state.sink
+        if active is None:
+            health.set_check("kafka", False, "not started")
+        else:
+            health.set_check("kafka", *await active.check())
+        ready, body = health.readiness()
+        return _probe_answer(ready, body)
+
+    app.router.add_route("/metrics", _AsgiEndpoint(asgi_app(metrics)), include_in_schema=False)
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+def _authenticator(keyring: Keyring):  # type: ignore[no-untyped-def]
+    """The dependency deciding on the caller's key; returns the key's name."""
+    # Declared for the OpenAPI docs ("Authorize" button); the decision reads the headers.
+    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+    api_key = APIKeyHeader(
+        name="X-API-Key", auto_error=False, description="Alternative to the bearer header."
+    )
+
+    async def authenticate(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+        _api_key: Annotated[str | None, Security(api_key)],
+    ) -> str:
+        decision = keyring.authenticate(
+            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        )
+        if decision.outcome is Outcome.ACCEPTED:
+            assert decision.name is not None
+            request.state.caller = decision.name
+            return decision.name
+        if decision.outcome is Outcome.DISABLED:
+            request.state.caller = decision.name
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"the API key {decision.name!r} is disabled; ask for a new key",
+            )
+        if decision.outcome is Outcome.MISSING:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="missing API key: send `Authorization: Bearer <key>` "
+                "(or `X-API-Key: <key>`)",
+                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+            )
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="unknown API key",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+        )
+
+    return authenticate
+
+
+def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {"status": "ok" if ok else "failing", **body},
+        status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
+    """The generated schema plus the request body model, with the configured score bounds."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        event = ScoreEventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        event["properties"]["score"] |= {
+            "minimum": settings.score_min,
+            "maximum": settings.score_max,
+        }
+        schema.setdefault("components", {}).setdefault("schemas", {})["ScoreEventIn"] = event
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+class _AsgiEndpoint:
+    """Serves an ASGI app at one exact path (a Mount would redirect /metrics to /metrics/)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class _RequestAccounting:
+    """Counts and logs every ``/api/`` request by status; API keys are never logged."""
+
+    def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        answered = {"status": 500}
+        started = time.perf_counter()
+
+        async def record_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            code = answered["status"]
+            self.metrics.requests.labels(status=str(code)).inc()
+            client = scope.get("client")
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": code,
+                "seconds": round(time.perf_counter() - started, 4),
+                "caller": scope.get("state", {}).get("caller"),
+                "client": client[0] if client else None,
+            }
+            if code >= 500:
+                log.warning("request", **fields)
+            elif code >= 400:
+                log.info("request", **fields)
+            else:
+                log.debug("request", **fields)

@@ -1,0 +1,225 @@
+"""What callers send and what the API answers, and the parser from body bytes to events.
+
+``ScoreEventIn`` is the ``ScoreEvent`` of ``leaderboard.core.events`` with three
+conveniences for game servers: ``event_id`` (a new UUID4 when omitted), ``occurred_at``
+(the server's clock when omitted) and ``version`` (1 when omitted) are optional. The field
+rules are not repeated here: the id, name and leaderboard types come from
+``core.events``, the score bounds from the settings via ``ScoreBounds``, and every parsed
+event is finally built as a ``ScoreEvent``, which checks the whole contract again.
+
+``parse_submission()`` turns a request body into events or raises the HTTP error that says
+what was wrong: 422 in FastAPI's field-level format (``loc`` such as
+``["body", 3, "score"]``), 413 for a batch over the size limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from leaderboard.core.events import (
+    DEFAULT_LEADERBOARD,
+    SCHEMA_VERSION,
+    DisplayName,
+    InvalidEventError,
+    LeaderboardId,
+    PlayerId,
+    ScoreBounds,
+    ScoreEvent,
+)
+
+#: The key under which the parser passes the configured bounds to the validators.
+BOUNDS_CONTEXT = "score_bounds"
+
+
+class ScoreEventIn(BaseModel):
+    """One score event as a game server submits it."""
+
+    # Same strictness as the contract: "10" or 10.0 is not a score, unknown fields are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    event_id: uuid.UUID | None = Field(
+        None,
+        description="Unique id of this event. Consumers drop an event whose id they already "
+        "applied, so resend a failed request with the SAME ids. Generated (UUID4) when "
+        "omitted, which makes a blind retry count twice.",
+    )
+    leaderboard: LeaderboardId = Field(
+        DEFAULT_LEADERBOARD, description="Leaderboard id, `[A-Za-z0-9_-]{1,64}`."
+    )
+    player_id: PlayerId = Field(description="Player id, `[A-Za-z0-9._:@-]{1,128}`.")
+    display_name: DisplayName | None = Field(None, description="Name shown on the board.")
+    score: int = Field(
+        description="Delta added to the player's total: a JSON integer within the "
+        "configured bounds (LEADERBOARD_SCORE_MIN to LEADERBOARD_SCORE_MAX, inclusive)."
+    )
+    occurred_at: AwareDatetime | None = Field(
+        None,
+        description="ISO 8601 time with a time zone; the server's time when omitted.",
+    )
+    version: int = Field(SCHEMA_VERSION, description="Schema version; only 1 exists.")
+
+    @field_validator("score")
+    @classmethod
+    def _within_bounds(cls, score: int, info: ValidationInfo) -> int:
+        bounds = (info.context or {}).get(BOUNDS_CONTEXT)
+        if not isinstance(bounds, ScoreBounds):
+            raise TypeError(f"validate ScoreEventIn with context={{{BOUNDS_CONTEXT!r}: bounds}}")
+        try:
+            bounds.check(score)
+        except InvalidEventError as exc:
+            raise PydanticCustomError(
+                exc.reason,
+                "{detail}",
+                {"detail": exc.detail, "minimum": bounds.minimum, "maximum": bounds.maximum},
+            ) from None
+        return score
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise PydanticCustomError(
+                "unknown_version",
+                "unsupported schema version {version}: this service accepts version "
+                "{supported} (or omit the field)",
+                {"version": version, "supported": SCHEMA_VERSION},
+            )
+        return version
+
+    def to_score_event(self, now: datetime) -> ScoreEvent:
+        """The contract event, filling in the id, time and version the caller left out."""
+        return ScoreEvent(
+            event_id=self.event_id or uuid.uuid4(),
+            leaderboard=self.leaderboard,
+            player_id=self.player_id,
+            display_name=self.display_name,
+            score=self.score,
+            occurred_at=self.occurred_at or now,
+            version=SCHEMA_VERSION,
+        )
+
+
+class Accepted(BaseModel):
+    """The 202 answer: every event is stored on all in-sync Kafka replicas."""
+
+    accepted: int = Field(description="Number of events accepted.")
+    event_ids: list[uuid.UUID] = Field(
+        description="The event ids, in the order the events were sent."
+    )
+
+
+class Unavailable(BaseModel):
+    """The 503 answer: Kafka did not acknowledge every event in time."""
+
+    detail: str
+    event_ids: list[uuid.UUID] = Field(
+        description="The ids the events were sent with: resend with these ids (some may "
+        "already be stored; consumers drop the duplicates)."
+    )
+
+
+class Problem(BaseModel):
+    """Any other error answer (401, 403, 413)."""
+
+    detail: str
+
+
+_BATCH = TypeAdapter(list[ScoreEventIn])
+
+
+def _invalid(kind: str, message: str, loc: tuple[Any, ...] = ("body",)) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": None}])
+
+
+def _body_errors(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {**error, "loc": ("body", *error["loc"])}
+            for error in exc.errors(include_url=False, include_context=True)
+        ]
+    )
+
+
+def parse_submission(
+    body: bytes, *, bounds: ScoreBounds, max_events: int, now: datetime
+) -> list[ScoreEvent]:
+    """The events of one request body, in order.
+
+    Raises ``RequestValidationError`` (422) naming each problem, or ``HTTPException``
+    413 when a batch holds more than ``max_events`` events.
+    """
+    if not body.strip():
+        raise _invalid(
+            "missing",
+            "the body is empty: send one score event (a JSON object) or a batch "
+            "(a JSON array of them)",
+        )
+    try:
+        shape = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _invalid("json_invalid", f"the body is not valid JSON: {exc}") from None
+    context = {BOUNDS_CONTEXT: bounds}
+    try:
+        if isinstance(shape, dict):
+            inputs = [ScoreEventIn.model_validate_json(body, context=context)]
+        elif isinstance(shape, list):
+            if not shape:
+                raise _invalid("too_short", "the batch is empty: send at least one event")
+            if len(shape) > max_events:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    detail=f"the batch holds {len(shape)} events, over the limit of "
+                    f"{max_events} events per request; split it into smaller batches",
+                )
+            inputs = _BATCH.validate_json(body, context=context)
+        else:
+            raise _invalid(
+                "model_type",
+                "the body must be one score event (a JSON object) or a batch "
+                f"(a JSON array of them), not {type(shape).__name__}",
+            )
+    except ValidationError as exc:
+        raise _body_errors(exc) from None
+    _reject_repeated_ids(inputs, batch=isinstance(shape, list))
+    return [item.to_score_event(now) for item in inputs]
+
+
+def _reject_repeated_ids(inputs: list[ScoreEventIn], *, batch: bool) -> None:
+    # Consumers keep only the first event of an id, so a repeat inside one batch would be
+    # silently dropped downstream: say so now instead.
+    first_seen: dict[uuid.UUID, int] = {}
+    errors = []
+    for index, item in enumerate(inputs):
+        if item.event_id is None:
+            continue
+        if item.event_id in first_seen:
+            errors.append(
+                {
+                    "type": "duplicate_event_id",
+                    "loc": ("body", index, "event_id") if batch else ("body", "event_id"),
+                    "msg": f"event_id {item.event_id} is already used by event "
+                    f"{first_seen[item.event_id]} of this batch",
+                    "input": str(item.event_id),
+                }
+            )
+        else:
+            first_seen[item.event_id] = index
+    if errors:
+        raise RequestValidationError(errors)

@@ -1,0 +1,69 @@
+"""Factories for score events and helpers to send them to the real broker."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from confluent_kafka import Producer
+
+from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.events import ScoreEvent
+from leaderboard.core.kafka import producer_config
+
+
+def make_event(
+    player_id: str,
+    score: int,
+    leaderboard: str = "global",
+    *,
+    event_id: uuid.UUID | None = None,
+    display_name: str | None = None,
+) -> ScoreEvent:
+    return ScoreEvent(
+        event_id=event_id or uuid.uuid4(),
+        leaderboard=leaderboard,
+        player_id=player_id,
+        display_name=display_name,
+        score=score,
+        occurred_at=datetime.now(UTC),
+        version=1,
+    )
+
+
+def random_events(
+    count: int, leaderboards: Sequence[str], players: int = 50, seed: int = 7
+) -> list[ScoreEvent]:
+    """``count`` events over ``players`` players spread across ``leaderboards``."""
+    rng = random.Random(seed)
+    return [
+        make_event(
+            f"player-{rng.randrange(players)}", rng.randint(1, 100), rng.choice(leaderboards)
+        )
+        for _ in range(count)
+    ]
+
+
+def totals(events: Iterable[ScoreEvent]) -> dict[str, Counter[str]]:
+    """Expected total per leaderboard and player."""
+    result: dict[str, Counter[str]] = {}
+    for event in events:
+        result.setdefault(event.leaderboard, Counter())[event.player_id] += event.score
+    return result
+
+
+def produce(
+    settings: LeaderboardSettings, events: Iterable[ScoreEvent], raw: Iterable[bytes] = ()
+) -> None:
+    """Send events (and raw, possibly invalid, values) to game-score; wait for acks."""
+    producer = Producer(producer_config(settings))
+    for event in events:
+        producer.produce(settings.topic_game_score, key=event.key, value=event.to_json())
+        producer.poll(0)
+    for value in raw:
+        producer.produce(settings.topic_game_score, value=value)
+    remaining = producer.flush(60)
+    assert remaining == 0, f"{remaining} messages not acknowledged"

@@ -1,0 +1,247 @@
+"""The HTTP behaviour of the ingest app, with a small fake in place of the Kafka producer."""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+
+import orjson
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+
+from leaderboard.core.errors import ConfigurationError, KafkaError
+from leaderboard.core.events import ScoreEvent
+from leaderboard.core.logging import configure_logging
+from leaderboard.core.metrics import Metrics
+from leaderboard.ingest.app import create_app
+from leaderboard.ingest.settings import IngestSettings
+
+GAME_KEY = "game-key-0123456789abcdef"
+OLD_KEY = "old-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {GAME_KEY}"}
+MAX_BODY = 4096
+
+
+class FakeSink:
+    """Records what it was sent; fails with ``failure`` when set."""
+
+    def __init__(self) -> None:
+        self.sent: list[ScoreEvent] = []
+        self.failure: KafkaError | None = None
+        self.reachable = (True, "1 broker(s)")
+        self.broken: str | None = None
+        self.started = self.closed = False
+
+    def start(self) -> None:
+        self.started = True
+
+    async def send(self, events: Sequence[ScoreEvent]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.extend(events)
+
+    async def check(self) -> tuple[bool, str]:
+        return self.reachable
+
+    async def close(self, timeout: float) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def sink() -> FakeSink:
+    return FakeSink()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics("ingest")
+
+
+@pytest.fixture
+def client(sink: FakeSink, metrics: Metrics) -> Iterator[TestClient]:
+    settings = IngestSettings(
+        ingest_api_keys=f"game:{GAME_KEY},old:{OLD_KEY}",
+        ingest_disabled_keys="old",
+        ingest_max_batch_events=5,
+        ingest_max_body_bytes=MAX_BODY,
+        score_max=1000,
+    )
+    with TestClient(create_app(settings, metrics, sink=sink)) as test_client:
+        yield test_client
+    assert sink.closed
+
+
+def event(**fields: object) -> dict[str, object]:
+    return {"player_id": "p1", "score": 10} | fields
+
+
+def test_one_event_is_accepted_with_its_new_id(client: TestClient, sink: FakeSink) -> None:
+    answer = client.post("/api/scores", json=event(), headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    [event_id] = answer.json()["event_ids"]
+    assert answer.json()["accepted"] == 1
+    assert [str(sent.event_id) for sent in sink.sent] == [event_id]
+    assert sink.sent[0].player_id == "p1"
+
+
+def test_a_batch_answers_the_ids_in_order(client: TestClient, sink: FakeSink) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    batch = [event(event_id=ids[0]), event(player_id="p2"), event(event_id=ids[2])]
+    answer = client.post("/api/scores", json=batch, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    returned = answer.json()["event_ids"]
+    assert (returned[0], returned[2]) == (ids[0], ids[2])
+    assert returned == [str(sent.event_id) for sent in sink.sent]
+
+
+def test_x_api_key_works_too(client: TestClient) -> None:
+    assert (
+        client.post("/api/scores", json=event(), headers={"X-API-Key": GAME_KEY}).status_code == 202
+    )
+
+
+def test_no_key_is_401_with_www_authenticate(client: TestClient, sink: FakeSink) -> None:
+    answer = client.post("/api/scores", json=event())
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == 'Bearer realm="leaderboard-ingest"'
+    assert "missing API key" in answer.json()["detail"]
+    assert not sink.sent
+
+
+def test_an_unknown_key_is_401_invalid_token(client: TestClient) -> None:
+    answer = client.post("/api/scores", json=event(), headers={"Authorization": "Bearer nope"})
+    assert answer.status_code == 401
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    assert answer.json()["detail"] == "unknown API key"
+
+
+def test_a_disabled_key_is_403_naming_it(client: TestClient, sink: FakeSink) -> None:
+    answer = client.post("/api/scores", json=event(), headers={"X-API-Key": OLD_KEY})
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "the API key 'old' is disabled; ask for a new key"
+    assert not sink.sent
+
+
+def test_authentication_comes_before_the_body(client: TestClient) -> None:
+    assert client.post("/api/scores", content=b"not json").status_code == 401
+
+
+def test_invalid_events_are_422_with_field_errors(client: TestClient, sink: FakeSink) -> None:
+    answer = client.post("/api/scores", json=[event(), event(score=0)], headers=AUTH)
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", 1, "score"]
+    assert error["msg"] == "score 0 is outside [1, 1000]"
+    assert not sink.sent
+
+
+def test_a_declared_body_over_the_limit_is_413(client: TestClient) -> None:
+    batch = [event(display_name="x" * 60)] * 40
+    body = orjson.dumps(batch)
+    assert len(body) > MAX_BODY
+    answer = client.post("/api/scores", content=body, headers=AUTH)
+    assert answer.status_code == 413
+    assert f"over the limit of {MAX_BODY} bytes (4 KiB)" in answer.json()["detail"]
+
+
+def test_a_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"[" + orjson.dumps(event())
+        for _ in range(200):
+            yield b"," + orjson.dumps(event())
+        yield b"]"
+
+    answer = client.post("/api/scores", content=chunks(), headers=AUTH)
+    assert "content-length" not in answer.request.headers
+    assert answer.status_code == 413
+    assert "over the limit of 4096 bytes" in answer.json()["detail"]
+
+
+def test_too_many_events_is_413_saying_the_limit(client: TestClient) -> None:
+    answer = client.post("/api/scores", json=[event()] * 6, headers=AUTH)
+    assert answer.status_code == 413
+    assert "over the limit of 5 events per request" in answer.json()["detail"]
+
+
+def test_kafka_failure_is_503_with_the_ids_to_resend(client: TestClient, sink: FakeSink) -> None:
+    sink.failure = KafkaError("Kafka did not acknowledge 1 of 1 events within 5 s")
+    answer = client.post("/api/scores", json=event(event_id=str(uuid.UUID(int=7))), headers=AUTH)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json()["event_ids"] == [str(uuid.UUID(int=7))]
+    assert "resend the events with the same event_ids" in answer.json()["detail"]
+
+
+def test_readiness_follows_the_kafka_check(client: TestClient, sink: FakeSink) -> None:
+    assert client.get("/readyz").status_code == 200
+    sink.reachable = (False, "cannot reach Kafka")
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["kafka"] == {"ok": False, "detail": "cannot reach Kafka"}
+
+
+def test_liveness_fails_once_the_producer_is_broken(client: TestClient, sink: FakeSink) -> None:
+    assert client.get("/livez").status_code == 200
+    sink.broken = "fatal idempotence error"
+    assert client.get("/livez").status_code == 503
+
+
+def test_metrics_count_requests_by_status_and_accepted_events(client: TestClient) -> None:
+    client.post("/api/scores", json=[event(), event()], headers=AUTH)
+    client.post("/api/scores", json=event())
+    text = client.get("/metrics").text
+    assert 'leaderboard_ingest_requests_total{status="202"} 1.0' in text
+    assert 'leaderboard_ingest_requests_total{status="401"} 1.0' in text
+    assert "leaderboard_ingest_events_accepted_total 2.0" in text
+    assert "leaderboard_ingest_produce_duration_seconds_count 1.0" in text
+
+
+def test_docs_describe_the_body_the_keys_and_the_event_id_contract(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "same `event_id`s never counts a score twice" in schema["info"]["description"]
+    score = schema["components"]["schemas"]["ScoreEventIn"]["properties"]["score"]
+    assert (score["minimum"], score["maximum"]) == (1, 1000)
+    body = schema["paths"]["/api/scores"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["oneOf"][1]["maxItems"] == 5
+    assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    configure_logging("ingest", "DEBUG", "json", stream=stream)
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def test_requests_are_logged_by_caller_name_and_keys_never(
+    client: TestClient, log_lines: io.StringIO
+) -> None:
+    client.post("/api/scores", json=event(), headers=AUTH)
+    client.post("/api/scores", json=event(), headers={"X-API-Key": OLD_KEY})
+    client.post("/api/scores", json=event(), headers={"Authorization": "Bearer wrong-key-0123456"})
+    logged = log_lines.getvalue()
+    requests = [
+        line for line in map(orjson.loads, logged.splitlines()) if line["event"] == "request"
+    ]
+    assert [(line["status"], line["caller"]) for line in requests] == [
+        (202, "game"),
+        (403, "old"),
+        (401, None),
+    ]
+    for secret in (GAME_KEY, OLD_KEY, "wrong-key-0123456"):
+        assert secret not in logged
+
+
+def test_without_keys_the_app_is_not_built(metrics: Metrics) -> None:
+    settings = IngestSettings.model_construct(ingest_api_keys=None, ingest_disabled_keys="")
+    with pytest.raises(ConfigurationError, match="LEADERBOARD_INGEST_API_KEYS is required"):
+        create_app(settings, metrics)
