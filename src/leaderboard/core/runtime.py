@@ -5,8 +5,9 @@ A worker's ``__main__`` is one line, ``raise SystemExit(run_worker(Settings, wor
 with status 2 and one line per problem, before anything connects anywhere), configures
 logging, builds the metrics and health state, installs the graceful-shutdown handlers,
 serves ``/livez``, ``/readyz`` and ``/metrics`` on the worker's port, then calls
-``work(context)`` until it returns. A ``LeaderboardError`` escaping ``work`` is logged
-and ends the process with status 1; a clean return after SIGTERM ends it with 0.
+``work(context)`` until it returns. An exception escaping ``work`` is logged (as one
+structured line with its traceback) and ends the process with status 1; a clean return
+after SIGTERM ends it with 0.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def run_worker(
         work(context)
     except LeaderboardError as exc:
         log.exception("stopping on error", error=str(exc))
+        status = EXIT_FAILED
+    except Exception:  # a bug or an unwrapped client error: log it as JSON, not a traceback
+        log.exception("stopping on an unexpected error")
         status = EXIT_FAILED
     finally:
         server.shutdown()

@@ -1,0 +1,167 @@
+"""The publisher's loop: coalesce notices, publish each leaderboard at most once per interval.
+
+The batch handler folds every notice of a batch into "dirty" leaderboards (keeping the
+newest event time of each), then publishes them, waiting out the interval of any
+leaderboard published too recently. Under load, notices pile up while it publishes and
+the next batch coalesces all of them, so the work per interval is bounded by the number
+of leaderboards, not by the event rate: the original design read one notice at a time
+with a Redis round trip each and fell behind without bound.
+
+A snapshot is produced to ``leaderboard`` and acknowledged before it is written to the
+Redis cache, and both happen before the notices' offsets are stored: a crash republishes
+at worst, and the cache never holds a snapshot the topic lacks.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from confluent_kafka import Consumer, Message, Producer
+from pydantic import ValidationError
+from redis import Redis
+
+from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.errors import KafkaError
+from leaderboard.core.events import ChangeNotice, LeaderboardSnapshot, SnapshotEntry, utc_now
+from leaderboard.core.kafka import consumer_config, producer_config
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import PublisherMetrics
+from leaderboard.core.runtime import WorkerContext
+from leaderboard.publisher.settings import PublisherSettings
+from leaderboard.publisher.snapshots import TopReader
+
+log = get_logger(__name__)
+
+FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+class Publisher:
+    """The publisher's batch handler and its memory of what it published."""
+
+    def __init__(
+        self,
+        settings: PublisherSettings,
+        reader: TopReader,
+        producer: Producer,
+        metrics: PublisherMetrics,
+        shutdown: Shutdown,
+    ) -> None:
+        self._settings = settings
+        self._reader = reader
+        self._producer = producer
+        self._metrics = metrics
+        self._shutdown = shutdown
+        self._interval = settings.publisher_interval_ms / 1000
+        self._last_entries: dict[str, list[SnapshotEntry]] = {}
+        self._last_published: dict[str, float] = {}
+
+    def handle(self, messages: list[Message]) -> None:
+        dirty: dict[str, datetime] = {}
+        for message in messages:
+            try:
+                notice = ChangeNotice.model_validate_json(message.value() or b"")
+            except ValidationError as exc:
+                log.warning(
+                    "skipping an invalid change notice",
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    error=str(exc).splitlines()[0],
+                )
+                continue
+            self._metrics.notices.inc()
+            for change in notice.changes:
+                current = dirty.get(change.leaderboard)
+                if current is None or change.newest_event_at > current:
+                    dirty[change.leaderboard] = change.newest_event_at
+        self.publish(dirty)
+
+    def publish(self, dirty: dict[str, datetime]) -> None:
+        """Publish every dirty leaderboard, each no sooner than one interval after its last."""
+        pending = dict(dirty)
+        published: list[tuple[LeaderboardSnapshot, bytes]] = []
+        while pending:
+            now = time.monotonic()
+            due = [b for b in pending if now - self._last_published.get(b, -1e9) >= self._interval]
+            if self._shutdown.requested:
+                due = list(pending)  # finish now rather than wait out the interval
+            if not due:
+                wait = min(self._last_published[b] + self._interval for b in pending) - now
+                # Rate limiting, not synchronisation; a stop request cuts it short.
+                self._shutdown.wait(max(wait, 0.0))
+                continue
+            for board in due:
+                snapshot = self._snapshot(board, pending.pop(board))
+                self._last_published[board] = time.monotonic()
+                if snapshot is not None:
+                    payload = snapshot.to_json()
+                    self._producer.produce(
+                        self._settings.topic_leaderboard, key=board.encode(), value=payload
+                    )
+                    published.append((snapshot, payload))
+        if not published:
+            return
+        remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
+        if remaining:
+            raise KafkaError(
+                f"{remaining} snapshots not acknowledged in {FLUSH_TIMEOUT_SECONDS}s",
+                topic=self._settings.topic_leaderboard,
+            )
+        for snapshot, payload in published:
+            self._reader.cache(snapshot, payload)
+            self._last_entries[snapshot.leaderboard] = snapshot.entries
+            self._metrics.published.inc()
+            if snapshot.newest_event_at is not None:
+                freshness = (utc_now() - snapshot.newest_event_at).total_seconds()
+                self._metrics.freshness_seconds.observe(max(freshness, 0.0))
+
+    def _snapshot(self, board: str, newest_event_at: datetime) -> LeaderboardSnapshot | None:
+        started = time.perf_counter()
+        entries = self._reader.top(board)
+        if board not in self._last_entries:
+            cached = self._reader.cached(board)  # after a restart: what was published last
+            if cached is not None:
+                self._last_entries[board] = cached.entries
+        if entries == self._last_entries.get(board):
+            self._metrics.unchanged.inc()
+            return None
+        snapshot = LeaderboardSnapshot(
+            leaderboard=board,
+            version=self._reader.next_version(board),
+            entries=entries,
+            generated_at=utc_now(),
+            newest_event_at=newest_event_at,
+        )
+        self._metrics.publish_seconds.observe(time.perf_counter() - started)
+        return snapshot
+
+
+def run(context: WorkerContext[PublisherSettings]) -> None:
+    """The publisher's work: consume change notices until shutdown."""
+    settings = context.settings
+    redis = Redis(**settings.redis_client_kwargs())
+    producer = Producer(producer_config(settings))
+    publisher = Publisher(
+        settings,
+        TopReader(redis, RedisKeys(settings.redis_key_prefix), settings.publisher_top_n),
+        producer,
+        PublisherMetrics(context.metrics.registry),
+        context.shutdown,
+    )
+    consumer = Consumer(consumer_config(settings, settings.publisher_group_id))
+    try:
+        BatchConsumer(
+            consumer,
+            [settings.topic_leaderboard_change],
+            publisher.handle,
+            shutdown=context.shutdown,
+            metrics=context.metrics,
+            batch_size=settings.publisher_batch_size,
+            health=context.health,
+        ).run()
+    finally:
+        producer.flush(FLUSH_TIMEOUT_SECONDS)
+        redis.close()

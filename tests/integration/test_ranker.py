@@ -1,0 +1,227 @@
+"""The ranker process keeps exact totals in Redis through crashes, rebalances and poison."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+from redis import Redis
+
+from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
+from leaderboard.core.keys import RedisKeys
+from leaderboard.devstack.settings import DevstackSettings
+from tests.support.scores import make_event, produce, random_events, totals
+from tests.support.services import ServiceProcess, metric_value, wait_for
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 6
+
+
+@pytest.fixture
+def pipeline(stack: DevstackSettings) -> DevstackSettings:
+    """The stack's settings with this test's own topics and Redis key prefix."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = stack.model_copy(
+        update={
+            "topic_game_score": f"game-score-{suffix}",
+            "topic_game_score_dlq": f"game-score-{suffix}.dlq",
+            "topic_leaderboard_change": f"leaderboard-change-{suffix}",
+            "redis_key_prefix": f"t{suffix}",
+        }
+    )
+    ensure_topics(
+        AdminClient(admin_config(settings)),
+        [
+            TopicSpec(settings.topic_game_score, PARTITIONS),
+            TopicSpec(settings.topic_game_score_dlq, 1),
+            TopicSpec(settings.topic_leaderboard_change, 1),
+        ],
+    )
+    return settings
+
+
+@pytest.fixture
+def redis(stack: DevstackSettings) -> Iterator[Redis]:
+    client = Redis(**stack.redis_client_kwargs())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
+    started: list[ServiceProcess] = []
+    group = f"ranker-{uuid.uuid4().hex[:8]}"
+
+    def start(batch_size: int = 50) -> ServiceProcess:
+        env = {
+            "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka_bootstrap_servers,
+            "LEADERBOARD_REDIS_PORT": str(pipeline.redis_port),
+            "LEADERBOARD_REDIS_KEY_PREFIX": pipeline.redis_key_prefix,
+            "LEADERBOARD_TOPIC_GAME_SCORE": pipeline.topic_game_score,
+            "LEADERBOARD_TOPIC_GAME_SCORE_DLQ": pipeline.topic_game_score_dlq,
+            "LEADERBOARD_TOPIC_LEADERBOARD_CHANGE": pipeline.topic_leaderboard_change,
+            "LEADERBOARD_RANKER_GROUP_ID": group,
+            "LEADERBOARD_RANKER_BATCH_SIZE": str(batch_size),
+            # A SIGKILLed member keeps its partitions this long: keep the test short.
+            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        }
+        service = ServiceProcess("ranker", env, tmp_path)
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in started:
+        service.close()
+
+
+def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
+    return {
+        board: Counter(
+            {
+                member.decode(): int(score)
+                for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
+            }
+        )
+        for board in boards
+    }
+
+
+def wait_for_totals(redis, settings, expected, timeout=90.0) -> None:
+    keys = RedisKeys(settings.redis_key_prefix)
+    boards = sorted(expected)
+    wait_for(
+        lambda: redis_totals(redis, keys, boards) == expected,
+        timeout,
+        f"Redis totals to match {sum(sum(c.values()) for c in expected.values())} points",
+    )
+
+
+def produce_in_background(settings, chunks) -> threading.Thread:
+    thread = threading.Thread(target=lambda: [produce(settings, chunk) for chunk in chunks])
+    thread.start()
+    return thread
+
+
+def test_totals_are_exact_and_poison_goes_to_the_dlq(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    boards = [f"alpha-{uuid.uuid4().hex[:6]}", f"beta-{uuid.uuid4().hex[:6]}"]
+    events = random_events(400, boards, players=30)
+    valid = orjson.loads(events[0].to_json())
+    poison = [
+        b"{not json",
+        orjson.dumps({key: value for key, value in valid.items() if key != "player_id"}),
+        orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "score": 0}),
+        orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "version": 2}),
+    ]
+    produce(pipeline, events[:200], raw=poison[:2])
+    ranker = rankers()
+    produce(pipeline, events[200:], raw=poison[2:])
+
+    wait_for_totals(redis, pipeline, totals(events))
+    ranker.wait_ready()
+
+    dlq = Consumer(consumer_config(pipeline, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
+    dlq.subscribe([pipeline.topic_game_score_dlq])
+    dead: list = []
+    try:
+        wait_for(
+            lambda: dead.extend(m for m in dlq.consume(10, 0.5) if not m.error()) or len(dead) >= 4,
+            60,
+            "four dead letters",
+        )
+    finally:
+        dlq.close()
+    reasons = Counter(dict(message.headers())["reason"].decode() for message in dead)
+    assert reasons == {
+        "invalid_json": 1,
+        "invalid_fields": 1,
+        "score_out_of_bounds": 1,
+        "unknown_version": 1,
+    }
+    for message in dead:
+        headers = dict(message.headers())
+        assert headers["source-topic"].decode() == pipeline.topic_game_score
+        assert int(headers["source-partition"]) in range(PARTITIONS)
+        assert int(headers["source-offset"]) >= 0
+    assert {message.value() for message in dead} == set(poison)
+    text = ranker.metrics()
+    assert (
+        metric_value(
+            text, "leaderboard_ranker_events_dead_lettered_total", {"reason": "invalid_json"}
+        )
+        == 1
+    )
+    assert metric_value(text, "leaderboard_ranker_events_applied_total") == len(events)
+
+
+def test_sigkill_mid_stream_loses_and_doubles_nothing(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    boards = [f"kill-{uuid.uuid4().hex[:6]}", f"kill-{uuid.uuid4().hex[:6]}"]
+    events = random_events(3000, boards, players=100, seed=11)
+    ranker = rankers(batch_size=20)
+    producer = produce_in_background(pipeline, [events[i : i + 100] for i in range(0, 3000, 100)])
+    try:
+        ranker.wait_ready()
+        wait_for(
+            lambda: (
+                metric_value(ranker.metrics(), "leaderboard_ranker_events_applied_total") >= 300
+            ),
+            60,
+            "the ranker to apply part of the stream",
+            every=0.02,
+        )
+        ranker.kill()
+        ranker.start()
+    finally:
+        producer.join()
+    wait_for_totals(redis, pipeline, totals(events))
+    # The restarted ranker resumed from Redis's offsets: a redelivery shows up as
+    # already-applied events, never as applied twice (the totals above prove that).
+    assert ranker.starts == 2
+
+
+def test_a_rebalance_between_two_rankers_keeps_totals_exact(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    boards = [f"reb-{uuid.uuid4().hex[:6]}", f"reb-{uuid.uuid4().hex[:6]}"]
+    events = random_events(3000, boards, players=100, seed=13)
+    first = rankers(batch_size=20)
+    producer = produce_in_background(pipeline, [events[i : i + 100] for i in range(0, 3000, 100)])
+    try:
+        first.wait_ready()
+        wait_for(
+            lambda: metric_value(first.metrics(), "leaderboard_ranker_events_applied_total") >= 200,
+            60,
+            "the first ranker to apply part of the stream",
+            every=0.02,
+        )
+        second = rankers(batch_size=20).wait_ready()
+        # The group rebalances: partitions move to the second ranker mid-stream.
+        wait_for(
+            lambda: metric_value(second.metrics(), "leaderboard_consumer_assigned_partitions") > 0,
+            60,
+            "the second ranker to get partitions",
+        )
+        assert first.stop() == 0  # and move back to the second one alone
+    finally:
+        producer.join()
+    wait_for_totals(redis, pipeline, totals(events))
+    assert metric_value(second.metrics(), "leaderboard_consumer_assigned_partitions") == PARTITIONS
+
+
+def test_a_retried_event_is_counted_once(pipeline: DevstackSettings, rankers, redis) -> None:
+    board = f"retry-{uuid.uuid4().hex[:6]}"
+    event = make_event("ada", 40, board)
+    produce(pipeline, [event, event, make_event("ada", 2, board)])
+    rankers()
+    wait_for_totals(redis, pipeline, {board: Counter({"ada": 42})})

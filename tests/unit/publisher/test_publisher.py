@@ -1,0 +1,165 @@
+"""The publisher coalesces notices, skips unchanged top lists and rate-limits each board."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from leaderboard.core.config import load_settings
+from leaderboard.core.errors import KafkaError
+from leaderboard.core.events import (
+    ChangeNotice,
+    LeaderboardChange,
+    LeaderboardSnapshot,
+    SnapshotEntry,
+)
+from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.metrics import PublisherMetrics
+from leaderboard.publisher.service import Publisher
+from leaderboard.publisher.settings import PublisherSettings
+from tests.support.kafka_fakes import FakeMessage
+
+T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+class FakeReader:
+    """The top lists a test sets, a cache and a version counter, like TopReader's."""
+
+    def __init__(self) -> None:
+        self.tops: dict[str, list[SnapshotEntry]] = {}
+        self.cache_store: dict[str, LeaderboardSnapshot] = {}
+        self.versions: dict[str, int] = {}
+        self.reads: list[str] = []
+
+    def set_top(self, board: str, *scores: tuple[str, int]) -> None:
+        self.tops[board] = [
+            SnapshotEntry(rank=i + 1, player_id=p, display_name=None, score=s)
+            for i, (p, s) in enumerate(scores)
+        ]
+
+    def top(self, board: str) -> list[SnapshotEntry]:
+        self.reads.append(board)
+        return self.tops.get(board, [])
+
+    def cached(self, board: str) -> LeaderboardSnapshot | None:
+        return self.cache_store.get(board)
+
+    def next_version(self, board: str) -> int:
+        self.versions[board] = self.versions.get(board, 0) + 1
+        return self.versions[board]
+
+    def cache(self, snapshot: LeaderboardSnapshot, payload: bytes) -> None:
+        self.cache_store[snapshot.leaderboard] = snapshot
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.produced: list[tuple[str, bytes, bytes]] = []
+        self.pending = 0
+
+    def produce(self, topic: str, key: bytes, value: bytes) -> None:
+        self.produced.append((topic, key, value))
+
+    def flush(self, timeout: float) -> int:
+        return self.pending
+
+
+def notice(*changes: tuple[str, datetime]) -> FakeMessage:
+    value = ChangeNotice(
+        changes=[LeaderboardChange(leaderboard=b, newest_event_at=at) for b, at in changes],
+        sent_at=T0,
+    ).to_json()
+    return FakeMessage("leaderboard-change", 0, 0, value)
+
+
+@pytest.fixture
+def reader() -> FakeReader:
+    return FakeReader()
+
+
+@pytest.fixture
+def producer() -> FakeProducer:
+    return FakeProducer()
+
+
+def make_publisher(reader, producer, interval_ms: int = 50) -> Publisher:
+    settings = load_settings(PublisherSettings, publisher_interval_ms=interval_ms)
+    return Publisher(
+        settings,
+        reader,
+        producer,
+        PublisherMetrics(CollectorRegistry()),
+        Shutdown(60, hard_exit=lambda code: None),
+    )
+
+
+def published(producer: FakeProducer) -> list[LeaderboardSnapshot]:
+    return [LeaderboardSnapshot.model_validate_json(value) for _, _, value in producer.produced]
+
+
+def test_notices_of_a_batch_are_coalesced_per_leaderboard(reader, producer) -> None:
+    reader.set_top("global", ("ada", 10))
+    reader.set_top("weekly", ("bob", 5))
+    publisher = make_publisher(reader, producer)
+    publisher.handle(
+        [
+            notice(("global", T0)),
+            notice(("global", T0 + timedelta(seconds=2)), ("weekly", T0)),
+            notice(("global", T0 + timedelta(seconds=1))),
+        ]
+    )
+    snapshots = {s.leaderboard: s for s in published(producer)}
+    assert set(snapshots) == {"global", "weekly"}
+    assert reader.reads.count("global") == 1
+    assert snapshots["global"].newest_event_at == T0 + timedelta(seconds=2)
+    assert snapshots["global"].entries[0].player_id == "ada"
+    assert producer.produced[0][0] == "leaderboard"
+    assert reader.cache_store["global"] == snapshots["global"]
+
+
+def test_an_unchanged_top_list_is_not_published(reader, producer) -> None:
+    reader.set_top("global", ("ada", 10))
+    publisher = make_publisher(reader, producer, interval_ms=1)
+    publisher.handle([notice(("global", T0))])
+    publisher.handle([notice(("global", T0))])
+    assert len(producer.produced) == 1
+    reader.set_top("global", ("ada", 11))
+    publisher.handle([notice(("global", T0))])
+    assert [s.version for s in published(producer)] == [1, 2]
+
+
+def test_after_a_restart_the_cache_prevents_a_duplicate(reader, producer) -> None:
+    reader.set_top("global", ("ada", 10))
+    make_publisher(reader, producer).handle([notice(("global", T0))])
+    restarted = make_publisher(reader, producer)
+    restarted.handle([notice(("global", T0))])
+    assert len(producer.produced) == 1
+
+
+def test_a_board_is_published_at_most_once_per_interval(reader, producer) -> None:
+    publisher = make_publisher(reader, producer, interval_ms=200)
+    reader.set_top("global", ("ada", 1))
+    publisher.handle([notice(("global", T0))])
+    reader.set_top("global", ("ada", 2))
+    started = time.monotonic()
+    publisher.handle([notice(("global", T0))])
+    assert time.monotonic() - started >= 0.15  # it waited out the interval, then published
+    assert [s.entries[0].score for s in published(producer)] == [1, 2]
+
+
+def test_invalid_notices_are_skipped(reader, producer) -> None:
+    reader.set_top("global", ("ada", 1))
+    publisher = make_publisher(reader, producer)
+    publisher.handle([FakeMessage("leaderboard-change", 0, 5, b"garbage"), notice(("global", T0))])
+    assert len(producer.produced) == 1
+
+
+def test_unacknowledged_snapshots_are_not_cached(reader, producer) -> None:
+    reader.set_top("global", ("ada", 1))
+    producer.pending = 1
+    with pytest.raises(KafkaError, match="not acknowledged"):
+        make_publisher(reader, producer).handle([notice(("global", T0))])
+    assert reader.cache_store == {}
