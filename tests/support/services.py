@@ -18,7 +18,34 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+from leaderboard.core.config import ENV_PREFIX
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+#: Settings fields a child service must share with the test: where the servers are and
+#: which topics and keys to use.
+SHARED_FIELD_PREFIXES = ("kafka_", "topic_", "redis_", "postgres_", "score_")
+
+
+def settings_env(settings: BaseSettings) -> dict[str, str]:
+    """The ``LEADERBOARD_*`` variables that make a child see ``settings``' servers and topics."""
+    env = {}
+    for name in type(settings).model_fields:
+        if not name.startswith(SHARED_FIELD_PREFIXES):
+            continue
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"{ENV_PREFIX}{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return env
 
 
 def free_port() -> int:

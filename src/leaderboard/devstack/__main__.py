@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,14 +65,35 @@ def run(settings: DevstackSettings) -> int:
             stop_with="make infra-down",
         )
         return 0
+    env = dict(os.environ)
+    # Local runs read better as console lines than JSON (honcho's pipe is not a terminal).
+    env.setdefault("LEADERBOARD_LOG_FORMAT", "console")
+    if "LEADERBOARD_INGEST_API_KEYS" not in env:
+        key_file = local_ingest_key(settings)
+        env["LEADERBOARD_INGEST_API_KEYS"] = f"local:{key_file.read_text().strip()}"
+        log.info("ingest API key for local callers", key_file=str(key_file), key_name="local")
     log.info("starting services with honcho", procfile=str(procfile), services=list(processes))
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process, so honcho receives Ctrl-C itself and stops every service.
-    os.execv(  # noqa: S606 - our own interpreter running honcho, no shell
-        sys.executable, [sys.executable, "-m", "honcho", "start", "-f", str(procfile)]
+    os.execve(  # noqa: S606 - our own interpreter running honcho, no shell
+        sys.executable, [sys.executable, "-m", "honcho", "start", "-f", str(procfile)], env
     )
     return 0  # not reached: execv does not return
+
+
+def local_ingest_key(settings: DevstackSettings) -> Path:
+    """The file holding the local ingest API key, made with a random key the first time.
+
+    There is no default key in code: each checkout gets its own, readable only by its owner.
+    """
+    path = settings.devstack_dir / "ingest-api-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(secrets.token_urlsafe(32) + "\n")
+    return path
 
 
 COMMANDS: dict[str, Callable[[DevstackSettings], int]] = {

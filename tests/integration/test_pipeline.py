@@ -1,0 +1,204 @@
+"""The whole scoring pipeline on real servers: simulator and ingest API in, Redis,
+PostgreSQL and published snapshots out, with identical per-player totals."""
+
+from __future__ import annotations
+
+import secrets
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from leaderboard.core.events import LeaderboardSnapshot
+from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
+from leaderboard.core.keys import RedisKeys
+from leaderboard.devstack.settings import DevstackSettings
+from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
+
+pytestmark = pytest.mark.integration
+
+SIMULATED = 600
+
+
+@pytest.fixture
+def pipeline(stack: DevstackSettings) -> DevstackSettings:
+    """The stack's settings with topics and a Redis key prefix of this test's own."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = stack.model_copy(
+        update={
+            "topic_game_score": f"game-score-{suffix}",
+            "topic_game_score_dlq": f"game-score-{suffix}.dlq",
+            "topic_leaderboard_change": f"leaderboard-change-{suffix}",
+            "topic_leaderboard": f"leaderboard-{suffix}",
+            "redis_key_prefix": f"t{suffix}",
+        }
+    )
+    ensure_topics(
+        AdminClient(admin_config(settings)),
+        [
+            TopicSpec(settings.topic_game_score, 6),
+            TopicSpec(settings.topic_game_score_dlq, 1),
+            TopicSpec(settings.topic_leaderboard_change, 1),
+            TopicSpec(settings.topic_leaderboard, 1, config={"cleanup.policy": "compact"}),
+        ],
+    )
+    return settings
+
+
+@pytest.fixture
+def services(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
+    started: list[ServiceProcess] = []
+    suffix = pipeline.redis_key_prefix
+
+    def start(service: str, port: int | None = None, **extra: str) -> ServiceProcess:
+        env = settings_env(pipeline) | {
+            f"LEADERBOARD_{service.upper()}_GROUP_ID": f"{service}-{suffix}",
+            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            **extra,
+        }
+        process = ServiceProcess(service, env, tmp_path, port=port).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.close()
+
+
+def post_scores(port: int, key: str, events: list[dict]) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/scores",
+        data=orjson.dumps(events),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        return orjson.loads(response.read())
+
+
+def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
+    return {
+        board: Counter(
+            {m.decode(): int(s) for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
+        )
+        for board in boards
+    }
+
+
+def postgres_totals(engine, boards: list[str]) -> dict[str, Counter[str]]:
+    query = text(
+        "SELECT leaderboard, player_id, SUM(score) FROM score_events "
+        "WHERE leaderboard = ANY(:boards) GROUP BY leaderboard, player_id"
+    )
+    result: dict[str, Counter[str]] = {board: Counter() for board in boards}
+    with engine.connect() as connection:
+        for board, player, total in connection.execute(query, {"boards": boards}):
+            result[board][player] = int(total)
+    return result
+
+
+def test_scores_flow_to_redis_postgres_and_snapshots(
+    pipeline: DevstackSettings, services, tmp_path: Path
+) -> None:
+    boards = [f"pipe-{uuid.uuid4().hex[:6]}", f"pipe-{uuid.uuid4().hex[:6]}"]
+    api_key = secrets.token_urlsafe(24)
+    ingest_port = free_port()
+
+    for service in ("ranker", "archiver", "publisher"):
+        services(service)
+    services(
+        "ingest",
+        port=ingest_port,
+        LEADERBOARD_INGEST_PORT=str(ingest_port),
+        LEADERBOARD_INGEST_API_KEYS=f"test:{api_key}",
+    ).wait_ready()
+    simulator = services(
+        "simulator",
+        LEADERBOARD_SIMULATOR_LEADERBOARDS=",".join(boards),
+        LEADERBOARD_SIMULATOR_MAX_EVENTS=str(SIMULATED),
+        LEADERBOARD_SIMULATOR_RATE="3000",
+        LEADERBOARD_SIMULATOR_PLAYERS="40",
+    )
+    # A game server's submissions: one player only it scores for, and a retried event.
+    retried = str(uuid.uuid4())
+    submitted = [
+        {"leaderboard": boards[0], "player_id": "game-server-hero", "score": 500},
+        {"leaderboard": boards[1], "player_id": "game-server-hero", "score": 70},
+        {"leaderboard": boards[0], "player_id": "player-1", "score": 9, "event_id": retried},
+    ]
+    post_scores(ingest_port, api_key, submitted)
+    post_scores(ingest_port, api_key, [submitted[2]])  # the client retried: counts once
+
+    wait_for(lambda: simulator.process.poll() is not None, 60, "the simulator to finish")
+    assert simulator.process.returncode == 0, simulator.output()
+
+    engine = create_engine(pipeline.sqlalchemy_url())
+    redis = Redis(**pipeline.redis_client_kwargs())
+    keys = RedisKeys(pipeline.redis_key_prefix)
+    try:
+        expected_rows = SIMULATED + len(submitted)
+
+        def archived() -> bool:
+            with engine.connect() as connection:
+                count = connection.execute(
+                    text("SELECT count(*) FROM score_events WHERE leaderboard = ANY(:b)"),
+                    {"b": boards},
+                ).scalar_one()
+            return count == expected_rows
+
+        wait_for(archived, 90, f"{expected_rows} archived rows")
+        in_postgres = postgres_totals(engine, boards)
+        wait_for(
+            lambda: redis_totals(redis, keys, boards) == in_postgres,
+            90,
+            "Redis totals to equal PostgreSQL totals",
+        )
+        assert sum(sum(c.values()) for c in in_postgres.values()) > 0
+        assert in_postgres[boards[0]]["game-server-hero"] == 500
+        assert in_postgres[boards[1]]["game-server-hero"] == 70
+
+        # The publisher caught up: the cached snapshot is the current top 10 ...
+        def cached_top() -> LeaderboardSnapshot | None:
+            raw = redis.get(keys.snapshot(boards[0]))
+            return None if raw is None else LeaderboardSnapshot.model_validate_json(raw)
+
+        top = redis.zrevrange(keys.board(boards[0]), 0, 9, withscores=True)
+        expected_top = [(m.decode(), int(s)) for m, s in top]
+        snapshot = wait_for(
+            lambda: (
+                (s := cached_top())
+                and [(e.player_id, e.score) for e in s.entries] == expected_top
+                and s
+            ),
+            60,
+            "the cached snapshot to show the final top 10",
+        )
+        assert [e.rank for e in snapshot.entries] == list(range(1, 11))
+        assert snapshot.newest_event_at is not None
+        # ... and the same snapshot is on the compacted topic, keyed by leaderboard.
+        reader = Consumer(consumer_config(pipeline, f"reader-{uuid.uuid4().hex[:6]}"))
+        reader.subscribe([pipeline.topic_leaderboard])
+        latest: dict[bytes, LeaderboardSnapshot] = {}
+
+        def read_until_current() -> bool:
+            for message in reader.consume(100, 0.5):
+                if not message.error():
+                    latest[message.key()] = LeaderboardSnapshot.model_validate_json(message.value())
+            return latest.get(boards[0].encode()) == snapshot
+
+        try:
+            wait_for(read_until_current, 60, "the snapshot on the leaderboard topic")
+        finally:
+            reader.close()
+    finally:
+        redis.close()
+        engine.dispose()
