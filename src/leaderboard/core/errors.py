@@ -10,6 +10,7 @@ caller can catch the project's failures without swallowing programming errors::
     │   │   └── TopicError        creating or checking a topic failed
     │   ├── RedisError            a Redis call failed
     │   └── DatabaseError         a PostgreSQL call failed
+    │       └── DatabaseUnavailableError  still unreachable when shutdown was requested
     ├── DevstackError             the local stack could not be installed, started or stopped
     └── ShutdownTimeoutError      graceful shutdown did not finish within its bound
 
@@ -75,6 +76,13 @@ class RedisError(InfrastructureError):
 
 class DatabaseError(InfrastructureError):
     """A PostgreSQL operation failed."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """PostgreSQL was still unreachable when shutdown was requested, so retrying stopped.
+
+    The pending work was not stored (its offsets were not either): it is redelivered.
+    """
 
 
 class DevstackError(LeaderboardError):

@@ -106,37 +106,6 @@ class Metrics:
             registry=self.registry,
         )
 
-        # The archiver (leaderboard.archiver): game-score events into PostgreSQL.
-        self.archiver_events_archived = Counter(
-            "leaderboard_archiver_events_archived_total",
-            "Score events inserted into PostgreSQL for the first time.",
-            registry=self.registry,
-        )
-        self.archiver_events_duplicate = Counter(
-            "leaderboard_archiver_events_duplicate_total",
-            "Score events skipped because their event_id was already archived "
-            "(redeliveries, producer retries).",
-            registry=self.registry,
-        )
-        self.archiver_events_rejected = Counter(
-            "leaderboard_archiver_events_rejected_total",
-            "Messages skipped because they are not valid score events, by reason.",
-            ["reason"],
-            registry=self.registry,
-        )
-        self.archiver_insert_seconds = Histogram(
-            "leaderboard_archiver_insert_duration_seconds",
-            "Time of one successful batch INSERT transaction.",
-            buckets=BATCH_SECONDS_BUCKETS,
-            registry=self.registry,
-        )
-        self.archiver_postgres_retries = Counter(
-            "leaderboard_archiver_postgres_retries_total",
-            "PostgreSQL operations that failed transiently (server unreachable) and were "
-            "retried after a backoff.",
-            registry=self.registry,
-        )
-
 
 def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]
     """An ASGI app serving the registry, for web services to mount at ``/metrics``."""
@@ -147,6 +116,7 @@ class RankerMetrics:
     """Metrics of the ranker (score events applied to the Redis sorted sets)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.applied = Counter(
             "leaderboard_ranker_events_applied_total",
             "Score events added to a sorted set (each counted once).",
@@ -254,5 +224,116 @@ class IngestMetrics:
             "leaderboard_ingest_produce_duration_seconds",
             "Time from producing one request's events until Kafka acknowledged all of them.",
             buckets=BATCH_SECONDS_BUCKETS,
+            registry=registry,
+        )
+
+
+class GatewayMetrics:
+    """Metrics of the gateway (snapshots fanned out to WebSocket clients, the REST API)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.connected_clients = Gauge(
+            "leaderboard_gateway_connected_clients",
+            "WebSocket clients connected right now.",
+            registry=registry,
+        )
+        self.connections = Counter(
+            "leaderboard_gateway_connections_total",
+            "WebSocket clients accepted.",
+            registry=registry,
+        )
+        self.refused = Counter(
+            "leaderboard_gateway_connections_refused_total",
+            "WebSocket handshakes refused, by reason (origin, limit, invalid_leaderboard).",
+            ["reason"],
+            registry=registry,
+        )
+        self.disconnects = Counter(
+            "leaderboard_gateway_disconnects_total",
+            "WebSocket clients gone, by reason (closed, send_timeout, shutdown, error).",
+            ["reason"],
+            registry=registry,
+        )
+        self.messages_sent = Counter(
+            "leaderboard_gateway_messages_sent_total",
+            "WebSocket messages written to clients, by type (snapshot, empty, heartbeat).",
+            ["type"],
+            registry=registry,
+        )
+        self.coalesced = Counter(
+            "leaderboard_gateway_updates_coalesced_total",
+            "Snapshots never sent to a slow client because a newer one replaced them first.",
+            registry=registry,
+        )
+        self.send_seconds = Histogram(
+            "leaderboard_gateway_send_duration_seconds",
+            "From a snapshot's arrival in the gateway until it was written to one client.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=registry,
+        )
+        self.freshness_seconds = Histogram(
+            "leaderboard_gateway_freshness_seconds",
+            "Send time minus the snapshot's newest_event_at (end-to-end freshness).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.snapshots_received = Counter(
+            "leaderboard_gateway_snapshots_received_total",
+            "Snapshots read from the leaderboard topic or the Redis cache, by outcome "
+            "(applied, stale, invalid).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.leaderboards = Gauge(
+            "leaderboard_gateway_leaderboards",
+            "Leaderboards whose latest snapshot the gateway holds in memory.",
+            registry=registry,
+        )
+        self.kafka_errors = Counter(
+            "leaderboard_gateway_kafka_errors_total",
+            "Errors reported by the snapshot consumer, by librdkafka error name.",
+            ["error"],
+            registry=registry,
+        )
+        self.api_requests = Counter(
+            "leaderboard_gateway_api_requests_total",
+            "REST API requests (/api/...) answered, by HTTP status.",
+            ["status"],
+            registry=registry,
+        )
+
+
+class ArchiverMetrics:
+    """Metrics of the archiver (game-score events into PostgreSQL)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_archived = Counter(
+            "leaderboard_archiver_events_archived_total",
+            "Score events inserted into PostgreSQL for the first time.",
+            registry=registry,
+        )
+        self.events_duplicate = Counter(
+            "leaderboard_archiver_events_duplicate_total",
+            "Score events skipped because their event_id was already archived "
+            "(redeliveries, producer retries).",
+            registry=registry,
+        )
+        self.events_rejected = Counter(
+            "leaderboard_archiver_events_rejected_total",
+            "Messages skipped because they are not valid score events, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.insert_seconds = Histogram(
+            "leaderboard_archiver_insert_duration_seconds",
+            "Time of one successful batch INSERT transaction.",
+            buckets=BATCH_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.postgres_retries = Counter(
+            "leaderboard_archiver_postgres_retries_total",
+            "PostgreSQL operations that failed transiently (server unreachable) and were "
+            "retried after a backoff.",
             registry=registry,
         )

@@ -1,0 +1,104 @@
+"""From consumed messages to ``score_events`` rows: decoding, mapping, rejections.
+
+Pure logic, no I/O besides log lines, so it is unit-tested with fake messages. Every
+message either becomes one row (the event's fields plus its Kafka partition and offset)
+or one ``Rejection`` naming its coordinates and the contract's reason. Rejected
+messages are skipped, not dead-lettered: the ranker owns ``game-score.dlq``, and a
+second copy there would count every poison message twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from leaderboard.core.events import InvalidEventError, ScoreBounds, ScoreEvent, decode_score_event
+from leaderboard.core.logging import get_logger
+
+log = get_logger(__name__)
+
+#: PostgreSQL text cannot hold U+0000, which the contract allows in a display name.
+_NUL = "\x00"
+_REPLACEMENT = "\ufffd"
+
+
+class ConsumedMessage(Protocol):
+    """The part of ``confluent_kafka.Message`` the archiver reads (a consumed record,
+    not an error event, so it always has a topic, partition and offset)."""
+
+    def topic(self) -> str: ...
+    def partition(self) -> int: ...
+    def offset(self) -> int: ...
+    def value(self) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A message that is not a valid score event, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    detail: str
+
+
+@dataclass
+class DecodedBatch:
+    """The rows to insert and the messages skipped, from one consumed batch."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rejection in self.rejections:
+            counts[rejection.reason] = counts.get(rejection.reason, 0) + 1
+        return counts
+
+
+def event_row(event: ScoreEvent, partition: int, offset: int) -> dict[str, Any]:
+    """The ``score_events`` row of ``event``, read at ``partition``/``offset``.
+
+    ``archived_at`` is left to the column default (the inserting transaction's time).
+    A NUL in the display name is replaced by U+FFFD, the one change made to a value:
+    PostgreSQL refuses NUL in text, and a refused value would stall the whole partition.
+    """
+    display_name = event.display_name
+    if display_name is not None and _NUL in display_name:
+        display_name = display_name.replace(_NUL, _REPLACEMENT)
+    return {
+        "event_id": event.event_id,
+        "leaderboard": event.leaderboard,
+        "player_id": event.player_id,
+        "display_name": display_name,
+        "score": event.score,
+        "occurred_at": event.occurred_at,
+        "version": event.version,
+        "kafka_partition": partition,
+        "kafka_offset": offset,
+    }
+
+
+def decode_batch(messages: Sequence[ConsumedMessage], bounds: ScoreBounds) -> DecodedBatch:
+    """Decode every message of a batch; log a warning for each one that is rejected."""
+    batch = DecodedBatch()
+    for message in messages:
+        partition, offset = message.partition(), message.offset()
+        try:
+            event = decode_score_event(message.value(), bounds)
+        except InvalidEventError as error:
+            rejection = Rejection(message.topic(), partition, offset, error.reason, error.detail)
+            batch.rejections.append(rejection)
+            log.warning(
+                "skipping a message that is not a valid score event",
+                topic=rejection.topic,
+                partition=partition,
+                offset=offset,
+                reason=error.reason,
+                detail=error.detail,
+            )
+            continue
+        batch.rows.append(event_row(event, partition, offset))
+    return batch

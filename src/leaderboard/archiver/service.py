@@ -1,0 +1,160 @@
+"""The archiver worker: wiring settings, PostgreSQL and Kafka into one batch loop.
+
+``main()`` is ``run_worker(ArchiverSettings, work)``. ``work()`` waits for PostgreSQL
+(not ready meanwhile), migrates or checks the schema, then runs ``BatchConsumer`` on
+``game-score`` with ``ArchiveHandler``: decode the batch, insert its valid events in
+one transaction (retried until PostgreSQL accepts it), count what happened. Offsets are
+stored by ``BatchConsumer`` only after the handler returned, i.e. after the commit, and
+the insert skips event ids already stored, so each event is archived exactly once
+however often Kafka delivers it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, Message
+from sqlalchemy import Engine
+
+from leaderboard.archiver import migrate
+from leaderboard.archiver.retry import CHECK, PostgresRetrier
+from leaderboard.archiver.rows import DecodedBatch, decode_batch
+from leaderboard.archiver.settings import ArchiverSettings
+from leaderboard.archiver.store import InsertResult, ScoreStore, create_archive_engine
+from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.errors import DatabaseUnavailableError
+from leaderboard.core.events import ScoreBounds
+from leaderboard.core.kafka import consumer_config
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import ArchiverMetrics
+from leaderboard.core.runtime import WorkerContext, run_worker
+
+log = get_logger(__name__)
+
+
+class ArchiveHandler:
+    """The ``BatchConsumer`` handler: one consumed batch into one committed INSERT."""
+
+    def __init__(
+        self,
+        store: ScoreStore,
+        retrier: PostgresRetrier,
+        bounds: ScoreBounds,
+        metrics: ArchiverMetrics,
+    ) -> None:
+        self._store = store
+        self._retrier = retrier
+        self._bounds = bounds
+        self._metrics = metrics
+
+    def __call__(self, messages: list[Message]) -> None:
+        batch = decode_batch(messages, self._bounds)
+        first, last = messages[0], messages[-1]
+        result = self._retrier.call(
+            lambda: self._insert(batch),
+            "insert a batch of score events",
+            {
+                "topic": first.topic(),
+                "partition": first.partition(),
+                "offset": first.offset(),
+                "last_partition": last.partition(),
+                "last_offset": last.offset(),
+                "batch_size": len(messages),
+            },
+        )
+        # Counted once the batch is durable, so a batch that is abandoned and consumed
+        # again is not counted twice.
+        self._metrics.events_archived.inc(result.inserted)
+        self._metrics.events_duplicate.inc(result.duplicates)
+        for reason, count in batch.rejected_by_reason().items():
+            self._metrics.events_rejected.labels(reason).inc(count)
+        log.debug(
+            "batch archived",
+            inserted=result.inserted,
+            duplicates=result.duplicates,
+            rejected=len(batch.rejections),
+        )
+
+    def _insert(self, batch: DecodedBatch) -> InsertResult:
+        if not batch.rows:
+            return InsertResult(0, 0)
+        started = time.perf_counter()
+        result = self._store.insert(batch.rows)
+        # Successful attempts only: a refused connection says nothing about insert speed.
+        self._metrics.insert_seconds.observe(time.perf_counter() - started)
+        return result
+
+
+def prepare_schema(engine: Engine, settings: ArchiverSettings) -> None:
+    """Migrate (``archiver_migrate_on_start``) or check that the schema is migrated."""
+    if settings.archiver_migrate_on_start:
+        migrate.upgrade(engine)
+    else:
+        migrate.check_schema(engine)
+
+
+def archiver_consumer_config(settings: ArchiverSettings) -> dict[str, Any]:
+    """The group consumer's configuration, with room for a PostgreSQL outage.
+
+    While a batch waits for PostgreSQL the loop does not poll; past
+    ``max.poll.interval.ms`` librdkafka would leave the group and every replica, stuck
+    on the same database, would rebalance over and over. A long interval keeps the
+    assignment stable through an outage; a truly wedged process stops heartbeating and
+    fails its liveness probe instead, and its restart frees the partitions.
+    """
+    return consumer_config(
+        settings,
+        settings.archiver_group_id,
+        **{"max.poll.interval.ms": settings.archiver_max_poll_interval_seconds * 1000},
+    )
+
+
+def work(context: WorkerContext[ArchiverSettings]) -> None:
+    """Archive ``game-score`` until shutdown is requested."""
+    settings = context.settings
+    context.health.set_check(CHECK, False, "connecting")
+    metrics = ArchiverMetrics(context.metrics.registry)
+    retrier = PostgresRetrier(
+        health=context.health,
+        shutdown=context.shutdown,
+        metrics=metrics,
+        min_wait=settings.archiver_retry_min_seconds,
+        max_wait=settings.archiver_retry_max_seconds,
+    )
+    engine = create_archive_engine(settings)
+    try:
+        try:
+            retrier.call(lambda: prepare_schema(engine, settings), "prepare the schema")
+        except DatabaseUnavailableError:
+            log.info("stopped before PostgreSQL became available")
+            return
+        handler = ArchiveHandler(
+            ScoreStore(engine),
+            retrier,
+            ScoreBounds(settings.score_min, settings.score_max),
+            metrics,
+        )
+        consumer = BatchConsumer(
+            Consumer(archiver_consumer_config(settings)),
+            [settings.topic_game_score],
+            handler,
+            shutdown=context.shutdown,
+            metrics=context.metrics,
+            batch_size=settings.archiver_batch_size,
+            poll_timeout=settings.archiver_poll_timeout_seconds,
+            health=context.health,
+        )
+        try:
+            consumer.run()
+        except DatabaseUnavailableError:
+            # The batch in flight was not stored and its offsets were not stored either:
+            # the next archiver consumes it again.
+            log.info("stopped during a PostgreSQL outage; the pending batch will be redelivered")
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    """The archiver process; returns its exit status."""
+    return run_worker(ArchiverSettings, work)

@@ -1,0 +1,69 @@
+"""The Alembic scripts ship inside the package, form one line, and render the table,
+its indexes and the archiver's own version table (offline, no server needed)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+
+import leaderboard.archiver
+from leaderboard.archiver.migrate import SCRIPT_LOCATION, alembic_config, head_revision, main
+from leaderboard.archiver.schema import VERSION_TABLE, score_events
+
+
+def offline_sql(*args: str, downgrade: bool = False) -> str:
+    config = alembic_config()
+    config.output_buffer = io.StringIO()
+    if downgrade:
+        command.downgrade(config, *args, sql=True)
+    else:
+        command.upgrade(config, *args, sql=True)
+    return config.output_buffer.getvalue()
+
+
+def test_the_migrations_live_in_the_package_and_need_no_ini_file() -> None:
+    assert SCRIPT_LOCATION.parent == Path(leaderboard.archiver.__file__).parent
+    assert (SCRIPT_LOCATION / "env.py").is_file()
+    assert alembic_config().config_file_name is None
+
+
+def test_the_history_is_one_line_ending_at_head() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == [head_revision()]
+    revisions = list(script.walk_revisions())
+    assert revisions[-1].down_revision is None
+    for newer, older in itertools.pairwise(revisions):
+        assert newer.down_revision == older.revision
+
+
+def test_upgrade_creates_the_table_indexes_and_version_table() -> None:
+    sql = offline_sql("head")
+    assert "CREATE TABLE score_events" in sql
+    assert "CONSTRAINT pk_score_events PRIMARY KEY (event_id)" in sql
+    assert "CREATE INDEX ix_score_events_occurred_at ON score_events (occurred_at)" in sql
+    assert (
+        "CREATE INDEX ix_score_events_leaderboard_player_id "
+        "ON score_events (leaderboard, player_id)" in sql
+    )
+    assert f"CREATE TABLE {VERSION_TABLE}" in sql
+    for column in score_events.columns:
+        assert f"\n    {column.name} " in sql
+
+
+def test_downgrade_drops_what_upgrade_created() -> None:
+    sql = offline_sql(f"{head_revision()}:base", downgrade=True)
+    assert "DROP INDEX ix_score_events_occurred_at" in sql
+    assert "DROP TABLE score_events" in sql
+
+
+def test_the_migrate_command_names_a_bad_setting_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_POSTGRES_PORT", "not-a-port")
+    assert main([]) == 2
+    assert "LEADERBOARD_POSTGRES_PORT='not-a-port' is not an integer" in capsys.readouterr().err
