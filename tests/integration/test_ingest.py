@@ -1,9 +1,10 @@
 """The ingest API as a real process against the stack's Kafka: accepted means stored.
 
 One ingest process serves most tests (start-up costs seconds on a loaded machine); the
-Kafka-down and SIGTERM tests start their own. Events are read back from the shared
-``game-score`` topic from the end offsets recorded before posting, and picked out by the
-event ids the API returned, so concurrent test runs do not disturb each other.
+Kafka-down and SIGTERM tests start their own. They write to a score topic of this
+module's own (so nothing lands in the ``game-score`` that ``make run`` consumes); events
+are read back from the end offsets recorded before posting and picked out by the event
+ids the API returned.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import httpx2
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from leaderboard.core.events import ScoreBounds, decode_score_event
-from leaderboard.core.kafka import consumer_config
+from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.services import ServiceProcess, free_port, http_status, wait_for
 
@@ -32,6 +34,19 @@ MAX_BODY = 64 * 1024
 DEADLINE = 3.0
 # Interpreter and librdkafka overhead on a loaded 2-core machine, on top of the deadline.
 SLACK = 7.0
+
+
+@pytest.fixture(scope="module")
+def stack(stack: DevstackSettings) -> DevstackSettings:
+    """The session's stack, with a score topic of this module's own."""
+    settings = stack.model_copy(
+        update={"topic_game_score": f"game-score-ingest-{uuid.uuid4().hex[:10]}"}
+    )
+    ensure_topics(
+        AdminClient(admin_config(settings)),
+        [TopicSpec(settings.topic_game_score, settings.topic_game_score_partitions)],
+    )
+    return settings
 
 
 def ingest_env(stack: DevstackSettings, port: int, **overrides: str) -> dict[str, str]:

@@ -13,12 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 from redis import Redis
 from sqlalchemy import create_engine, text
 
 from leaderboard.core.events import LeaderboardSnapshot
-from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
+from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
@@ -26,31 +25,6 @@ from tests.support.services import ServiceProcess, free_port, settings_env, wait
 pytestmark = pytest.mark.integration
 
 SIMULATED = 600
-
-
-@pytest.fixture
-def pipeline(stack: DevstackSettings) -> DevstackSettings:
-    """The stack's settings with topics and a Redis key prefix of this test's own."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = stack.model_copy(
-        update={
-            "topic_game_score": f"game-score-{suffix}",
-            "topic_game_score_dlq": f"game-score-{suffix}.dlq",
-            "topic_leaderboard_change": f"leaderboard-change-{suffix}",
-            "topic_leaderboard": f"leaderboard-{suffix}",
-            "redis_key_prefix": f"t{suffix}",
-        }
-    )
-    ensure_topics(
-        AdminClient(admin_config(settings)),
-        [
-            TopicSpec(settings.topic_game_score, 6),
-            TopicSpec(settings.topic_game_score_dlq, 1),
-            TopicSpec(settings.topic_leaderboard_change, 1),
-            TopicSpec(settings.topic_leaderboard, 1, config={"cleanup.policy": "compact"}),
-        ],
-    )
-    return settings
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 from redis import Redis
 
-from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
+from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.scores import make_event, produce, random_events, totals
@@ -23,29 +22,6 @@ from tests.support.services import ServiceProcess, metric_value, wait_for
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
-
-
-@pytest.fixture
-def pipeline(stack: DevstackSettings) -> DevstackSettings:
-    """The stack's settings with this test's own topics and Redis key prefix."""
-    suffix = uuid.uuid4().hex[:10]
-    settings = stack.model_copy(
-        update={
-            "topic_game_score": f"game-score-{suffix}",
-            "topic_game_score_dlq": f"game-score-{suffix}.dlq",
-            "topic_leaderboard_change": f"leaderboard-change-{suffix}",
-            "redis_key_prefix": f"t{suffix}",
-        }
-    )
-    ensure_topics(
-        AdminClient(admin_config(settings)),
-        [
-            TopicSpec(settings.topic_game_score, PARTITIONS),
-            TopicSpec(settings.topic_game_score_dlq, 1),
-            TopicSpec(settings.topic_leaderboard_change, 1),
-        ],
-    )
-    return settings
 
 
 @pytest.fixture
