@@ -157,8 +157,14 @@ class BatchConsumer:
                 lag = high - tp.offset if tp.offset >= 0 else high
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
         except KafkaException as exc:
-            # Lag is informational; a broker hiccup must not stop consumption.
+            # Lag is informational; a broker hiccup must not stop consumption. The same
+            # request doubles as the Kafka readiness probe.
             log.warning("could not read consumer lag", error=str(exc))
+            if self._health is not None:
+                self._health.set_check("kafka", False, str(exc))
+            return
+        if self._health is not None:
+            self._health.set_check("kafka", True)
 
     def _on_error(self, message: Message, error: LibrdkafkaError) -> None:
         self._metrics.consumer_errors.labels(error.name()).inc()

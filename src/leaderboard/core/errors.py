@@ -9,8 +9,9 @@ caller can catch the project's failures without swallowing programming errors::
     │   ├── KafkaError            a Kafka client call failed (carries topic/partition/offset)
     │   │   └── TopicError        creating or checking a topic failed
     │   ├── RedisError            a Redis call failed
-    │   └── DatabaseError         a PostgreSQL call failed
-    │       └── DatabaseUnavailableError  still unreachable when shutdown was requested
+    │   ├── DatabaseError         a PostgreSQL call failed
+    │   │   └── DatabaseUnavailableError  still unreachable when shutdown was requested
+    │   └── UnavailableError      a dependency was still unreachable when shutdown came
     ├── DevstackError             the local stack could not be installed, started or stopped
     └── ShutdownTimeoutError      graceful shutdown did not finish within its bound
 
@@ -76,6 +77,13 @@ class RedisError(InfrastructureError):
 
 class DatabaseError(InfrastructureError):
     """A PostgreSQL operation failed."""
+
+
+class UnavailableError(InfrastructureError):
+    """A dependency was still unreachable when shutdown was requested, so retrying stopped.
+
+    The pending work was not stored (its offsets were not either): it is redelivered.
+    """
 
 
 class DatabaseUnavailableError(DatabaseError):

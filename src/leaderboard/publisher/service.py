@@ -15,7 +15,10 @@ at worst, and the cache never holds a snapshot the topic lacks.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, Producer
 from pydantic import ValidationError
@@ -29,11 +32,14 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import PublisherMetrics
+from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import WorkerContext
 from leaderboard.publisher.settings import PublisherSettings
 from leaderboard.publisher.snapshots import TopReader
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 FLUSH_TIMEOUT_SECONDS = 30.0
 
@@ -48,12 +54,14 @@ class Publisher:
         producer: Producer,
         metrics: PublisherMetrics,
         shutdown: Shutdown,
+        retrier: DependencyRetrier,
     ) -> None:
         self._settings = settings
         self._reader = reader
         self._producer = producer
         self._metrics = metrics
         self._shutdown = shutdown
+        self._retrier = retrier
         self._interval = settings.publisher_interval_ms / 1000
         self._last_entries: dict[str, list[SnapshotEntry]] = {}
         self._last_published: dict[str, float] = {}
@@ -111,18 +119,23 @@ class Publisher:
                 topic=self._settings.topic_leaderboard,
             )
         for snapshot, payload in published:
-            self._reader.cache(snapshot, payload)
+            self._redis("cache a snapshot", partial(self._reader.cache, snapshot, payload))
             self._last_entries[snapshot.leaderboard] = snapshot.entries
             self._metrics.published.inc()
             if snapshot.newest_event_at is not None:
                 freshness = (utc_now() - snapshot.newest_event_at).total_seconds()
                 self._metrics.freshness_seconds.observe(max(freshness, 0.0))
 
+    def _redis(self, what: str, operation: Callable[[], T]) -> T:
+        """Run one Redis operation, waiting out a Redis outage (readiness turns red)."""
+        return self._retrier.call(operation, what, {"topic": self._settings.topic_leaderboard})
+
     def _snapshot(self, board: str, newest_event_at: datetime) -> LeaderboardSnapshot | None:
         started = time.perf_counter()
-        entries = self._reader.top(board)
+        entries = self._redis("read the top N", lambda: self._reader.top(board))
         if board not in self._last_entries:
-            cached = self._reader.cached(board)  # after a restart: what was published last
+            # After a restart: what was published last.
+            cached = self._redis("read the cache", lambda: self._reader.cached(board))
             if cached is not None:
                 self._last_entries[board] = cached.entries
         if entries == self._last_entries.get(board):
@@ -130,7 +143,7 @@ class Publisher:
             return None
         snapshot = LeaderboardSnapshot(
             leaderboard=board,
-            version=self._reader.next_version(board),
+            version=self._redis("count versions", lambda: self._reader.next_version(board)),
             entries=entries,
             generated_at=utc_now(),
             newest_event_at=newest_event_at,
@@ -150,6 +163,7 @@ def run(context: WorkerContext[PublisherSettings]) -> None:
         producer,
         PublisherMetrics(context.metrics.registry),
         context.shutdown,
+        redis_retrier(context.health, context.shutdown),
     )
     consumer = Consumer(consumer_config(settings, settings.publisher_group_id))
     try:

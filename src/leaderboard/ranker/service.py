@@ -23,12 +23,9 @@ from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
 
 from leaderboard.core.consumer import BatchConsumer
-from leaderboard.core.errors import KafkaError, RedisError
+from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import (
     ChangeNotice,
     InvalidEventError,
@@ -39,10 +36,9 @@ from leaderboard.core.events import (
 )
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import RankerMetrics
-from leaderboard.core.probes import Health
+from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import WorkerContext
 from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch
 from leaderboard.ranker.settings import RankerSettings
@@ -62,13 +58,10 @@ class Ranker:
         applier: BatchApplier,
         producer: Producer,
         metrics: RankerMetrics,
-        *,
-        shutdown: Shutdown,
-        health: Health,
+        retrier: DependencyRetrier,
     ) -> None:
         self._settings = settings
-        self._shutdown = shutdown
-        self._health = health
+        self._retrier = retrier
         self._applier = applier
         self._producer = producer
         self._metrics = metrics
@@ -138,30 +131,10 @@ class Ranker:
     ) -> list[ApplyResult]:
         """Apply, retrying while Redis is unreachable (the script is idempotent, so a
         retry after a lost reply is harmless) until it answers or shutdown is asked."""
-        retrying = Retrying(
-            retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError)),
-            wait=wait_exponential_jitter(initial=0.1, max=5.0),
-            stop=stop_any(lambda _: self._shutdown.requested),
-            before_sleep=lambda state: self._on_redis_down(state.outcome, first),
-            reraise=True,
-        )
-        try:
-            results = retrying(self._applier.apply, batches, time.time(), allow_gap)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise RedisError(f"Redis unreachable, batch abandoned at shutdown: {exc}") from exc
-        self._health.set_check("redis", True)
-        return results
-
-    def _on_redis_down(self, outcome: object, first: Message) -> None:
-        error = outcome.exception() if outcome is not None else None  # type: ignore[attr-defined]
-        self._health.set_check("redis", False, str(error))
-        self._health.heartbeat()  # waiting on Redis is not being stuck
-        log.warning(
-            "Redis unreachable; retrying the batch",
-            topic=first.topic(),
-            partition=first.partition(),
-            offset=first.offset(),
-            error=str(error),
+        return self._retrier.call(
+            lambda: self._applier.apply(batches, time.time(), allow_gap),
+            "apply a batch to Redis",
+            {"topic": first.topic(), "partition": first.partition(), "offset": first.offset()},
         )
 
     def _recover_gaps(
@@ -273,8 +246,7 @@ def run(context: WorkerContext[RankerSettings]) -> None:
         applier,
         producer,
         RankerMetrics(context.metrics.registry),
-        shutdown=context.shutdown,
-        health=context.health,
+        redis_retrier(context.health, context.shutdown),
     )
     consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
     try:

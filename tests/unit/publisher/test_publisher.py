@@ -18,6 +18,8 @@ from leaderboard.core.events import (
 )
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.metrics import PublisherMetrics
+from leaderboard.core.probes import Health
+from leaderboard.core.retry import redis_retrier
 from leaderboard.publisher.service import Publisher
 from leaderboard.publisher.settings import PublisherSettings
 from tests.support.kafka_fakes import FakeMessage
@@ -87,12 +89,14 @@ def producer() -> FakeProducer:
 
 def make_publisher(reader, producer, interval_ms: int = 50) -> Publisher:
     settings = load_settings(PublisherSettings, publisher_interval_ms=interval_ms)
+    shutdown = Shutdown(60, hard_exit=lambda code: None)
     return Publisher(
         settings,
         reader,
         producer,
         PublisherMetrics(CollectorRegistry()),
-        Shutdown(60, hard_exit=lambda code: None),
+        shutdown,
+        redis_retrier(Health(), shutdown),
     )
 
 
