@@ -63,14 +63,26 @@ class FakeConsumer:
         self.topics = topics
         self.callbacks = callbacks
 
-    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+    def poll(self, timeout: float) -> FakeMessage | None:
+        """The first message of the next scripted batch (None when there is none)."""
         if not self._assigned:
             self._assigned = True
             self.callbacks["on_assign"](self, self.partitions)
-        if self.batches:
-            return self.batches.pop(0)[:num_messages]
-        self.on_empty()
-        return []
+        while self.batches and not self.batches[0]:
+            self.batches.pop(0)
+        if not self.batches:
+            self.on_empty()
+            return None
+        return self.batches[0].pop(0)
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        """The rest of the current scripted batch, as already-fetched messages."""
+        if not self.batches:
+            return []
+        taken, self.batches[0] = self.batches[0][:num_messages], self.batches[0][num_messages:]
+        if not self.batches[0]:
+            self.batches.pop(0)
+        return taken
 
     def revoke(self, partitions: list[TopicPartition]) -> None:
         """Simulate a rebalance taking ``partitions`` away."""

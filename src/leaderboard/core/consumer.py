@@ -94,7 +94,7 @@ class BatchConsumer:
         log.info("consuming", topics=self._topics, batch_size=self._batch_size)
         try:
             while not self._shutdown.requested:
-                batch = self._consumer.consume(self._batch_size, self._poll_timeout)
+                batch = self._next_batch()
                 if batch:
                     self._process(batch)
                 if self._health is not None:
@@ -105,6 +105,20 @@ class BatchConsumer:
         finally:
             self._consumer.close()
             log.info("consumer closed")
+
+    def _next_batch(self) -> list[Message]:
+        """Wait up to the poll timeout for one message, then take what is already fetched.
+
+        ``consume(n, timeout)`` alone would wait until it has ``n`` messages or the
+        timeout expires: under light load every batch would sit out the whole timeout
+        (half a second of staleness for the publisher's few notices a second).
+        """
+        first = self._consumer.poll(self._poll_timeout)
+        if first is None:
+            return []
+        if self._batch_size == 1:
+            return [first]
+        return [first, *self._consumer.consume(self._batch_size - 1, 0)]
 
     def _process(self, batch: list[Message]) -> None:
         messages = []
