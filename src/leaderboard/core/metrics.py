@@ -280,7 +280,8 @@ class GatewayMetrics:
         self.snapshots_received = Counter(
             "leaderboard_gateway_snapshots_received_total",
             "Snapshots read from the leaderboard topic or the Redis cache, by outcome "
-            "(applied, stale, invalid).",
+            "(applied; stale: older than the one held; invalid; superseded: replaced by a "
+            "newer one before the busy event loop could fan it out).",
             ["outcome"],
             registry=registry,
         )

@@ -1,10 +1,12 @@
-"""The command line: ``python -m leaderboard.devstack {up,down,status,run}``.
+"""The command line: ``python -m leaderboard.devstack {up,down,status,run,tools}``.
 
 - ``up``: install what is missing, start what is not running, wait until all answer.
 - ``down``: stop the servers; their data stays under ``LEADERBOARD_DEVSTACK_DIR``.
 - ``status``: one line per server on stdout; exit 0 only if all three answer.
 - ``run``: what ``make run`` does after ``up``: start the services of ``./Procfile`` with
   honcho (which stops them cleanly on Ctrl-C), or say that there are none yet.
+- ``tools``: install what the test suite needs besides the servers (Chromium and nginx
+  for the end-to-end tests); ``make test`` runs it first.
 
 A configuration error exits 2 and a stack error exits 1, each with one clear log line.
 """
@@ -24,6 +26,7 @@ from leaderboard.core.logging import configure_logging, get_logger
 from leaderboard.devstack.procfile import procfile_processes
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from leaderboard.devstack.tools import ensure_test_tools
 
 log = get_logger("leaderboard.devstack")
 
@@ -82,6 +85,12 @@ def run(settings: DevstackSettings) -> int:
     return 0  # not reached: execv does not return
 
 
+def tools(settings: DevstackSettings) -> int:
+    """Install the programs the tests need (a browser and a reverse proxy) if missing."""
+    ensure_test_tools(settings)
+    return 0
+
+
 def local_ingest_key(settings: DevstackSettings) -> Path:
     """The file holding the local ingest API key, made with a random key the first time.
 
@@ -101,6 +110,7 @@ COMMANDS: dict[str, Callable[[DevstackSettings], int]] = {
     "down": down,
     "status": status,
     "run": run,
+    "tools": tools,
 }
 
 

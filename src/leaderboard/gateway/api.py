@@ -1,0 +1,194 @@
+"""The REST API: leaderboards, pages of the ranking, a player's rank and neighbours.
+
+Read live from the Redis sorted sets (not from the snapshots), so any rank can be asked,
+not only the top N. An unknown leaderboard or player is a 404 naming it; a parameter out
+of range (a limit over the cap, a negative offset, an id with forbidden characters) is a
+422 in FastAPI's usual format; Redis unreachable is a 503.
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the route annotations.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from redis.exceptions import RedisError
+
+from leaderboard.core.logging import get_logger
+from leaderboard.gateway.models import (
+    TIE_RULE,
+    LeaderboardList,
+    LeaderboardSummary,
+    PlayerNeighbours,
+    PlayerRank,
+    Problem,
+    TopPage,
+)
+from leaderboard.gateway.rankings import Neighbourhood, Rankings
+from leaderboard.gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
+
+LeaderboardPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Leaderboard id, `[A-Za-z0-9_-]{1,64}`.",
+    ),
+]
+PlayerPath = Annotated[
+    str,
+    Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$", description="Player id."),
+]
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {
+        "model": Problem,
+        "description": "The leaderboard (or player) is unknown; `detail` says which.",
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Problem, "description": "Redis unreachable."},
+}
+
+
+def _rankings(request: Request) -> Rankings:
+    return request.app.state.rankings
+
+
+def _unknown_leaderboard(leaderboard_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=f"leaderboard {leaderboard_id!r} not found (no scores recorded on it)",
+    )
+
+
+def _unknown_player(leaderboard_id: str, player_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=f"player {player_id!r} not found on leaderboard {leaderboard_id!r}",
+    )
+
+
+def _redis_down(exc: Exception) -> HTTPException:
+    log.warning("Redis unavailable for a REST request", error=str(exc))
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, detail="the ranking store (Redis) is unreachable"
+    )
+
+
+async def _neighbourhood(
+    request: Request, leaderboard_id: str, player_id: str, radius: int
+) -> Neighbourhood:
+    try:
+        found = await _rankings(request).around(leaderboard_id, player_id, radius)
+    except (RedisError, OSError) as exc:
+        raise _redis_down(exc) from None
+    if found.total == 0:
+        raise _unknown_leaderboard(leaderboard_id)
+    if found.rank is None:
+        raise _unknown_player(leaderboard_id, player_id)
+    return found
+
+
+def api_router(settings: GatewaySettings) -> APIRouter:
+    """The ``/api`` routes, with limits from ``settings``."""
+    router = APIRouter(prefix="/api", tags=["leaderboards"])
+    max_limit = settings.gateway_rest_max_limit
+    max_radius = settings.gateway_rest_max_radius
+    default_radius = min(5, max_radius)
+
+    @router.get(
+        "/leaderboards",
+        response_model=LeaderboardList,
+        summary="Known leaderboards",
+        responses={503: _NOT_FOUND[503]},
+    )
+    async def list_leaderboards(request: Request) -> LeaderboardList:
+        try:
+            boards = await _rankings(request).leaderboards()
+        except (RedisError, OSError) as exc:
+            raise _redis_down(exc) from None
+        return LeaderboardList(
+            leaderboards=[LeaderboardSummary(id=board, players=count) for board, count in boards]
+        )
+
+    @router.get(
+        "/leaderboards/{leaderboard_id}/top",
+        response_model=TopPage,
+        summary="A page of the ranking",
+        description=f"Rows `offset + 1` to `offset + limit` of the ranking. {TIE_RULE}",
+        responses=_NOT_FOUND,
+    )
+    async def top(
+        request: Request,
+        leaderboard_id: LeaderboardPath,
+        limit: Annotated[
+            int, Query(ge=1, le=max_limit, description=f"Rows per page, 1 to {max_limit}.")
+        ] = settings.gateway_rest_default_limit,
+        offset: Annotated[
+            int, Query(ge=0, le=10_000_000, description="Rows to skip (0 starts at rank 1).")
+        ] = 0,
+    ) -> TopPage:
+        try:
+            page = await _rankings(request).page(leaderboard_id, offset, limit)
+        except (RedisError, OSError) as exc:
+            raise _redis_down(exc) from None
+        if page.total == 0:
+            raise _unknown_leaderboard(leaderboard_id)
+        return TopPage(
+            leaderboard=leaderboard_id,
+            total_players=page.total,
+            offset=offset,
+            limit=limit,
+            entries=page.entries,
+        )
+
+    @router.get(
+        "/leaderboards/{leaderboard_id}/players/{player_id}",
+        response_model=PlayerRank,
+        summary="A player's rank and score",
+        description=TIE_RULE,
+        responses=_NOT_FOUND,
+    )
+    async def player(
+        request: Request, leaderboard_id: LeaderboardPath, player_id: PlayerPath
+    ) -> PlayerRank:
+        found = await _neighbourhood(request, leaderboard_id, player_id, 0)
+        row = found.player
+        assert row is not None
+        return PlayerRank(
+            leaderboard=leaderboard_id,
+            total_players=found.total,
+            rank=row.rank,
+            player_id=row.player_id,
+            display_name=row.display_name,
+            score=row.score,
+        )
+
+    @router.get(
+        "/leaderboards/{leaderboard_id}/players/{player_id}/around",
+        response_model=PlayerNeighbours,
+        summary="A player's neighbours above and below",
+        description="The player's row and up to `radius` rows on each side; near rank 1 or "
+        f"the last rank there are fewer on that side. {TIE_RULE}",
+        responses=_NOT_FOUND,
+    )
+    async def around(
+        request: Request,
+        leaderboard_id: LeaderboardPath,
+        player_id: PlayerPath,
+        radius: Annotated[
+            int, Query(ge=0, le=max_radius, description=f"Rows on each side, 0 to {max_radius}.")
+        ] = default_radius,
+    ) -> PlayerNeighbours:
+        found = await _neighbourhood(request, leaderboard_id, player_id, radius)
+        row = found.player
+        assert row is not None
+        assert found.rank is not None
+        return PlayerNeighbours(
+            leaderboard=leaderboard_id,
+            total_players=found.total,
+            radius=radius,
+            player=row,
+            above=[entry for entry in found.entries if entry.rank < found.rank],
+            below=[entry for entry in found.entries if entry.rank > found.rank],
+        )
+
+    return router

@@ -1,0 +1,257 @@
+"""The gateway application: ``create_app(settings, metrics)`` builds it, nothing global.
+
+Routes: the live page ``/`` (with ``/static/...``), the WebSocket
+``/ws/leaderboards/{leaderboard_id}``, the REST API under ``/api`` (OpenAPI at ``/docs``),
+``/livez``, ``/readyz`` and ``/metrics``.
+
+Start-up (the lifespan) connects ``redis.asyncio``, starts the live service's sweeper
+(heartbeats, dead clients) and the process's single Kafka consumer thread, and loads the
+cached snapshot of every known leaderboard from Redis; shutdown stops them and closes
+Redis. uvicorn closes the WebSockets itself (code
+1012, service restart), which makes the page reconnect, to another replica if any.
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the route annotations.
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from confluent_kafka import Consumer
+from fastapi import FastAPI, Request, WebSocket, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import leaderboard
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import GatewayMetrics, Metrics, asgi_app
+from leaderboard.core.probes import Health
+from leaderboard.gateway.api import api_router
+from leaderboard.gateway.feed import SnapshotFeed
+from leaderboard.gateway.hub import Handoff, Hub
+from leaderboard.gateway.live import LiveService
+from leaderboard.gateway.messages import Update
+from leaderboard.gateway.models import TIE_RULE
+from leaderboard.gateway.rankings import Rankings, parse_cached
+from leaderboard.gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
+
+#: Bound on one Redis round trip of the readiness probe.
+REDIS_CHECK_SECONDS = 1.0
+#: People wait on REST answers: with Redis away, answer 503 within about a second or two
+#: (one quick retry for a blip) instead of redis-py's default retries of several seconds.
+REDIS_FAIL_FAST: dict[str, Any] = {
+    "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), retries=1),
+    "socket_timeout": 2.0,
+    "socket_connect_timeout": 2.0,
+}
+#: The feed thread heartbeats at least every few seconds; far longer means it is wedged.
+FEED_STALL_SECONDS = 60.0
+
+DESCRIPTION = f"""
+Live leaderboards: the page at `/`, a WebSocket per leaderboard at
+`/ws/leaderboards/{{leaderboard_id}}` (its messages are described in `docs/api.md`), and
+this REST API, read live from the Redis sorted sets.
+
+**Ties**: {TIE_RULE}
+"""
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    settings: GatewaySettings,
+    metrics: Metrics,
+    *,
+    consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+) -> FastAPI:
+    """The gateway application; ``consumer_factory`` replaces the Kafka consumer (tests)."""
+    gateway_metrics = GatewayMetrics(metrics.registry)
+    health = Health(stall_after=FEED_STALL_SECONDS)
+    hub = Hub(gateway_metrics)
+    page = (resources.files("leaderboard.gateway") / "static" / "index.html").read_text()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis(**settings.redis_client_kwargs() | REDIS_FAIL_FAST)
+        rankings = Rankings(redis, RedisKeys(settings.redis_key_prefix))
+        app.state.rankings = rankings
+        live = LiveService(settings, hub, rankings, gateway_metrics)
+        app.state.live = live
+        live.start()
+        loop = asyncio.get_running_loop()
+
+        def schedule(callback: Callable[[], None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                loop.call_soon_threadsafe(callback)
+
+        # The consumer thread hands updates over; the hub is only ever touched on the loop.
+        handoff = Handoff(schedule, hub, gateway_metrics)
+        feed = SnapshotFeed(
+            settings, handoff.put, gateway_metrics, health, consumer_factory=consumer_factory
+        )
+        app.state.feed = feed
+        feed.start()
+        await _load_cache(rankings, hub)
+        log.info(
+            "serving live leaderboards",
+            topic=settings.topic_leaderboard,
+            leaderboards=len(hub.leaderboards()),
+            max_connections=settings.gateway_max_connections,
+        )
+        try:
+            yield
+        finally:
+            await live.stop()
+            await asyncio.to_thread(feed.stop, settings.shutdown_timeout_seconds)
+            await redis.aclose()
+            log.info("Kafka consumer and Redis closed")
+
+    app = FastAPI(
+        title="Leaderboard gateway",
+        version=leaderboard.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(_RequestAccounting, metrics=gateway_metrics)
+    app.include_router(api_router(settings))
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
+
+    app.mount(
+        "/static",
+        StaticFiles(packages=[("leaderboard.gateway", "static")]),
+        name="static",
+    )
+
+    @app.websocket("/ws/leaderboards/{leaderboard_id}")
+    async def live(websocket: WebSocket, leaderboard_id: str) -> None:
+        service: LiveService = websocket.app.state.live
+        await service.serve(websocket, leaderboard_id)
+
+    @app.get("/livez", tags=["probes"], summary="Liveness: the Kafka consumer thread runs")
+    async def livez(request: Request) -> JSONResponse:
+        live, body = health.liveness()
+        feed: SnapshotFeed | None = getattr(request.app.state, "feed", None)
+        if feed is not None and not feed.alive:
+            live, body = False, {**body, "error": feed.status()[1]}
+        return _probe_answer(live, body)
+
+    @app.get("/readyz", tags=["probes"], summary="Readiness: Kafka and Redis are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        feed: SnapshotFeed | None = getattr(request.app.state, "feed", None)
+        health.set_check("kafka", *(feed.status() if feed else (False, "not started")))
+        health.set_check("redis", *await _check_redis(request))
+        ready, body = health.readiness()
+        live: LiveService | None = getattr(request.app.state, "live", None)
+        body["clients"] = live.connected if live else 0
+        return _probe_answer(ready, body)
+
+    app.router.add_route("/metrics", _AsgiEndpoint(asgi_app(metrics)), include_in_schema=False)
+    return app
+
+
+async def _load_cache(rankings: Rankings, hub: Hub) -> None:
+    """Offer the cached snapshot of every known leaderboard (best effort: Redis may be down)."""
+    try:
+        raws = await rankings.cached_snapshots()
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "cannot read the snapshot cache at start; snapshots come from Kafka only",
+            error=str(exc),
+        )
+        return
+    received_at = time.monotonic()
+    for raw in raws:
+        try:
+            hub.offer(Update.of(parse_cached(raw), received_at))
+        except ValidationError as exc:
+            log.warning("skipping an invalid cached snapshot", error=str(exc).splitlines()[0])
+
+
+async def _check_redis(request: Request) -> tuple[bool, str]:
+    rankings: Rankings | None = getattr(request.app.state, "rankings", None)
+    if rankings is None:
+        return False, "not started"
+    try:
+        async with asyncio.timeout(REDIS_CHECK_SECONDS):
+            await rankings.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        return False, f"cannot reach Redis: {exc or 'timed out'}"
+    return True, "PING answered"
+
+
+def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {"status": "ok" if ok else "failing", **body},
+        status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+class _AsgiEndpoint:
+    """Serves an ASGI app at one exact path (a Mount would redirect /metrics to /metrics/)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class _RequestAccounting:
+    """Counts ``/api/`` requests by status and logs the failed ones."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if not path.startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        answered = {"status": 500}
+        started = time.perf_counter()
+
+        async def record_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            code = answered["status"]
+            self.metrics.api_requests.labels(status=str(code)).inc()
+            if code >= 500:
+                log.warning(
+                    "request",
+                    method=scope["method"],
+                    path=path,
+                    status=code,
+                    seconds=round(time.perf_counter() - started, 4),
+                )

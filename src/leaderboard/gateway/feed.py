@@ -1,0 +1,263 @@
+"""The one Kafka consumer of a gateway process: snapshots from the ``leaderboard`` topic.
+
+One thread per process (never one per connection) polls the topic and hands batches of
+parsed, serialised updates to the event loop through ``deliver`` (the app passes a
+function that schedules them with ``call_soon_threadsafe``). Parsing and serialising
+happen on this thread, so the event loop only fans out.
+
+Broadcast semantics: every gateway replica must see every snapshot, so the consumer joins
+no group. Its partitions are assigned by hand, starting ``gateway_kafka_replay_messages``
+before the end of each partition (the latest snapshots, which also covers one published
+while the gateway started, acknowledged by Kafka but not yet in the Redis cache). Offsets
+are never committed; the group id is unique to the process and only satisfies librdkafka.
+
+A second, small thread checks every few seconds that the partitions' end offsets can be
+read from the broker: that is the Kafka half of readiness. It is a thread of its own
+because the request blocks (for as long as a loaded broker takes to answer), and the
+polling thread must never wait on it: a snapshot would wait in librdkafka's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError as LibrdkafkaError
+from pydantic import ValidationError
+
+from leaderboard.core.events import LeaderboardSnapshot
+from leaderboard.core.kafka import consumer_config
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import GatewayMetrics
+from leaderboard.core.probes import Health
+from leaderboard.gateway.messages import Update
+from leaderboard.gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
+
+#: How long one poll waits for the first message (also the stop request's latency).
+POLL_SECONDS = 0.25
+#: Most messages taken from librdkafka's queue per loop iteration.
+BATCH_MESSAGES = 1000
+#: How often the partitions' end offsets are read (the Kafka readiness check).
+CHECK_SECONDS = 5.0
+#: Bound on one metadata or watermark request.
+REQUEST_TIMEOUT_SECONDS = 5.0
+LIBRDKAFKA_LOGGER = "leaderboard.gateway.librdkafka"
+
+
+def gateway_group_id(service_name: str) -> str:
+    """A group id no other process uses (offsets are never committed under it)."""
+    return f"{service_name}-{socket.gethostname()}-{uuid.uuid4().hex[:12]}"
+
+
+def decode_snapshot(message: Message, metrics: GatewayMetrics) -> LeaderboardSnapshot | None:
+    """The snapshot in ``message``, or None (logged with its coordinates) when invalid."""
+    try:
+        return LeaderboardSnapshot.model_validate_json(message.value() or b"")
+    except ValidationError as exc:
+        metrics.snapshots_received.labels(outcome="invalid").inc()
+        log.warning(
+            "skipping an invalid snapshot",
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            error=str(exc).splitlines()[0],
+        )
+        return None
+
+
+def newest_per_leaderboard(snapshots: list[LeaderboardSnapshot]) -> list[LeaderboardSnapshot]:
+    """One snapshot per leaderboard: the highest version in the batch."""
+    newest: dict[str, LeaderboardSnapshot] = {}
+    for snapshot in snapshots:
+        held = newest.get(snapshot.leaderboard)
+        if held is None or snapshot.version > held.version:
+            newest[snapshot.leaderboard] = snapshot
+    return list(newest.values())
+
+
+class SnapshotFeed:
+    """The consumer thread; ``deliver`` receives each batch of updates (on this thread)."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        deliver: Callable[[list[Update]], None],
+        metrics: GatewayMetrics,
+        health: Health,
+        *,
+        consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+    ) -> None:
+        self.topic = settings.topic_leaderboard
+        self._replay = settings.gateway_kafka_replay_messages
+        self._deliver = deliver
+        self._metrics = metrics
+        self._health = health
+        self._config = consumer_config(
+            settings,
+            gateway_group_id(settings.service_name),
+            **{
+                "enable.auto.commit": False,
+                "auto.offset.reset": "latest",
+                "error_cb": self._on_error,
+                "logger": logging.getLogger(LIBRDKAFKA_LOGGER),
+            },
+        )
+        self._consumer_factory = consumer_factory
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gateway-kafka", daemon=True)
+        self._assigned: list[TopicPartition] = []
+        self._status: tuple[bool, str] = (False, "not started")
+        self._brokers_down = False
+        self._failed: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop polling and close the consumer (it leaves no group: it never joined one)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """False once the thread ended on an unexpected error (liveness)."""
+        return self._failed is None
+
+    def status(self) -> tuple[bool, str]:
+        """Readiness: the partitions are assigned and their end offsets were just read."""
+        if self._failed is not None:
+            return False, f"the Kafka consumer thread failed: {self._failed}"
+        return self._status
+
+    # -- the thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            consumer = self._consumer_factory(self._config)
+        except KafkaException as exc:
+            self._failed = str(exc)
+            log.error("cannot create the Kafka consumer", topic=self.topic, error=str(exc))
+            return
+        checker = threading.Thread(
+            target=self._check_loop, args=(consumer,), name="gateway-kafka-check", daemon=True
+        )
+        try:
+            self._loop(consumer, checker)
+        except Exception as exc:  # a bug: fail liveness instead of silently serving stale data
+            self._failed = repr(exc)
+            log.exception("the Kafka consumer thread stopped", topic=self.topic)
+        finally:
+            self._stop.set()
+            if checker.is_alive():
+                checker.join(REQUEST_TIMEOUT_SECONDS + 1)
+            consumer.close()
+
+    def _loop(self, consumer: Any, checker: threading.Thread) -> None:
+        while not self._stop.is_set():
+            self._health.heartbeat()
+            if not self._assigned:
+                if not self._assign(consumer):
+                    self._stop.wait(1.0)
+                    continue
+                checker.start()
+            first = consumer.poll(POLL_SECONDS)
+            if first is not None:
+                # Whatever else is already fetched, without waiting for more.
+                messages = [first, *consumer.consume(BATCH_MESSAGES - 1, 0)]
+                self._handle(messages)
+
+    def _check_loop(self, consumer: Any) -> None:
+        # librdkafka's API is thread-safe; only polling must stay on one thread.
+        while not self._stop.wait(CHECK_SECONDS):
+            self._check(consumer)
+
+    def _assign(self, consumer: Any) -> bool:
+        try:
+            metadata = consumer.list_topics(self.topic, timeout=REQUEST_TIMEOUT_SECONDS)
+            topic = metadata.topics.get(self.topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                reason = topic.error.str() if topic is not None and topic.error else "no partitions"
+                self._status = (False, f"topic {self.topic!r} is not available: {reason}")
+                return False
+            start = []
+            for partition in sorted(topic.partitions):
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition),
+                    timeout=REQUEST_TIMEOUT_SECONDS,
+                    cached=False,
+                )
+                start.append(TopicPartition(self.topic, partition, max(low, high - self._replay)))
+        except KafkaException as exc:
+            self._status = (False, f"cannot read topic {self.topic!r}: {exc.args[0].str()}")
+            return False
+        consumer.assign(start)
+        self._assigned = start
+        self._status = (True, f"reading {len(start)} partition(s) of {self.topic!r}")
+        log.info(
+            "consuming snapshots",
+            topic=self.topic,
+            start_offsets={tp.partition: tp.offset for tp in start},
+        )
+        return True
+
+    def _handle(self, messages: list[Message]) -> None:
+        snapshots = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != LibrdkafkaError._PARTITION_EOF:
+                    self._metrics.kafka_errors.labels(error=error.name()).inc()
+                    log.warning(
+                        "Kafka consume error",
+                        topic=message.topic(),
+                        partition=message.partition(),
+                        offset=message.offset(),
+                        error=error.str(),
+                    )
+                continue
+            snapshot = decode_snapshot(message, self._metrics)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+        if snapshots:
+            received_at = time.monotonic()
+            self._deliver(
+                [Update.of(snapshot, received_at) for snapshot in newest_per_leaderboard(snapshots)]
+            )
+
+    def _check(self, consumer: Any) -> None:
+        try:
+            for tp in self._assigned:
+                consumer.get_watermark_offsets(
+                    TopicPartition(tp.topic, tp.partition),
+                    timeout=REQUEST_TIMEOUT_SECONDS,
+                    cached=False,
+                )
+        except KafkaException as exc:
+            self._status = (False, f"cannot reach Kafka: {exc.args[0].str()}")
+            return
+        self._brokers_down = False
+        self._status = (True, f"reading {len(self._assigned)} partition(s) of {self.topic!r}")
+
+    def _on_error(self, error: LibrdkafkaError) -> None:
+        # Runs on the consumer thread, from poll().
+        self._metrics.kafka_errors.labels(error=error.name()).inc()
+        if error.code() == LibrdkafkaError._ALL_BROKERS_DOWN:
+            if not self._brokers_down:
+                log.warning("all Kafka brokers are down", topic=self.topic, error=error.str())
+            self._brokers_down = True
+            self._status = (False, f"all Kafka brokers are down: {error.str()}")
+        elif error.code() == LibrdkafkaError._TRANSPORT:
+            log.debug("Kafka connection failed", error=error.str())
+        else:
+            log.warning("Kafka consumer error", topic=self.topic, error=error.str())

@@ -1,0 +1,326 @@
+"""The WebSocket endpoint ``/ws/leaderboards/{leaderboard_id}``: one client's session.
+
+A handshake is refused with HTTP 403 when its Origin is not allowed. An accepted client
+is closed at once with a clear code and reason when the leaderboard id is invalid (1008)
+or the process already serves its connection cap (1013, try again later).
+
+Then the client gets ``hello``, the current snapshot (from memory, or from the Redis
+cache if this process has none yet), and every newer snapshot. The handler itself only
+reads (and ignores) what the client sends, which is how a close is noticed. Snapshots
+reach the client one of two ways:
+
+- **direct** (the gateway's own uvicorn protocol, see ``transport``): a
+  ``DirectSubscriber`` writes pre-framed snapshots straight to the socket during the
+  hub's fan-out; a sweeper task sends heartbeats on idle connections and aborts clients
+  whose pending snapshot could not be written for ``gateway_send_timeout_seconds``;
+- **portable** (any other ASGI server, or with per-message compression on): a ``Mailbox``
+  per client and a sender task doing ASGI sends, with the same heartbeat and timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from starlette.responses import PlainTextResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from leaderboard.core.logging import get_logger
+from leaderboard.core.metrics import GatewayMetrics
+from leaderboard.gateway.direct import DirectSubscriber, FanOutStats
+from leaderboard.gateway.hub import Hub, Mailbox, Subscriber
+from leaderboard.gateway.messages import (
+    Update,
+    heartbeat_message,
+    hello_message,
+    text_frame,
+)
+from leaderboard.gateway.origins import OriginPolicy
+from leaderboard.gateway.rankings import Rankings, parse_cached
+from leaderboard.gateway.settings import GatewaySettings
+from leaderboard.gateway.transport import Channel, channel_of
+
+log = get_logger(__name__)
+
+LEADERBOARD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+#: Close codes (RFC 6455 and the IANA registry); reasons stay under 123 bytes.
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+#: Most time between two sweeps of the direct clients (heartbeats, stalled clients).
+SWEEP_SECONDS = 1.0
+
+
+class LiveService:
+    """Serves WebSocket sessions of one process and counts them against the cap."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        hub: Hub,
+        rankings: Rankings,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._settings = settings
+        self._hub = hub
+        self._rankings = rankings
+        self._metrics = metrics
+        self._policy = OriginPolicy.from_setting(
+            settings.gateway_allowed_origins,
+            allow_loopback=settings.gateway_allow_loopback_origins,
+        )
+        self._connected = 0
+        self._direct: set[DirectSubscriber] = set()
+        self._stats = FanOutStats()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sent_snapshot = metrics.messages_sent.labels(type="snapshot")
+        self._sent_hello = metrics.messages_sent.labels(type="hello")
+        self._sent_heartbeat = metrics.messages_sent.labels(type="heartbeat")
+        hub.after_fan_out = self._fanned_out
+
+    @property
+    def connected(self) -> int:
+        return self._connected
+
+    def start(self) -> None:
+        """Start the sweeper (call on the running event loop)."""
+        self._sweeper = asyncio.create_task(self._sweep(), name="gateway-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    # -- handshake -----------------------------------------------------------------------
+
+    async def serve(self, websocket: WebSocket, leaderboard_id: str) -> None:
+        headers = websocket.headers
+        origin = headers.get("origin")
+        if not self._policy.permits(origin, headers.get("host"), headers.get("x-forwarded-host")):
+            self._metrics.refused.labels(reason="origin").inc()
+            log.info(
+                "WebSocket refused: origin not allowed", origin=origin, client=_peer(websocket)
+            )
+            await websocket.send_denial_response(
+                PlainTextResponse(
+                    f"origin {origin!r} is not allowed (LEADERBOARD_GATEWAY_ALLOWED_ORIGINS)\n",
+                    status_code=403,
+                )
+            )
+            return
+        if not LEADERBOARD_ID.match(leaderboard_id):
+            self._metrics.refused.labels(reason="invalid_leaderboard").inc()
+            await websocket.accept()
+            await websocket.close(
+                CLOSE_POLICY_VIOLATION, "invalid leaderboard id: use 1-64 of A-Z a-z 0-9 _ -"
+            )
+            return
+        if self._connected >= self._settings.gateway_max_connections:
+            self._metrics.refused.labels(reason="limit").inc()
+            log.warning(
+                "WebSocket refused: connection limit reached",
+                limit=self._settings.gateway_max_connections,
+            )
+            await websocket.accept()
+            await websocket.close(
+                CLOSE_TRY_AGAIN_LATER,
+                f"server full ({self._settings.gateway_max_connections} clients); retry later",
+            )
+            return
+        # Counted before the first await, so concurrent handshakes cannot exceed the cap.
+        self._connected += 1
+        self._metrics.connected_clients.inc()
+        try:
+            channel = channel_of(websocket.scope)
+            if channel is not None and not self._settings.gateway_ws_per_message_deflate:
+                reason = await self._direct_session(websocket, leaderboard_id, channel)
+            else:
+                reason = await self._mailbox_session(websocket, leaderboard_id)
+        finally:
+            self._connected -= 1
+            self._metrics.connected_clients.dec()
+        self._metrics.disconnects.labels(reason=reason).inc()
+
+    async def _greet(
+        self, websocket: WebSocket, leaderboard_id: str, subscriber: Subscriber
+    ) -> None:
+        """Accept, queue the current snapshot for ``subscriber`` and send ``hello``."""
+        await websocket.accept()
+        self._metrics.connections.inc()
+        latest = self._hub.latest(leaderboard_id)
+        if latest is None:
+            await self._load_cached(leaderboard_id)  # if found, the fan-out queues it
+        elif not subscriber.has_pending:
+            subscriber.offer(latest)
+        await websocket.send_text(
+            hello_message(
+                leaderboard_id,
+                has_snapshot=self._hub.latest(leaderboard_id) is not None,
+                heartbeat_seconds=self._settings.gateway_ping_interval_seconds,
+            )
+        )
+        self._sent_hello.inc()
+
+    # -- direct sessions -------------------------------------------------------------------
+
+    async def _direct_session(
+        self, websocket: WebSocket, leaderboard_id: str, channel: Channel
+    ) -> str:
+        subscriber = DirectSubscriber(channel, self._stats, self._record_deferred)
+        # Subscribed before the first await: no snapshot can slip between the current one
+        # and the next. Until start(), offers are held as the pending one.
+        self._hub.subscribe(leaderboard_id, subscriber)
+        self._direct.add(subscriber)
+        try:
+            await self._greet(websocket, leaderboard_id, subscriber)
+            subscriber.start()
+            await self._drain(websocket)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            subscriber.stop()
+            self._direct.discard(subscriber)
+            self._hub.unsubscribe(leaderboard_id, subscriber)
+        return "send_timeout" if subscriber.aborted else "closed"
+
+    def _fanned_out(self, update: Update) -> None:
+        """After a fan-out: count the direct writes and time them (once per fan-out)."""
+        sent, coalesced = self._stats.take()
+        if coalesced:
+            self._metrics.coalesced.inc(coalesced)
+        if sent:
+            self._sent_snapshot.inc(sent)
+            # The last client written was the slowest of this fan-out.
+            self._metrics.send_seconds.observe(time.monotonic() - update.received_at)
+            self._observe_freshness(update)
+
+    def _record_deferred(self, update: Update) -> None:
+        """A snapshot written to a slow client once its socket drained."""
+        self._sent_snapshot.inc()
+        self._metrics.send_seconds.observe(time.monotonic() - update.received_at)
+        self._observe_freshness(update)
+
+    def _observe_freshness(self, update: Update) -> None:
+        if update.newest_event_at is not None:
+            age = time.time() - update.newest_event_at.timestamp()
+            self._metrics.freshness_seconds.observe(max(age, 0.0))
+
+    async def _sweep(self) -> None:
+        """Heartbeats on idle direct clients; abort the ones that stopped reading."""
+        settings = self._settings
+        every = min(SWEEP_SECONDS, settings.gateway_ping_interval_seconds / 2)
+        next_heartbeat = time.monotonic() + settings.gateway_ping_interval_seconds
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for subscriber in list(self._direct):
+                if subscriber.stalled_for(now) > settings.gateway_send_timeout_seconds:
+                    log.info(
+                        "disconnecting a client that stopped reading",
+                        send_timeout_seconds=settings.gateway_send_timeout_seconds,
+                    )
+                    subscriber.abort()
+            if now >= next_heartbeat:
+                frame = text_frame(heartbeat_message().encode())
+                beats = sum(1 for subscriber in self._direct if subscriber.heartbeat(frame))
+                if beats:
+                    self._sent_heartbeat.inc(beats)
+                next_heartbeat = now + settings.gateway_ping_interval_seconds
+
+    # -- portable sessions -------------------------------------------------------------------
+
+    async def _mailbox_session(self, websocket: WebSocket, leaderboard_id: str) -> str:
+        mailbox = Mailbox(on_coalesce=self._metrics.coalesced.inc)
+        self._hub.subscribe(leaderboard_id, mailbox)
+        try:
+            await self._greet(websocket, leaderboard_id, mailbox)
+            sender = asyncio.create_task(self._send_loop(websocket, mailbox))
+            try:
+                return await self._read_until_closed(websocket, sender)
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+        except WebSocketDisconnect:
+            return "closed"
+        finally:
+            self._hub.unsubscribe(leaderboard_id, mailbox)
+
+    async def _read_until_closed(self, websocket: WebSocket, sender: asyncio.Task[str]) -> str:
+        """Wait for the client's close (or the sender's end); returns why the session ended."""
+        receiver = asyncio.create_task(self._drain(websocket))
+        try:
+            done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiver
+        if sender in done:
+            return sender.result()
+        return "closed"
+
+    @staticmethod
+    async def _drain(websocket: WebSocket) -> None:
+        # Clients have nothing to say yet; reading keeps the close handshake working.
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+    async def _send_loop(self, websocket: WebSocket, mailbox: Mailbox) -> str:
+        """Write the newest pending update (or a heartbeat) until the client goes away."""
+        settings = self._settings
+        while True:
+            update = await mailbox.take(settings.gateway_ping_interval_seconds)
+            text = heartbeat_message() if update is None else update.message
+            try:
+                async with asyncio.timeout(settings.gateway_send_timeout_seconds):
+                    await websocket.send_text(text)
+            except TimeoutError:
+                log.info(
+                    "disconnecting a client that stopped reading",
+                    client=_peer(websocket),
+                    send_timeout_seconds=settings.gateway_send_timeout_seconds,
+                )
+                channel = channel_of(websocket.scope)
+                if channel is not None:
+                    channel.abort()  # its full buffer would never let a close through
+                return "send_timeout"
+            except (WebSocketDisconnect, RuntimeError):
+                return "closed"  # RuntimeError: the close raced this send
+            if update is None:
+                self._sent_heartbeat.inc()
+            else:
+                self._record_deferred(update)
+
+    # -- the snapshot cache ------------------------------------------------------------------
+
+    async def _load_cached(self, leaderboard_id: str) -> None:
+        """Offer the Redis-cached snapshot of a leaderboard this process has none of."""
+        try:
+            raw = await self._rankings.cached_snapshot(leaderboard_id)
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "cannot read the snapshot cache", leaderboard=leaderboard_id, error=str(exc)
+            )
+            return
+        if raw is None:
+            return
+        try:
+            self._hub.offer(Update.of(parse_cached(raw)))
+        except ValidationError as exc:
+            log.warning(
+                "invalid snapshot in the Redis cache",
+                leaderboard=leaderboard_id,
+                error=str(exc).splitlines()[0],
+            )
+
+
+def _peer(websocket: WebSocket) -> str | None:
+    client = websocket.client
+    return None if client is None else f"{client.host}:{client.port}"

@@ -1,0 +1,498 @@
+// The live leaderboard page. Plain JavaScript, no build step.
+//
+// - Every URL is relative to the page, so it works behind a proxy at a path prefix;
+//   the WebSocket scheme (ws: or wss:) follows the page's own (http: or https:).
+// - One WebSocket per selected leaderboard (/ws/leaderboards/<id>, protocol 1 messages:
+//   hello, snapshot, heartbeat; see docs/api.md). It reconnects on its own with
+//   exponential backoff and full jitter, and treats a silent connection (no message for
+//   a few heartbeat intervals) as dead.
+// - Rank changes are animated (FLIP: rows glide from their old to their new place).
+"use strict";
+
+(() => {
+  const PROTOCOL = 1;
+  const TOP = 10;
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_CAP_MS = 15000;
+  const FULL_SERVER_MIN_MS = 5000; // close code 1013: the server is at its connection cap
+  const MOVE_VISIBLE_MS = 4000;
+  const LIST_REFRESH_MS = 30000;
+  const LOOKUP_REFRESH_MS = 2000;
+
+  const $ = (selector) => document.querySelector(selector);
+  const boardEl = $("#board");
+  const emptyEl = $("#board-empty");
+  const selectEl = $("#board-select");
+  const statusEl = $("#status");
+  const statusText = $("#status-text");
+  const updatedEl = $("#updated");
+  const lookupForm = $("#lookup-form");
+  const lookupInput = $("#lookup-input");
+  const lookupResult = $("#lookup-result");
+  const numbers = new Intl.NumberFormat();
+
+  const state = {
+    leaderboard: null,
+    socket: null,
+    attempt: 0,
+    retryTimer: null,
+    retryAt: 0,
+    retryReason: "",
+    watchdog: null,
+    heartbeatMs: 20000,
+    lastMessageAt: 0,
+    snapshot: null,
+    lastUpdateAt: null,
+    moves: new Map(), // player id -> {kind, delta, at}
+    lookup: null, // player id being looked up
+    lookupFetchedAt: 0,
+    playerCounts: new Map(),
+  };
+
+  // ---- URLs ----------------------------------------------------------------------------
+
+  function apiUrl(path) {
+    return new URL(path, document.baseURI).toString();
+  }
+
+  function socketUrl(leaderboard) {
+    const url = new URL(`ws/leaderboards/${encodeURIComponent(leaderboard)}`, document.baseURI);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.toString();
+  }
+
+  // ---- connection status -----------------------------------------------------------------
+
+  function setStatus(kind, text) {
+    statusEl.dataset.state = kind;
+    statusText.textContent = text;
+  }
+
+  function scheduleReconnect(reason, minimumMs = 0) {
+    clearTimeout(state.retryTimer);
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
+    const delay = Math.max(minimumMs, Math.round(Math.random() * ceiling)); // full jitter
+    state.attempt += 1;
+    state.retryAt = Date.now() + delay;
+    state.retryReason = reason;
+    state.retryTimer = setTimeout(connect, delay);
+    renderRetry();
+  }
+
+  function renderRetry() {
+    if (!state.retryAt) return;
+    const seconds = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+    setStatus("offline", `${state.retryReason} · retrying in ${seconds}s`);
+  }
+
+  // ---- the WebSocket -------------------------------------------------------------------
+
+  function connect() {
+    clearTimeout(state.retryTimer);
+    state.retryAt = 0;
+    disconnect();
+    const leaderboard = state.leaderboard;
+    if (!leaderboard) return;
+    setStatus("connecting", state.attempt ? `Reconnecting (attempt ${state.attempt})…` : "Connecting…");
+    let socket;
+    try {
+      socket = new WebSocket(socketUrl(leaderboard));
+    } catch (error) {
+      scheduleReconnect("Cannot connect");
+      return;
+    }
+    state.socket = socket;
+    state.lastMessageAt = Date.now();
+
+    socket.onmessage = (event) => {
+      if (socket !== state.socket) return;
+      state.lastMessageAt = Date.now();
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      if (message.protocol !== PROTOCOL) return; // a newer server: ignore what we cannot read
+      if (message.type === "hello") {
+        state.attempt = 0;
+        state.heartbeatMs = (message.heartbeat_seconds || 20) * 1000;
+        setStatus("live", "Live");
+        if (!message.has_snapshot) showSnapshot(null);
+      } else if (message.type === "snapshot") {
+        showSnapshot(message);
+      }
+      // "heartbeat": nothing to do, lastMessageAt is enough.
+    };
+
+    socket.onclose = (event) => {
+      if (socket !== state.socket) return;
+      state.socket = null;
+      clearInterval(state.watchdog);
+      if (event.code === 1008) {
+        setStatus("offline", event.reason || "Refused by the server");
+        return; // a bad leaderboard id: retrying would not help
+      }
+      const reason = event.code === 1013 ? "Server busy" : "Disconnected";
+      scheduleReconnect(reason, event.code === 1013 ? FULL_SERVER_MIN_MS : 0);
+    };
+
+    // A connection can die silently (sleeping laptop, lost network): the server sends a
+    // message at least every heartbeat interval, so a longer silence means it is gone.
+    clearInterval(state.watchdog);
+    state.watchdog = setInterval(() => {
+      if (socket !== state.socket) return;
+      if (Date.now() - state.lastMessageAt > state.heartbeatMs * 2.5 + 5000) {
+        socket.close();
+        state.socket = null;
+        clearInterval(state.watchdog);
+        scheduleReconnect("Connection lost");
+      }
+    }, 1000);
+  }
+
+  function disconnect() {
+    clearInterval(state.watchdog);
+    if (state.socket) {
+      const socket = state.socket;
+      state.socket = null;
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close(1000, "leaving");
+    }
+  }
+
+  // ---- the top 10 ------------------------------------------------------------------------
+
+  function initials(name) {
+    const parts = name.replace(/[^A-Za-z0-9 ]+/g, " ").trim().split(/\s+/);
+    const letters = parts.length > 1 ? parts[0][0] + parts[1][0] : (parts[0] || "?").slice(0, 2);
+    return letters.toUpperCase();
+  }
+
+  function hue(text) {
+    // FNV-1a, spread around the colour wheel by the golden angle.
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i += 1) {
+      hash ^= text.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return Math.round((hash * 137.508) % 360);
+  }
+
+  function makeRow(entry) {
+    const row = document.createElement("li");
+    row.className = "row";
+    row.dataset.player = entry.player_id;
+    row.innerHTML = `
+      <span class="rank"><span class="rank-number"></span><span class="move"></span></span>
+      <span class="player">
+        <span class="avatar" aria-hidden="true"></span>
+        <span class="names"><span class="name"></span><span class="player-id"></span></span>
+      </span>
+      <span class="score"></span>`;
+    const avatar = row.querySelector(".avatar");
+    avatar.style.background = `hsl(${hue(entry.player_id)} 70% 68%)`;
+    row.addEventListener("click", () => {
+      lookupInput.value = row.dataset.player;
+      lookup(row.dataset.player);
+    });
+    return row;
+  }
+
+  function fillRow(row, entry, previous) {
+    const name = entry.display_name || entry.player_id;
+    row.dataset.rank = String(entry.rank);
+    row.querySelector(".rank-number").textContent = entry.rank;
+    row.querySelector(".name").textContent = name;
+    row.querySelector(".player-id").textContent = entry.display_name ? entry.player_id : "";
+    row.querySelector(".avatar").textContent = initials(name);
+    const score = row.querySelector(".score");
+    score.textContent = numbers.format(entry.score);
+    row.setAttribute("aria-label", `Rank ${entry.rank}: ${name}, ${numbers.format(entry.score)} points`);
+
+    const now = Date.now();
+    if (previous === undefined) {
+      if (state.snapshot) state.moves.set(entry.player_id, { kind: "new", delta: 0, at: now });
+    } else {
+      if (previous.rank !== entry.rank) {
+        const delta = previous.rank - entry.rank;
+        state.moves.set(entry.player_id, { kind: delta > 0 ? "up" : "down", delta, at: now });
+        restartAnimation(row, delta > 0 ? "climbed" : "fell");
+      }
+      if (previous.score !== entry.score) restartAnimation(score, "bumped");
+    }
+    const move = row.querySelector(".move");
+    const recent = state.moves.get(entry.player_id);
+    if (recent && now - recent.at < MOVE_VISIBLE_MS) {
+      move.className = `move ${recent.kind}`;
+      move.textContent =
+        recent.kind === "new" ? "NEW" : `${recent.kind === "up" ? "▲" : "▼"}${Math.abs(recent.delta)}`;
+      move.title = recent.kind === "new" ? "New in the top 10" : `${recent.kind === "up" ? "Up" : "Down"} ${Math.abs(recent.delta)}`;
+    } else {
+      move.className = "move";
+      move.textContent = "";
+      move.title = "";
+    }
+    row.classList.toggle("looked-up", entry.player_id === state.lookup);
+  }
+
+  function restartAnimation(element, className) {
+    element.classList.remove(className);
+    void element.offsetWidth; // reflow, so the animation runs again
+    element.classList.add(className);
+  }
+
+  function showSnapshot(snapshot) {
+    const previous = new Map((state.snapshot ? state.snapshot.entries : []).map((e) => [e.player_id, e]));
+    const entries = snapshot ? snapshot.entries.slice(0, TOP) : [];
+    emptyEl.hidden = entries.length > 0;
+
+    // FLIP: First positions, Last positions, Invert, Play.
+    const rows = new Map([...boardEl.children].map((row) => [row.dataset.player, row]));
+    const first = new Map([...rows].map(([id, row]) => [id, row.getBoundingClientRect().top]));
+    const keep = new Set(entries.map((e) => e.player_id));
+    for (const [id, row] of rows) {
+      if (!keep.has(id)) row.remove();
+    }
+    entries.forEach((entry, index) => {
+      let row = rows.get(entry.player_id);
+      if (!row) row = makeRow(entry);
+      fillRow(row, entry, previous.get(entry.player_id));
+      if (boardEl.children[index] !== row) boardEl.insertBefore(row, boardEl.children[index] || null);
+    });
+    for (const row of boardEl.children) {
+      const before = first.get(row.dataset.player);
+      if (before === undefined) {
+        row.animate([{ opacity: 0, transform: "scale(0.97)" }, { opacity: 1, transform: "none" }], {
+          duration: 350,
+          easing: "ease-out",
+        });
+        continue;
+      }
+      const dy = before - row.getBoundingClientRect().top;
+      if (Math.abs(dy) > 1) {
+        row.animate([{ transform: `translateY(${dy}px)` }, { transform: "none" }], {
+          duration: 600,
+          easing: "cubic-bezier(0.2, 0.8, 0.2, 1)",
+        });
+      }
+    }
+
+    state.snapshot = snapshot;
+    state.lastUpdateAt = snapshot ? new Date() : null;
+    $("#stat-version").textContent = snapshot ? `v${snapshot.version}` : "–";
+    if (snapshot && snapshot.newest_event_at) {
+      const freshness = (new Date(snapshot.generated_at) - new Date(snapshot.newest_event_at)) / 1000;
+      $("#stat-freshness").textContent = `${Math.max(0, freshness).toFixed(2)}s`;
+    } else {
+      $("#stat-freshness").textContent = "–";
+    }
+    renderUpdated();
+    refreshLookupSoon();
+  }
+
+  function renderUpdated() {
+    if (!state.lastUpdateAt) {
+      updatedEl.textContent = state.snapshot === null ? "Waiting for the first scores…" : "";
+      updatedEl.title = "";
+      return;
+    }
+    const seconds = Math.round((Date.now() - state.lastUpdateAt) / 1000);
+    const clock = state.lastUpdateAt.toLocaleTimeString();
+    updatedEl.textContent = `Updated ${clock}${seconds >= 2 ? ` · ${seconds}s ago` : " · just now"}`;
+    updatedEl.dataset.version = state.snapshot ? String(state.snapshot.version) : "";
+    updatedEl.title = state.snapshot ? `Generated ${state.snapshot.generated_at}` : "";
+  }
+
+  // ---- leaderboards ------------------------------------------------------------------------
+
+  function readHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    return params.get("leaderboard");
+  }
+
+  async function loadLeaderboards() {
+    let list = [];
+    try {
+      const response = await fetch(apiUrl("api/leaderboards"), { headers: { Accept: "application/json" } });
+      if (response.ok) list = (await response.json()).leaderboards;
+    } catch (error) {
+      return; // offline: keep the current list; the status shows the connection state
+    }
+    state.playerCounts = new Map(list.map((board) => [board.id, board.players]));
+    const ids = list.map((board) => board.id);
+    if (state.leaderboard && !ids.includes(state.leaderboard)) ids.unshift(state.leaderboard);
+    const current = [...selectEl.options].map((option) => option.value);
+    if (current.join("\n") !== ids.join("\n")) {
+      selectEl.replaceChildren(
+        ...ids.map((id) => {
+          const option = document.createElement("option");
+          option.value = id;
+          option.textContent = id;
+          return option;
+        }),
+      );
+    }
+    for (const option of selectEl.options) {
+      const players = state.playerCounts.get(option.value);
+      option.textContent = players === undefined ? option.value : `${option.value} (${numbers.format(players)})`;
+    }
+    if (state.leaderboard) selectEl.value = state.leaderboard;
+    renderPlayers();
+    return ids;
+  }
+
+  function renderPlayers() {
+    const players = state.playerCounts.get(state.leaderboard);
+    $("#stat-players").textContent = players === undefined ? "–" : numbers.format(players);
+  }
+
+  function choose(leaderboard) {
+    if (leaderboard === state.leaderboard) return;
+    state.leaderboard = leaderboard;
+    state.snapshot = null;
+    state.lastUpdateAt = null;
+    state.moves.clear();
+    state.attempt = 0;
+    boardEl.replaceChildren();
+    $("#board-name").textContent = `· ${leaderboard}`;
+    document.title = `${leaderboard} · Live leaderboard`;
+    history.replaceState(null, "", `#leaderboard=${encodeURIComponent(leaderboard)}`);
+    try {
+      localStorage.setItem("leaderboard", leaderboard);
+    } catch (error) {
+      // private mode: not remembered, fine
+    }
+    if (![...selectEl.options].some((option) => option.value === leaderboard)) {
+      const option = document.createElement("option");
+      option.value = leaderboard;
+      option.textContent = leaderboard;
+      selectEl.prepend(option);
+    }
+    selectEl.value = leaderboard;
+    renderPlayers();
+    renderUpdated();
+    if (state.lookup) lookup(state.lookup);
+    connect();
+  }
+
+  // ---- player lookup --------------------------------------------------------------------------
+
+  let lookupTimer = null;
+
+  function refreshLookupSoon() {
+    if (!state.lookup || lookupTimer) return;
+    const wait = Math.max(0, state.lookupFetchedAt + LOOKUP_REFRESH_MS - Date.now());
+    lookupTimer = setTimeout(() => {
+      lookupTimer = null;
+      if (state.lookup) lookup(state.lookup, { quiet: true });
+    }, wait);
+  }
+
+  async function lookup(playerId, { quiet = false } = {}) {
+    playerId = playerId.trim();
+    if (!playerId) return;
+    state.lookup = playerId;
+    state.lookupFetchedAt = Date.now();
+    for (const row of boardEl.children) row.classList.toggle("looked-up", row.dataset.player === playerId);
+    const board = state.leaderboard;
+    const path = `api/leaderboards/${encodeURIComponent(board)}/players/${encodeURIComponent(playerId)}/around?radius=3`;
+    if (!quiet) lookupResult.innerHTML = `<p class="hint">Looking up ${escapeHtml(playerId)}…</p>`;
+    let response;
+    try {
+      response = await fetch(apiUrl(path), { headers: { Accept: "application/json" } });
+    } catch (error) {
+      if (!quiet) lookupResult.innerHTML = `<p class="error">Cannot reach the server.</p>`;
+      return;
+    }
+    if (state.lookup !== playerId || state.leaderboard !== board) return; // superseded
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const detail = typeof body.detail === "string" ? body.detail : "invalid player id";
+      lookupResult.innerHTML = `<p class="error" data-testid="lookup-error">${escapeHtml(detail)}</p>`;
+      return;
+    }
+    renderLookup(body);
+  }
+
+  function renderLookup(body) {
+    const me = body.player;
+    const name = me.display_name || me.player_id;
+    const rows = [...body.above, me, ...body.below]
+      .map((entry) => {
+        const mine = entry.player_id === me.player_id;
+        const label = entry.display_name || entry.player_id;
+        return `<li class="${mine ? "me" : ""}" data-rank="${entry.rank}">
+          <span class="n-rank">#${entry.rank}</span>
+          <span class="n-name" title="${escapeHtml(entry.player_id)}">${escapeHtml(label)}</span>
+          <span>${numbers.format(entry.score)}</span></li>`;
+      })
+      .join("");
+    lookupResult.innerHTML = `
+      <div class="lookup-summary" data-player="${escapeHtml(me.player_id)}" data-rank="${me.rank}">
+        <div class="big-rank"><small>Rank</small>#${numbers.format(me.rank)}</div>
+        <div class="who"><strong>${escapeHtml(name)}</strong>
+          <span>${numbers.format(me.score)} points · of ${numbers.format(body.total_players)} players</span></div>
+      </div>
+      <ol class="neighbours" aria-label="Neighbours">${rows}</ol>`;
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
+  // ---- start ------------------------------------------------------------------------------------
+
+  selectEl.addEventListener("change", () => choose(selectEl.value));
+  window.addEventListener("hashchange", () => {
+    const wanted = readHash();
+    if (wanted) choose(wanted);
+  });
+  lookupForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookup(lookupInput.value);
+  });
+  // Back online or back to the tab: do not wait out a long backoff.
+  const reconnectNow = () => {
+    if (!state.socket && state.leaderboard) {
+      state.attempt = 0;
+      connect();
+    }
+  };
+  window.addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") reconnectNow();
+  });
+
+  setInterval(() => {
+    renderUpdated();
+    renderRetry();
+    if (state.snapshot) {
+      // Let the movement arrows fade once they are old.
+      for (const row of boardEl.children) {
+        const recent = state.moves.get(row.dataset.player);
+        if (recent && Date.now() - recent.at >= MOVE_VISIBLE_MS) {
+          const move = row.querySelector(".move");
+          move.className = "move";
+          state.moves.delete(row.dataset.player);
+        }
+      }
+    }
+    $("#footer-clock").textContent = new Date().toLocaleTimeString();
+  }, 1000);
+  setInterval(loadLeaderboards, LIST_REFRESH_MS);
+
+  (async () => {
+    const ids = (await loadLeaderboards()) || [];
+    let stored = null;
+    try {
+      stored = localStorage.getItem("leaderboard");
+    } catch (error) {
+      stored = null;
+    }
+    const wanted =
+      readHash() || (stored && ids.includes(stored) ? stored : null) || (ids.includes("global") ? "global" : ids[0]) || "global";
+    choose(wanted);
+  })();
+})();

@@ -1,0 +1,131 @@
+"""uvicorn's WebSocket protocol, extended for fan-out to thousands of clients per process.
+
+Two problems of the stock protocol at this scale:
+
+- **Cost per message.** An ASGI ``send`` per client per snapshot goes through the
+  framework, the protocol's framing and a task switch: tens of microseconds, so a core is
+  saturated well below 50,000 messages/s. A server's frames are not masked, so the gateway
+  frames each snapshot once (``messages.text_frame``) and this protocol lets the app write
+  those bytes straight to the socket (``Channel.write_frame``) when the socket can take
+  them. Control frames and the close handshake stay with the protocol; the app writes
+  only complete data frames, so nothing interleaves.
+- **Clients that stop reading.** With asyncio, ``transport.close()`` waits until the
+  write buffer is flushed, which never happens for a client that stopped reading (a
+  frozen tab, a dead phone behind a NAT that still ACKs, a hostile client): the
+  connection would stay in memory until TCP gives up, hours later. Here the write buffer
+  is bounded (``gateway_ws_write_buffer_bytes``; past it ``Channel.can_write()`` is False
+  and the app keeps only the newest snapshot pending), a keepalive ping left unanswered
+  aborts the connection instead of waiting for a flush, connections still open shortly
+  after the server's shutdown closed them are aborted, and the app may ``abort()`` a
+  client whose pending snapshot could not be written for ``gateway_send_timeout_seconds``.
+
+The app finds the connection's ``Channel`` in ``scope["extensions"]["leaderboard.channel"]``
+(absent under another server, where it falls back to ASGI sends). This relies on
+attributes of uvicorn's ``WebSocketsSansIOProtocol`` (``transport``, ``scope``,
+``close_sent``, ``disconnected``); the version is pinned in ``uv.lock`` and the
+integration tests exercise every path above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+CHANNEL_EXTENSION = "leaderboard.channel"
+#: How long connections may take to finish their closing handshake at shutdown.
+SHUTDOWN_GRACE_SECONDS = 2.0
+
+
+class Channel(Protocol):
+    """Direct access to one WebSocket connection's socket."""
+
+    def can_write(self) -> bool:
+        """True when a frame may be written now (open, and the write buffer not full)."""
+        ...
+
+    def write_frame(self, frame: bytes) -> None:
+        """Write one complete, unmasked data frame (check ``can_write()`` first)."""
+        ...
+
+    def on_writable(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` each time a full write buffer drained enough to write again."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection now, with whatever it still had to send."""
+        ...
+
+
+def channel_of(scope: dict[str, Any]) -> Channel | None:
+    """The connection's ``Channel``, when it runs under ``websocket_protocol``."""
+    extension = scope.get("extensions", {}).get(CHANNEL_EXTENSION)
+    return None if extension is None else extension["channel"]
+
+
+def websocket_protocol(write_buffer_bytes: int) -> type[asyncio.Protocol]:
+    """The protocol class to give uvicorn as ``ws``."""
+
+    class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
+        _paused = False
+        _resumed: Callable[[], None] | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            # uvloop's transports are not asyncio.WriteTransport subclasses: duck-type.
+            set_limits = getattr(transport, "set_write_buffer_limits", None)
+            if set_limits is not None:
+                set_limits(high=write_buffer_bytes)
+
+        def handle_connect(self, event: Request) -> None:
+            super().handle_connect(event)
+            # The app task was created but has not run yet: it sees the extension.
+            scope = getattr(self, "scope", None)
+            if scope is not None:
+                scope["extensions"][CHANNEL_EXTENSION] = {"channel": self}
+
+        # -- Channel ---------------------------------------------------------------------
+
+        def can_write(self) -> bool:
+            return not (
+                self._paused or self.close_sent or self.disconnected or self.transport.is_closing()
+            )
+
+        def write_frame(self, frame: bytes) -> None:
+            self.transport.write(frame)
+
+        def on_writable(self, callback: Callable[[], None] | None) -> None:
+            self._resumed = callback
+
+        def abort(self) -> None:
+            if self.transport is not None and not self.disconnected:
+                self.transport.abort()
+
+        # -- flow control and dead peers ---------------------------------------------------
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            self._paused = True
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self._paused = False
+            if self._resumed is not None:
+                self._resumed()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._resumed = None
+            super().connection_lost(exc)
+
+        def keepalive_timeout(self) -> None:
+            super().keepalive_timeout()  # queues a close frame and "closes" (waits to flush)
+            self.abort()
+
+        def shutdown(self) -> None:
+            super().shutdown()
+            self.loop.call_later(SHUTDOWN_GRACE_SECONDS, self.abort)
+
+    return GatewayWebSocketProtocol

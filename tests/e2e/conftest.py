@@ -1,0 +1,188 @@
+"""Fixtures of the browser tests: the stack, headless Chromium, nginx, artifacts.
+
+Chromium and nginx are Debian's (``python -m leaderboard.devstack tools`` installs them;
+``make test`` runs it). Playwright only drives the browser: its own browser download is
+never used. nginx runs as the test's child on a free loopback port, with its
+configuration, pid file, logs and temporary files in the test's ``tmp_path``: it never
+touches port 80 or the system service.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from leaderboard.core.config import load_settings
+from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.stack import Stack
+from tests.support.services import REPO_ROOT, free_port, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+MISSING_TOOL = (
+    "{what} is not installed: run `python -m leaderboard.devstack tools` (make test does)"
+)
+
+
+@pytest.fixture(scope="session")
+def stack() -> DevstackSettings:
+    """Settings of the running local stack (brought up if needed)."""
+    settings = load_settings(DevstackSettings)
+    Stack(settings).up()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING_TOOL.format(what=f"Chromium ({CHROMIUM})"))
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+NGINX_CONF = """
+worker_processes 1;
+{user}
+pid {home}/nginx.pid;
+error_log {home}/error.log info;
+
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    access_log {home}/access.log;
+    client_body_temp_path {home}/client_body;
+    proxy_temp_path {home}/proxy;
+    fastcgi_temp_path {home}/fastcgi;
+    uwsgi_temp_path {home}/uwsgi;
+    scgi_temp_path {home}/scgi;
+
+    # As an ingress controller does: upgrade WebSockets, close other idle upstreams.
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+
+        location = {prefix} {{
+            return 301 {prefix}/;
+        }}
+
+        location {prefix}/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Prefix {prefix};
+            proxy_connect_timeout 5s;
+            # Idle WebSockets are closed after this; the gateway pings every 20 s.
+            proxy_read_timeout 60s;
+            proxy_send_timeout 60s;
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """An nginx child process proxying ``prefix/`` to a gateway on ``upstream``."""
+
+    def __init__(self, home: Path, upstream: int, prefix: str) -> None:
+        binary = shutil.which("nginx", path=os.pathsep.join([os.environ["PATH"], "/usr/sbin"]))
+        if binary is None:
+            pytest.fail(MISSING_TOOL.format(what="nginx"))
+        self.home = home
+        self.port = free_port()
+        self.prefix = prefix
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "nginx.conf"
+        config.write_text(
+            NGINX_CONF.format(
+                home=home,
+                port=self.port,
+                upstream=upstream,
+                prefix=prefix,
+                # As root the workers would switch to `nobody`, who cannot read tmp_path.
+                user="user root;" if os.geteuid() == 0 else "",
+            )
+        )
+        self._stderr = (home / "stderr.log").open("wb")
+        self.process = subprocess.Popen(
+            [binary, "-p", str(home), "-c", str(config), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
+        wait_for(self._listening, 15, f"nginx on port {self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.prefix}/"
+
+    def _listening(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"nginx exited with {self.process.returncode}:\n{self.logs()}")
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def logs(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")
+            for path in (self.home / "stderr.log", self.home / "error.log")
+            if path.exists()
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # fast shutdown
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(15)
+        self._stderr.close()
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[Callable[[int, str], Nginx]]:
+    started: list[Nginx] = []
+
+    def start(upstream: int, prefix: str = "/leaderboard") -> Nginx:
+        proxy = Nginx(tmp_path / f"nginx-{len(started)}", upstream, prefix)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()

@@ -1,0 +1,110 @@
+"""A whole pipeline for gateway tests: per-test topics and Redis prefix, real services.
+
+Shared by the gateway's integration tests and the browser tests: ``isolated_settings``
+gives the stack's settings with topics and a Redis key prefix of the test's own (created
+here), ``Services`` starts ``python -m leaderboard.<service>`` children configured for
+them, and ``post_scores`` submits events through the real ingest API.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.request
+import uuid
+from pathlib import Path
+
+import orjson
+from confluent_kafka.admin import AdminClient
+
+from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
+from leaderboard.devstack.settings import DevstackSettings
+from tests.support.services import ServiceProcess, free_port, settings_env
+
+
+def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
+    """The stack's settings with fresh topics and Redis key prefix (topics created)."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = stack.model_copy(
+        update={
+            "topic_game_score": f"game-score-{suffix}",
+            "topic_game_score_dlq": f"game-score-{suffix}.dlq",
+            "topic_leaderboard_change": f"leaderboard-change-{suffix}",
+            "topic_leaderboard": f"leaderboard-{suffix}",
+            "redis_key_prefix": f"t{suffix}",
+        }
+    )
+    ensure_topics(
+        AdminClient(admin_config(settings)),
+        [
+            TopicSpec(settings.topic_game_score, 3),
+            TopicSpec(settings.topic_game_score_dlq, 1),
+            TopicSpec(settings.topic_leaderboard_change, 1),
+            TopicSpec(settings.topic_leaderboard, 1, config={"cleanup.policy": "compact"}),
+        ],
+    )
+    return settings
+
+
+class Services:
+    """Starts services as children for one test; ``close()`` kills what is still running."""
+
+    def __init__(self, settings: DevstackSettings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.started: list[ServiceProcess] = []
+        self.api_key = secrets.token_urlsafe(24)
+
+    def start(self, service: str, port: int | None = None, **extra: str) -> ServiceProcess:
+        suffix = self.settings.redis_key_prefix
+        env = settings_env(self.settings) | {
+            f"LEADERBOARD_{service.upper()}_GROUP_ID": f"{service}-{suffix}",
+            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
+            **extra,
+        }
+        process = ServiceProcess(service, env, self.log_dir, port=port).start()
+        self.started.append(process)
+        return process
+
+    def scoring(self, **publisher_env: str) -> ServiceProcess:
+        """Ranker, publisher and ingest API; returns the ingest process (ready)."""
+        self.start("ranker")
+        self.start("publisher", **publisher_env)
+        port = free_port()
+        return self.start(
+            "ingest",
+            port=port,
+            LEADERBOARD_INGEST_PORT=str(port),
+            LEADERBOARD_INGEST_API_KEYS=f"test:{self.api_key}",
+        ).wait_ready()
+
+    def gateway(self, port: int | None = None, **extra: str) -> ServiceProcess:
+        """A gateway process (not waited for)."""
+        port = port or free_port()
+        return self.start("gateway", port=port, LEADERBOARD_GATEWAY_PORT=str(port), **extra)
+
+    def close(self) -> None:
+        for process in self.started:
+            process.close()
+
+
+def post_scores(ingest: ServiceProcess, api_key: str, events: list[dict]) -> None:
+    """Submit events through the ingest API (202 expected)."""
+    request = urllib.request.Request(
+        f"{ingest.base_url}/api/scores",
+        data=orjson.dumps(events),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+
+
+def scores(board: str, totals: dict[str, int], names: dict[str, str] | None = None) -> list[dict]:
+    """One event per player bringing them ``totals[player]`` points (for a fresh board)."""
+    names = names or {}
+    return [
+        {"leaderboard": board, "player_id": player, "score": score}
+        | ({"display_name": names[player]} if player in names else {})
+        for player, score in totals.items()
+    ]

@@ -1,0 +1,262 @@
+"""Gateway processes on the stack's Kafka and Redis: broadcast, cache, slow clients, SIGTERM.
+
+Snapshots are produced straight to a ``leaderboard`` topic of the test's own, as the
+publisher would, so each test controls exactly which versions exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from redis import Redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
+from leaderboard.core.kafka import producer_config
+from leaderboard.core.keys import RedisKeys
+from leaderboard.devstack.settings import DevstackSettings
+from tests.e2e.pipeline import Services
+from tests.support.services import ServiceProcess, metric_value, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(pipeline: DevstackSettings) -> DevstackSettings:
+    """Topics and a Redis key prefix of the test's own (the ``pipeline`` fixture)."""
+    return pipeline
+
+
+@pytest.fixture
+def services(settings: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
+    started = Services(settings, tmp_path)
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def producer(settings: DevstackSettings) -> Iterator[Producer]:
+    producer = Producer(producer_config(settings))
+    yield producer
+    producer.flush(10)
+    producer.close()
+
+
+def snapshot(board: str, version: int, players: int = 3) -> LeaderboardSnapshot:
+    now = datetime.now(UTC)
+    return LeaderboardSnapshot(
+        leaderboard=board,
+        version=version,
+        entries=[
+            SnapshotEntry(rank=rank, player_id=f"player-{rank}", score=1_000_000 - rank)
+            for rank in range(1, players + 1)
+        ],
+        generated_at=now,
+        newest_event_at=now,
+    )
+
+
+def publish(producer: Producer, topic: str, snap: LeaderboardSnapshot) -> None:
+    producer.produce(topic, key=snap.leaderboard.encode(), value=snap.to_json())
+    assert producer.flush(10) == 0
+
+
+def open_client(gateway: ServiceProcess, board: str) -> ClientConnection:
+    url = f"ws://127.0.0.1:{gateway.port}/ws/leaderboards/{board}"
+    return connect(url, proxy=None, open_timeout=10, max_size=4 * 1024 * 1024)
+
+
+def receive(client: ClientConnection, timeout: float = 20.0) -> dict:
+    return orjson.loads(client.recv(timeout=timeout))
+
+
+def next_snapshot(client: ClientConnection, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = receive(client, max(deadline - time.monotonic(), 0.01))
+        if message["type"] == "snapshot":
+            return message
+
+
+def metric(gateway: ServiceProcess, name: str, labels: dict[str, str] | None = None) -> float:
+    return metric_value(gateway.metrics(), name, labels)
+
+
+def test_every_replica_delivers_every_snapshot(
+    settings: DevstackSettings, services: Services, producer: Producer
+) -> None:
+    board = f"live-{uuid.uuid4().hex[:8]}"
+    gateways = [services.gateway(), services.gateway()]
+    for gateway in gateways:
+        gateway.wait_ready()
+    with ExitStack() as opened:
+        clients = [
+            opened.enter_context(open_client(gateway, board))
+            for gateway in gateways
+            for _ in range(2)
+        ]
+        for client in clients:
+            hello = receive(client)
+            assert (hello["type"], hello["has_snapshot"]) == ("hello", False)
+        for version in range(1, 11):
+            publish(producer, settings.topic_leaderboard, snapshot(board, version))
+            for client in clients:
+                assert next_snapshot(client)["version"] == version
+
+
+def test_a_gateway_serves_the_cached_snapshot_at_once(
+    settings: DevstackSettings, services: Services, producer: Producer
+) -> None:
+    board = f"cache-{uuid.uuid4().hex[:8]}"
+    cached = snapshot(board, 41)
+    keys = RedisKeys(settings.redis_key_prefix)
+    redis = Redis(**settings.redis_client_kwargs())
+    try:
+        # What the publisher leaves behind: the cache, and the board in the boards set.
+        redis.set(keys.snapshot(board), cached.to_json())
+        redis.sadd(keys.boards(), board)
+        gateway = services.gateway().wait_ready()
+        with open_client(gateway, board) as client:
+            assert receive(client)["has_snapshot"] is True
+            first = next_snapshot(client)
+            assert first["version"] == 41
+            assert first["entries"][0]["player_id"] == "player-1"
+            publish(producer, settings.topic_leaderboard, snapshot(board, 40))  # stale: skipped
+            publish(producer, settings.topic_leaderboard, snapshot(board, 42))
+            assert next_snapshot(client)["version"] == 42
+    finally:
+        redis.delete(keys.snapshot(board), keys.boards())
+        redis.close()
+
+
+def stalled_client(gateway: ServiceProcess, board: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads again."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills fast
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", gateway.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/leaderboards/{board} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)  # byte by byte: leave the frames that follow unread
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def dropped(sock: socket.socket) -> bool:
+    """Whether the server dropped this connection (what it had sent is read and discarded)."""
+    try:
+        while chunk := sock.recv(65536):
+            del chunk
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_a_client_that_stops_reading_delays_no_one_and_is_dropped(
+    settings: DevstackSettings, services: Services, producer: Producer
+) -> None:
+    board = f"slow-{uuid.uuid4().hex[:8]}"
+    gateway = services.gateway(
+        LEADERBOARD_GATEWAY_SEND_TIMEOUT_SECONDS="3",
+        LEADERBOARD_GATEWAY_PING_INTERVAL_SECONDS="5",
+        LEADERBOARD_GATEWAY_PING_TIMEOUT_SECONDS="5",
+    ).wait_ready()
+    stalled = [stalled_client(gateway, board) for _ in range(10)]
+    with ExitStack() as opened:
+        for sock in stalled:
+            opened.callback(sock.close)
+        healthy = opened.enter_context(open_client(gateway, board))
+        assert receive(healthy)["type"] == "hello"
+        wait_for(
+            lambda: metric(gateway, "leaderboard_gateway_connected_clients") == 11,
+            10,
+            "11 connected clients",
+        )
+        rss_before = metric(gateway, "process_resident_memory_bytes")
+        # About 390 KB per snapshot: 60 of them are 23 MB per client, 230 MB for the ten
+        # stalled ones if the gateway buffered what they do not read.
+        rounds = 60
+        for version in range(1, rounds + 1):
+            publish(producer, settings.topic_leaderboard, snapshot(board, version, players=5000))
+            assert next_snapshot(healthy)["version"] == version
+        grown = metric(gateway, "process_resident_memory_bytes") - rss_before
+        assert grown < 60 * 1024 * 1024, f"the gateway grew by {grown / 2**20:.0f} MiB"
+        assert metric(gateway, "leaderboard_gateway_updates_coalesced_total") > 0
+
+        # The stalled clients are disconnected (send timeout or unanswered ping) and their
+        # sockets really closed; the healthy one stays.
+        wait_for(
+            lambda: metric(gateway, "leaderboard_gateway_connected_clients") == 1,
+            60,
+            "the stalled clients to be dropped",
+        )
+        for sock in stalled:
+            sock.settimeout(10)
+            assert dropped(sock)
+        publish(producer, settings.topic_leaderboard, snapshot(board, rounds + 1))
+        assert next_snapshot(healthy)["version"] == rounds + 1
+
+
+def test_with_compression_on_snapshots_arrive_compressed(
+    settings: DevstackSettings, services: Services, producer: Producer
+) -> None:
+    board = f"deflate-{uuid.uuid4().hex[:8]}"
+    gateway = services.gateway(LEADERBOARD_GATEWAY_WS_PER_MESSAGE_DEFLATE="true").wait_ready()
+    with open_client(gateway, board) as client:
+        assert client.response is not None
+        assert "permessage-deflate" in client.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert receive(client)["type"] == "hello"
+        publish(producer, settings.topic_leaderboard, snapshot(board, 1, players=200))
+        assert next_snapshot(client)["version"] == 1
+    # Compression is off by default: the same client negotiates nothing.
+    plain = services.gateway().wait_ready()
+    with open_client(plain, board) as client:
+        assert client.response is not None
+        assert "Sec-WebSocket-Extensions" not in client.response.headers
+
+
+def read_until_closed(client: ClientConnection) -> ConnectionClosed:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            receive(client)
+        except ConnectionClosed as closed:
+            return closed
+    raise AssertionError("the connection was not closed")
+
+
+def test_sigterm_closes_clients_with_1012_and_exits_0(
+    settings: DevstackSettings, services: Services
+) -> None:
+    gateway = services.gateway().wait_ready()
+    with open_client(gateway, "global") as client:
+        assert receive(client)["type"] == "hello"
+        assert gateway.process is not None
+        gateway.process.send_signal(signal.SIGTERM)
+        closed = read_until_closed(client)
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 1012
+    assert gateway.process.wait(30) == 0, gateway.output()

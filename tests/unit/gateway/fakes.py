@@ -1,0 +1,61 @@
+"""A stand-in for the gateway's Kafka consumer (manual assignment, poll/consume)."""
+
+from __future__ import annotations
+
+import queue
+from types import SimpleNamespace
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from leaderboard.core.events import LeaderboardSnapshot
+from tests.support.kafka_fakes import FakeMessage
+
+
+class FakeSnapshotConsumer:
+    """One partition with the given watermarks; tests push messages with ``publish``."""
+
+    def __init__(self, config: dict[str, Any], topic: str, high: int = 0) -> None:
+        self.config = config
+        self.topic = topic
+        self.high = high
+        self.assigned: list[TopicPartition] | None = None
+        self.closed = False
+        self._queue: queue.Queue[FakeMessage] = queue.Queue()
+
+    def publish(self, snapshot: LeaderboardSnapshot) -> None:
+        self.push(snapshot.to_json())
+
+    def push(self, value: bytes) -> None:
+        self._queue.put(FakeMessage(self.topic, 0, self.high, value, b"key"))
+        self.high += 1
+
+    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
+        partitions = {0: SimpleNamespace(id=0)}
+        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions=partitions)})
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]:
+        return 0, self.high
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = partitions
+
+    def poll(self, timeout: float) -> FakeMessage | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        messages = []
+        while len(messages) < num_messages:
+            try:
+                messages.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return messages
+
+    def close(self) -> None:
+        self.closed = True

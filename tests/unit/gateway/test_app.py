@@ -1,0 +1,238 @@
+"""The gateway app over ASGI: page, WebSocket sessions, probes, metrics, REST errors.
+
+The Kafka consumer is a fake fed by the test; Redis is an address where nothing
+listens, so the app's behaviour without Redis is covered too (REST 503, not ready,
+WebSockets still served from Kafka). REST answers on real data are integration tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
+
+from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
+from leaderboard.core.metrics import Metrics
+from leaderboard.gateway.app import create_app
+from leaderboard.gateway.settings import GatewaySettings
+from tests.support.services import free_port, metric_value, wait_for
+from tests.unit.gateway.fakes import FakeSnapshotConsumer
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def snapshot(board: str, version: int, *players: str) -> LeaderboardSnapshot:
+    return LeaderboardSnapshot(
+        leaderboard=board,
+        version=version,
+        entries=[
+            SnapshotEntry(rank=rank, player_id=player, score=100 - rank)
+            for rank, player in enumerate(players or ("p1",), start=1)
+        ],
+        generated_at=T0,
+        newest_event_at=T0,
+    )
+
+
+class Kafka:
+    """Holds the fake consumer the app creates."""
+
+    consumer: FakeSnapshotConsumer | None = None
+
+    def factory(self, config: dict[str, Any]) -> FakeSnapshotConsumer:
+        self.consumer = FakeSnapshotConsumer(config, "leaderboard")
+        return self.consumer
+
+    def publish(self, snapshot: LeaderboardSnapshot) -> None:
+        wait_for(lambda: self.consumer and self.consumer.assigned, 5, "the assignment")
+        assert self.consumer is not None
+        self.consumer.publish(snapshot)
+
+
+@pytest.fixture
+def kafka() -> Kafka:
+    return Kafka()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics("gateway")
+
+
+def make_client(kafka: Kafka, metrics: Metrics, **overrides: Any) -> TestClient:
+    settings = GatewaySettings(
+        **{
+            "redis_port": free_port(),  # nothing listens there
+            "gateway_ping_interval_seconds": 30,
+            "gateway_allow_loopback_origins": False,
+            **overrides,
+        }
+    )
+    # WebSocket requests of the test client carry `Host: testserver`.
+    return TestClient(create_app(settings, metrics, consumer_factory=kafka.factory))
+
+
+@pytest.fixture
+def client(kafka: Kafka, metrics: Metrics) -> Iterator[TestClient]:
+    with make_client(kafka, metrics) as test_client:
+        yield test_client
+
+
+def test_the_page_uses_only_relative_urls(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Content-Security-Policy" in page.headers
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert "static/app.js" in links
+    assert "static/style.css" in links
+    assert all(not link.startswith(("/", "http")) for link in links), links
+    script = client.get("/static/app.js")
+    assert script.status_code == 200
+    # The socket URL is built from the page's own URL, scheme included.
+    assert "new URL(`ws/leaderboards/${" in script.text
+    assert '"https:" ? "wss:" : "ws:"' in script.text
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_a_client_gets_hello_then_the_current_snapshot_then_each_new_one(
+    client: TestClient, kafka: Kafka
+) -> None:
+    kafka.publish(snapshot("global", 1, "p1", "p2"))
+    wait_for(
+        lambda: metric_value(client.get("/metrics").text, "leaderboard_gateway_leaderboards") == 1,
+        5,
+        "the snapshot",
+    )
+    with client.websocket_connect("/ws/leaderboards/global") as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "hello"
+        assert hello["protocol"] == 1
+        assert hello["has_snapshot"] is True
+        first = ws.receive_json()
+        assert (first["type"], first["version"]) == ("snapshot", 1)
+        assert [e["player_id"] for e in first["entries"]] == ["p1", "p2"]
+        kafka.publish(snapshot("other", 1))  # another leaderboard: not sent here
+        kafka.publish(snapshot("global", 2, "p2", "p1"))
+        second = ws.receive_json()
+        assert (second["type"], second["version"]) == ("snapshot", 2)
+        assert [e["player_id"] for e in second["entries"]] == ["p2", "p1"]
+
+
+def test_a_leaderboard_without_a_snapshot_says_so_then_sends_the_first(
+    client: TestClient, kafka: Kafka
+) -> None:
+    with client.websocket_connect("/ws/leaderboards/fresh") as ws:
+        hello = ws.receive_json()
+        assert hello["has_snapshot"] is False
+        kafka.publish(snapshot("fresh", 1))
+        assert ws.receive_json()["type"] == "snapshot"
+
+
+def test_an_idle_connection_gets_heartbeats(kafka: Kafka, metrics: Metrics) -> None:
+    with (
+        make_client(kafka, metrics, gateway_ping_interval_seconds=0.2) as client,
+        client.websocket_connect("/ws/leaderboards/quiet") as ws,
+    ):
+        assert ws.receive_json()["type"] == "hello"
+        assert ws.receive_json()["type"] == "heartbeat"
+
+
+def test_another_sites_page_is_refused_with_403(client: TestClient) -> None:
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        client.websocket_connect(
+            "/ws/leaderboards/global", headers={"Origin": "https://evil.example"}
+        ),
+    ):
+        pass
+    assert refused.value.status_code == 403
+    assert "not allowed" in refused.value.text
+    # The gateway's own page is fine.
+    with client.websocket_connect(
+        "/ws/leaderboards/global", headers={"Origin": "http://testserver"}
+    ) as ws:
+        assert ws.receive_json()["type"] == "hello"
+
+
+def test_an_invalid_leaderboard_id_is_closed_with_1008(client: TestClient) -> None:
+    with (
+        client.websocket_connect("/ws/leaderboards/bad.id") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 1008
+    assert "invalid leaderboard id" in closed.value.reason
+
+
+def test_past_the_connection_cap_clients_are_closed_with_1013(
+    kafka: Kafka, metrics: Metrics
+) -> None:
+    with (
+        make_client(kafka, metrics, gateway_max_connections=1) as client,
+        client.websocket_connect("/ws/leaderboards/global") as first,
+    ):
+        assert first.receive_json()["type"] == "hello"
+        with (
+            client.websocket_connect("/ws/leaderboards/global") as second,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            second.receive_json()
+        assert closed.value.code == 1013
+        assert "retry later" in closed.value.reason
+        refused = metric_value(
+            client.get("/metrics").text,
+            "leaderboard_gateway_connections_refused_total",
+            {"reason": "limit"},
+        )
+        assert refused == 1
+
+
+def test_connected_clients_are_counted(client: TestClient) -> None:
+    def connected() -> float:
+        return metric_value(client.get("/metrics").text, "leaderboard_gateway_connected_clients")
+
+    with client.websocket_connect("/ws/leaderboards/global") as ws:
+        ws.receive_json()
+        assert connected() == 1
+    wait_for(lambda: connected() == 0, 5, "the client to be gone")
+
+
+def test_without_redis_rest_is_503_and_the_gateway_not_ready(client: TestClient) -> None:
+    answer = client.get("/api/leaderboards/global/top")
+    assert answer.status_code == 503
+    assert "Redis" in answer.json()["detail"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["redis"]["ok"] is False
+    assert checks["kafka"]["ok"] is True
+    assert client.get("/livez").status_code == 200
+
+
+def test_invalid_rest_parameters_are_422(client: TestClient) -> None:
+    assert client.get("/api/leaderboards/global/top?limit=101").status_code == 422
+    assert client.get("/api/leaderboards/global/top?limit=0").status_code == 422
+    assert client.get("/api/leaderboards/global/top?offset=-1").status_code == 422
+    assert client.get("/api/leaderboards/bad.id/top").status_code == 422
+    assert client.get("/api/leaderboards/global/players/p1/around?radius=26").status_code == 422
+    assert client.get("/api/leaderboards/global/players/bad%20id").status_code == 422
+
+
+def test_openapi_documents_the_rest_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths) == {
+        "/api/leaderboards",
+        "/api/leaderboards/{leaderboard_id}/top",
+        "/api/leaderboards/{leaderboard_id}/players/{player_id}",
+        "/api/leaderboards/{leaderboard_id}/players/{player_id}/around",
+        "/livez",
+        "/readyz",
+    }
+    assert client.get("/docs").status_code == 200
