@@ -50,9 +50,25 @@ infra-status: venv ## Show whether each server of the local stack answers
 run: infra-up ## Run the product locally: the stack and every service
 	$(DEVSTACK) run
 
+.PHONY: test-tools
+test-tools: venv ## Install what the browser tests need (Chromium, nginx) when missing
+	$(DEVSTACK) tools
+
+.PHONY: kube-tools
+kube-tools: ## Build helm for the offline chart tests into .devstack/tools (once, from the Go module proxy)
+	bash k8s/install-tools.sh
+
 .PHONY: test
-test: infra-up ## Run the whole test suite against the local stack
+test: lint infra-up test-tools kube-tools ## Lint, then run the whole test suite against the local stack
 	$(UV) run --frozen pytest
+
+.PHONY: bench
+bench: infra-up ## Benchmark the ranker and the archiver against per-event baselines (~6 min)
+	$(UV) run --frozen python -m tests.bench.pipeline
+
+.PHONY: bench-gateway
+bench-gateway: infra-up ## Benchmark the gateway: WebSocket fan-out and end-to-end freshness
+	$(UV) run --frozen python -m tests.bench.gateway
 
 .PHONY: lint
 lint: venv ## Lint and check formatting

@@ -8,16 +8,20 @@ serves ``/livez``, ``/readyz`` and ``/metrics`` on the worker's port, then calls
 ``work(context)`` until it returns. An exception escaping ``work`` is logged (as one
 structured line with its traceback) and ends the process with status 1; a clean return
 after SIGTERM ends it with 0.
+
+``--help`` (or ``-h``) on the command line prints the environment variables the service
+reads, with their defaults and descriptions, and exits 0 without connecting anywhere
+(``help_requested`` does the same for the web services' own mains).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic
 
-from leaderboard.core.config import SettingsT, load_settings
+from leaderboard.core.config import ENV_PREFIX, SettingsT, load_settings
 from leaderboard.core.errors import ConfigurationError, LeaderboardError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import configure_logging, get_logger
@@ -27,6 +31,8 @@ from leaderboard.core.probes import Health, serve_worker_http
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_CONFIGURATION = 2
+
+HELP_FLAGS = frozenset({"-h", "--help"})
 
 log = get_logger(__name__)
 
@@ -41,10 +47,47 @@ class WorkerContext(Generic[SettingsT]):
     shutdown: Shutdown
 
 
+def settings_help(settings_class: type[SettingsT], prog: str) -> str:
+    """The usage text of a service: every environment variable it reads, documented."""
+    summary = (settings_class.__doc__ or "").strip().splitlines()[0:1]
+    lines = [f"usage: {prog} [--help]", "", *summary, ""]
+    lines.append("Configured only by environment variables (an empty one counts as unset):")
+    for name, field in settings_class.model_fields.items():
+        if field.is_required():
+            default = "required"
+        elif "SecretStr" in repr(field.annotation):
+            default = "secret, unset"
+        else:
+            default = f"default {field.default!r}"
+        lines.append(f"  {ENV_PREFIX}{name.upper()}  ({default})")
+        lines.append(f"      {field.description or ''}")
+    return "\n".join(lines) + "\n"
+
+
+def help_requested(
+    settings_class: type[SettingsT], prog: str, argv: Sequence[str] | None = None
+) -> bool:
+    """Print ``settings_help`` and return True if the arguments ask for help."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if not HELP_FLAGS.intersection(arguments):
+        return False
+    sys.stdout.write(settings_help(settings_class, prog))
+    sys.stdout.flush()
+    return True
+
+
 def run_worker(
-    settings_class: type[SettingsT], work: Callable[[WorkerContext[SettingsT]], None]
+    settings_class: type[SettingsT],
+    work: Callable[[WorkerContext[SettingsT]], None],
+    argv: Sequence[str] | None = None,
 ) -> int:
-    """Run one worker process from start-up to exit; returns the exit status."""
+    """Run one worker process from start-up to exit; returns the exit status.
+
+    ``argv`` defaults to ``sys.argv[1:]``; only ``--help``/``-h`` means anything there.
+    """
+    prog = f"python -m {settings_class.__module__.rpartition('.')[0]}"
+    if help_requested(settings_class, prog, argv):
+        return EXIT_OK
     try:
         settings = load_settings(settings_class)
     except ConfigurationError as exc:

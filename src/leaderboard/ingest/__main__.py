@@ -20,7 +20,12 @@ from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError
 from leaderboard.core.logging import configure_logging, get_logger
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.runtime import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
+from leaderboard.core.runtime import (
+    EXIT_BAD_CONFIGURATION,
+    EXIT_FAILED,
+    EXIT_OK,
+    help_requested,
+)
 from leaderboard.ingest.app import create_app
 from leaderboard.ingest.settings import IngestSettings
 
@@ -34,6 +39,8 @@ def _after_shutdown(signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> int:
+    if help_requested(IngestSettings, "python -m leaderboard.ingest"):
+        return EXIT_OK
     try:
         settings = load_settings(IngestSettings)
     except ConfigurationError as exc:

@@ -1,0 +1,203 @@
+"""Dashboards and alerts query only metrics the services export, and the monitoring stack
+in k8s/ picks up what the chart labels."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from leaderboard.core import metrics as metrics_module
+from tests.k8s.harness import CHART_DIR, K8S_DIR, Rendered, load_yaml
+
+#: PromQL words that are not metric names.
+KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
+    "le",
+}
+#: Series Prometheus itself records for every target, usable in alerts.
+PROMETHEUS_SERIES = {"up"}
+
+
+def declared_metric_names() -> set[str]:
+    """Every series name the code's metrics classes export (counters as ``_total`` and
+    ``_created``, histograms as ``_bucket``/``_sum``/``_count``, info as ``_info``),
+    including the process and Python collectors every process registers."""
+    registry = CollectorRegistry()
+    metrics_module.Metrics("check", registry)
+    for _, cls in inspect.getmembers(metrics_module, inspect.isclass):
+        if cls.__module__ != metrics_module.__name__ or cls is metrics_module.Metrics:
+            continue
+        parameters = list(inspect.signature(cls).parameters)
+        if parameters == ["registry"]:
+            cls(registry)
+    names = set()
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+        "info": ("_info",),
+        "gauge": ("",),
+    }
+    for family in registry.collect():
+        for suffix in suffixes.get(family.type, ("",)):
+            names.add(family.name + suffix)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges and subqueries
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    text = re.sub(r"\b\d+(?:\.\d+)?(?:ms|[smhdwy])?\b", " ", text)  # numbers, durations
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        word = match.group(0)
+        following = text[match.end() :].lstrip()
+        if following.startswith("("):
+            continue  # a function or aggregation
+        if word.lower() in KEYWORDS:
+            continue
+        names.add(word)
+    return names
+
+
+def test_metric_name_extraction() -> None:
+    expr = (
+        "histogram_quantile(0.99, sum by (le, job) "
+        '(rate(leaderboard_x_bucket{a="b", c=~"d|e"}[5m])))'
+        ' / on(job) group_left(pod) leaderboard_y > bool 1 unless up{job="x"} offset 5m'
+    )
+    assert metric_names(expr) == {"leaderboard_x_bucket", "leaderboard_y", "up"}
+
+
+def test_declared_names_include_every_kind_of_metric() -> None:
+    names = declared_metric_names()
+    assert "leaderboard_consumer_lag" in names
+    assert "leaderboard_gateway_send_duration_seconds_bucket" in names
+    assert "leaderboard_ranker_events_dead_lettered_total" in names
+    assert "leaderboard_build_info" in names
+
+
+def _dashboards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in (CHART_DIR / "dashboards").glob("*.json")}
+
+
+def _panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(_dashboards()))
+def test_dashboard_queries_name_only_exported_metrics(name: str) -> None:
+    declared = declared_metric_names()
+    dashboard = _dashboards()[name]
+    queries = _panel_queries(dashboard)
+    assert queries
+    for title, expr in queries:
+        unknown = metric_names(expr) - declared
+        assert not unknown, f"{name} / {title!r} queries {unknown}, which no service exports"
+        assert "$namespace" in expr, f"{name} / {title!r} ignores the namespace variable"
+    variables = dashboard["templating"]["list"]
+    for variable in variables:
+        query = variable.get("definition") or ""
+        assert not (metric_names(query.replace("label_values", "")) - declared - {"namespace"})
+
+
+def test_dashboards_cover_what_operators_need() -> None:
+    titles = {panel["title"].lower() for d in _dashboards().values() for panel in d["panels"]}
+    for wanted in (
+        "throughput",
+        "consumer lag",
+        "dead-letter",
+        "freshness",
+        "gateway connections",
+        "send latency",
+    ):
+        assert any(wanted in title for title in titles), f"no panel about {wanted}"
+    uids = [d["uid"] for d in _dashboards().values()]
+    assert len(uids) == len(set(uids))
+
+
+def test_alert_rules_name_only_exported_metrics(profile: Rendered) -> None:
+    declared = declared_metric_names() | PROMETHEUS_SERIES
+    rules = profile.of_kind("PrometheusRule")
+    assert len(rules) == 1
+    alerts = {
+        rule["alert"]: rule["expr"]
+        for group in rules[0]["spec"]["groups"]
+        for rule in group["rules"]
+    }
+    for wanted in (
+        "LeaderboardConsumerLagGrowing",
+        "LeaderboardSnapshotsStale",
+        "LeaderboardDeadLetterRate",
+        "LeaderboardGatewayApiErrors",
+    ):
+        assert wanted in alerts
+    for alert, expr in alerts.items():
+        unknown = metric_names(expr) - declared
+        assert not unknown, f"{alert} queries {unknown}, which no service exports"
+        assert 'namespace="leaderboard"' in expr, f"{alert} is not scoped to the release"
+
+
+def test_dashboards_ship_as_configmaps_grafana_loads(profile: Rendered) -> None:
+    stack = load_yaml(K8S_DIR / "kube-prometheus-stack-values.yaml")
+    sidecar = stack["grafana"]["sidecar"]["dashboards"]
+    assert sidecar["enabled"] is True
+    assert sidecar["searchNamespace"] == "ALL"
+    boards = [c for c in profile.of_kind("ConfigMap") if "-dashboard-" in c["metadata"]["name"]]
+    assert len(boards) == len(_dashboards())
+    for board in boards:
+        assert board["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
+        assert sidecar["folderAnnotation"] in board["metadata"].get("annotations", {})
+        for content in board["data"].values():
+            json.loads(content)
+
+
+def test_prometheus_selects_the_chart_monitors_by_its_release_label() -> None:
+    stack = load_yaml(K8S_DIR / "kube-prometheus-stack-values.yaml")
+    spec = stack["prometheus"]["prometheusSpec"]
+    # With these true (the chart's default), Prometheus selects `release: <release name>`.
+    for key in (
+        "serviceMonitorSelectorNilUsesHelmValues",
+        "podMonitorSelectorNilUsesHelmValues",
+        "ruleSelectorNilUsesHelmValues",
+    ):
+        assert spec[key] is True
+    release = next(
+        r
+        for r in load_yaml(K8S_DIR / "prerequisites.yaml")["releases"]
+        if r["chart"].endswith("/kube-prometheus-stack")
+    )
+    chart_values = load_yaml(CHART_DIR / "values.yaml")
+    assert chart_values["monitoring"]["labels"]["release"] == release["name"]
+    assert (
+        release["namespace"]
+        == (
+            chart_values["networkPolicy"]["monitoringNamespaceSelector"]["matchLabels"][
+                "kubernetes.io/metadata.name"
+            ]
+        )
+    )
