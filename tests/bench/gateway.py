@@ -44,7 +44,7 @@ from leaderboard.core.kafka import producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
 from tests.bench.gateway_clients import run_clients
-from tests.e2e.pipeline import Services, isolated_settings
+from tests.support.pipeline import Services, isolated_settings
 from tests.support.services import ServiceProcess, http_text, metric_value
 
 TARGET_WS_P99_MS = 250

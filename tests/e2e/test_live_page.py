@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from leaderboard.devstack.settings import DevstackSettings
 from tests.e2e.conftest import Nginx
-from tests.e2e.pipeline import Services, isolated_settings, post_scores, scores
+from tests.support.pipeline import Services, isolated_settings, post_scores, scores
 from tests.support.services import ServiceProcess, free_port, wait_for
 
 pytestmark = pytest.mark.e2e

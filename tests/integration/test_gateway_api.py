@@ -16,7 +16,7 @@ from redis import Redis
 
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
-from tests.e2e.pipeline import Services, isolated_settings
+from tests.support.pipeline import Services, isolated_settings
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
-from tests.e2e.pipeline import Services
+from tests.support.pipeline import Services
 from tests.support.services import ServiceProcess, metric_value, wait_for
 
 pytestmark = pytest.mark.integration

@@ -3,14 +3,11 @@ PostgreSQL and published snapshots out, with identical per-player totals."""
 
 from __future__ import annotations
 
-import secrets
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 from confluent_kafka import Consumer
 from redis import Redis
@@ -20,7 +17,8 @@ from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
+from tests.support.pipeline import Services, post_scores
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,35 +26,10 @@ SIMULATED = 600
 
 
 @pytest.fixture
-def services(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
-    started: list[ServiceProcess] = []
-    suffix = pipeline.redis_key_prefix
-
-    def start(service: str, port: int | None = None, **extra: str) -> ServiceProcess:
-        env = settings_env(pipeline) | {
-            f"LEADERBOARD_{service.upper()}_GROUP_ID": f"{service}-{suffix}",
-            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
-            **extra,
-        }
-        process = ServiceProcess(service, env, tmp_path, port=port).start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.close()
-
-
-def post_scores(port: int, key: str, events: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/scores",
-        data=orjson.dumps(events),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 202
-        return orjson.loads(response.read())
+def services(pipeline: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
+    started = Services(pipeline, tmp_path)
+    yield started
+    started.close()
 
 
 def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
@@ -84,18 +57,9 @@ def test_scores_flow_to_redis_postgres_and_snapshots(
     pipeline: DevstackSettings, services, tmp_path: Path
 ) -> None:
     boards = [f"pipe-{uuid.uuid4().hex[:6]}", f"pipe-{uuid.uuid4().hex[:6]}"]
-    api_key = secrets.token_urlsafe(24)
-    ingest_port = free_port()
-
-    for service in ("ranker", "archiver", "publisher"):
-        services(service)
-    services(
-        "ingest",
-        port=ingest_port,
-        LEADERBOARD_INGEST_PORT=str(ingest_port),
-        LEADERBOARD_INGEST_API_KEYS=f"test:{api_key}",
-    ).wait_ready()
-    simulator = services(
+    services.start("archiver")
+    ingest = services.scoring()  # ranker, publisher and the ingest API
+    simulator = services.start(
         "simulator",
         LEADERBOARD_SIMULATOR_LEADERBOARDS=",".join(boards),
         LEADERBOARD_SIMULATOR_MAX_EVENTS=str(SIMULATED),
@@ -109,8 +73,8 @@ def test_scores_flow_to_redis_postgres_and_snapshots(
         {"leaderboard": boards[1], "player_id": "game-server-hero", "score": 70},
         {"leaderboard": boards[0], "player_id": "player-1", "score": 9, "event_id": retried},
     ]
-    post_scores(ingest_port, api_key, submitted)
-    post_scores(ingest_port, api_key, [submitted[2]])  # the client retried: counts once
+    post_scores(ingest, services.api_key, submitted)
+    post_scores(ingest, services.api_key, [submitted[2]])  # the client retried: counts once
 
     wait_for(lambda: simulator.process.poll() is not None, 60, "the simulator to finish")
     assert simulator.process.returncode == 0, simulator.output()

@@ -1,9 +1,10 @@
-"""A whole pipeline for gateway tests: per-test topics and Redis prefix, real services.
+"""A whole pipeline for a test: per-test topics and Redis prefix, real services.
 
-Shared by the gateway's integration tests and the browser tests: ``isolated_settings``
-gives the stack's settings with topics and a Redis key prefix of the test's own (created
-here), ``Services`` starts ``python -m leaderboard.<service>`` children configured for
-them, and ``post_scores`` submits events through the real ingest API.
+``isolated_settings`` gives the stack's settings with topics and a Redis key prefix of
+the test's own (created here), so services started with them never read another test's
+events nor leave any in the topics ``make run`` uses; ``Services`` starts
+``python -m leaderboard.<service>`` children configured for them, and ``post_scores``
+submits events through the real ingest API.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import orjson
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
+from leaderboard.core.kafka import admin_config, ensure_topics, topic_specs
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.services import ServiceProcess, free_port, settings_env
 
@@ -33,15 +34,7 @@ def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
             "redis_key_prefix": f"t{suffix}",
         }
     )
-    ensure_topics(
-        AdminClient(admin_config(settings)),
-        [
-            TopicSpec(settings.topic_game_score, 3),
-            TopicSpec(settings.topic_game_score_dlq, 1),
-            TopicSpec(settings.topic_leaderboard_change, 1),
-            TopicSpec(settings.topic_leaderboard, 1, config={"cleanup.policy": "compact"}),
-        ],
-    )
+    ensure_topics(AdminClient(admin_config(settings)), topic_specs(settings))
     return settings
 
 
