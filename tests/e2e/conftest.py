@@ -41,13 +41,15 @@ def stack() -> DevstackSettings:
     return settings
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the sync API keeps an asyncio loop running in this thread
+# until it stops, and later tests that call asyncio.run() would fail while it lives.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(MISSING_TOOL.format(what=f"Chromium ({CHROMIUM})"))

@@ -96,9 +96,12 @@ class FakeConsumer:
         ]
 
     def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float, cached: bool
+        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
     ) -> tuple[int, int]:
         return 0, self.high_watermark
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> object:
+        return object()
 
     def store_offsets(self, offsets: list[TopicPartition]) -> None:
         self.stored.extend(offsets)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -81,6 +82,7 @@ class BatchConsumer:
         self._health = health
         self._lag_interval = lag_interval
         self._next_lag_report = 0.0
+        self._kafka_down = False
         self._assigned: set[tuple[str, int]] = set()
 
     def run(self) -> None:
@@ -155,30 +157,41 @@ class BatchConsumer:
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         self._metrics.batch_size.observe(len(messages))
         self._metrics.consumed_batches.inc()
-        for message in messages:
-            self._metrics.consumed_messages.labels(message.topic()).inc()
+        for topic, count in Counter(message.topic() for message in messages).items():
+            self._metrics.consumed_messages.labels(topic).inc(count)
 
     def _report_lag(self) -> None:
-        """Set the lag gauge of every assigned partition (high watermark minus position)."""
+        """Set the lag gauge of every assigned partition (high watermark minus position).
+
+        The high watermarks are the ones librdkafka caches from every fetch response: a
+        broker request per partition would queue behind the consumer's own long-poll
+        fetch on the same connection and stall the loop for up to half a second each.
+        """
         self._next_lag_report = time.monotonic() + self._lag_interval
         partitions = [TopicPartition(topic, partition) for topic, partition in self._assigned]
-        if not partitions:
-            return
         try:
-            positions = self._consumer.position(partitions)
-            for tp in positions:
-                _, high = self._consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+            for tp in self._consumer.position(partitions) if partitions else []:
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    continue  # nothing fetched for this partition yet
                 lag = high - tp.offset if tp.offset >= 0 else high
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(lag, 0))
         except KafkaException as exc:
-            # Lag is informational; a broker hiccup must not stop consumption. The same
-            # request doubles as the Kafka readiness probe.
+            # Lag is informational; a hiccup must not stop consumption.
             log.warning("could not read consumer lag", error=str(exc))
-            if self._health is not None:
-                self._health.set_check("kafka", False, str(exc))
+        if self._kafka_down:
+            self._probe_kafka()
+
+    def _probe_kafka(self) -> None:
+        """While Kafka is reported down, ask it for metadata to notice it is back."""
+        try:
+            self._consumer.list_topics(self._topics[0], timeout=2.0)
+        except KafkaException:
             return
+        self._kafka_down = False
         if self._health is not None:
             self._health.set_check("kafka", True)
+        log.info("Kafka reachable again")
 
     def _on_error(self, message: Message, error: LibrdkafkaError) -> None:
         self._metrics.consumer_errors.labels(error.name()).inc()
@@ -198,6 +211,10 @@ class BatchConsumer:
             )
         # Transient (broker down, end of partition when enabled): librdkafka retries.
         log.warning("consumer error", **context)
+        if error.code() == LibrdkafkaError._ALL_BROKERS_DOWN:
+            self._kafka_down = True
+            if self._health is not None:
+                self._health.set_check("kafka", False, error.str())
 
     def _commit(self, reason: str) -> None:
         try:

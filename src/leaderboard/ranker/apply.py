@@ -17,8 +17,9 @@ in Redis. Every key the script touches carries the ``{prefix}`` hash tag (see
 
 The dedup window uses two time buckets: event ids go into the set of the current bucket
 (``now // window``) and are checked against the current and the previous one; each set
-expires after two windows. An id is therefore recognised for at least ``window`` and at
-most ``2 * window`` seconds.
+expires when it stops being consulted, at the end of the bucket after its own. An id is
+therefore recognised for at least ``window`` and at most ``2 * window`` seconds, and
+Redis holds at most two buckets of ids.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ while i <= #ARGV do
   i = i + 6
 end
 redis.call('HSET', KEYS[1], ARGV[1], last + 1)
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIREAT', KEYS[2], ARGV[4])
 if nboards > 0 then
   redis.call('SADD', KEYS[4], unpack(ARGV, 7, 6 + nboards))
 end
@@ -80,7 +81,8 @@ return result
 """
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, then per
 #       board b (1-based): 3+2b its sorted set, 4+2b its display-name hash.
-# ARGV: 1 partition, 2 first offset, 3 last offset, 4 seen-set TTL, 5 allow a gap ('1'),
+# ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
+#       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'),
 #       6 board count, 7.. board ids, then 6 per event: offset, board index, player id,
 #       score, event id (16 raw bytes), display name ('' when none).
 
@@ -142,7 +144,9 @@ class BatchApplier:
         pipe = self._redis.pipeline(transaction=False)
         boards_of: list[list[str]] = []
         for batch in batches:
-            keys, args, boards = self._script_call(batch, seen_keys, batch.partition in allow_gap)
+            keys, args, boards = self._script_call(
+                batch, seen_keys, bucket, batch.partition in allow_gap
+            )
             boards_of.append(boards)
             self._script(keys=keys, args=args, client=pipe)
         replies = pipe.execute()
@@ -152,7 +156,7 @@ class BatchApplier:
         ]
 
     def _script_call(
-        self, batch: PartitionBatch, seen_keys: list[str], allow_gap: bool
+        self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
     ) -> tuple[list[str], list[Any], list[str]]:
         boards: dict[str, int] = {}
         event_args: list[Any] = []
@@ -173,7 +177,7 @@ class BatchApplier:
             batch.partition,
             batch.first_offset,
             batch.last_offset,
-            2 * self._window,
+            (bucket + 2) * self._window,
             "1" if allow_gap else "0",
             len(boards),
             *boards,

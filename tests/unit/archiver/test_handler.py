@@ -4,7 +4,7 @@ rejected is counted once the batch is durable."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,8 +63,10 @@ def messages(values: list[bytes]) -> list[FakeMessage]:
 
 
 @pytest.fixture
-def shutdown() -> Shutdown:
-    return Shutdown(timeout=60, hard_exit=lambda code: None)
+def shutdown() -> Iterator[Shutdown]:
+    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
+    yield stop
+    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 @pytest.fixture

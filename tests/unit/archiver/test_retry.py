@@ -4,7 +4,7 @@ on shutdown; failures that retrying cannot fix stop at once with a clear error."
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg2
 import pytest
@@ -76,8 +76,10 @@ def health() -> RecordingHealth:
 
 
 @pytest.fixture
-def shutdown() -> Shutdown:
-    return Shutdown(timeout=60, hard_exit=lambda code: None)
+def shutdown() -> Iterator[Shutdown]:
+    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
+    yield stop
+    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """The batch loop stores offsets only after the handler's work is durable."""
 
+from collections.abc import Iterator
+
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
@@ -21,8 +23,10 @@ def as_tuples(offsets: list[TopicPartition]) -> set[tuple[str, int, int]]:
 
 
 @pytest.fixture
-def shutdown() -> Shutdown:
-    return Shutdown(timeout=60, hard_exit=lambda code: None)
+def shutdown() -> Iterator[Shutdown]:
+    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
+    yield stop
+    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 @pytest.fixture

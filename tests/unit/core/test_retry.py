@@ -1,5 +1,7 @@
 """DependencyRetrier waits out outages, reports them, and gives up only on shutdown."""
 
+from collections.abc import Iterator
+
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -26,8 +28,10 @@ class Flaky:
 
 
 @pytest.fixture
-def shutdown() -> Shutdown:
-    return Shutdown(60, hard_exit=lambda code: None)
+def shutdown() -> Iterator[Shutdown]:
+    stop = Shutdown(60, hard_exit=lambda code: None)
+    yield stop
+    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 def fast(health: Health, shutdown: Shutdown, **options) -> DependencyRetrier:

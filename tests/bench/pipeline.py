@@ -1,0 +1,235 @@
+"""``make bench``: how fast the ranker and the archiver drain a pre-filled score topic.
+
+Run as ``python -m tests.bench.pipeline`` (``--help`` for the knobs) with the local stack
+up. In order, with topics, consumer groups, a Redis key prefix and a PostgreSQL schema
+of its own, all removed at the end:
+
+1. generate the workload (1,000,000 events over 100,000 players and 2 leaderboards)
+   and pre-fill a 6-partition score topic with it;
+2. drain it with the real ranker (``python -m leaderboard.ranker``), once per batch size,
+   and check every player's total in Redis; measure the dedup window's memory;
+3. drain it with the real archiver into the schema and check the row count;
+4. run the per-event baselines of the original design on a prefix of the same topic;
+5. measure the dedup script's cost per event on a private redis-server.
+
+It writes a readable report to stdout and ends with one JSON object on its last line.
+Progress goes to stderr. Nothing here asserts on timings: a missed target is reported,
+and ``docs/benchmarks.md`` records the figures and where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from leaderboard.archiver.migrate import upgrade
+from leaderboard.core.config import load_settings
+from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
+from leaderboard.core.logging import configure_logging, get_logger
+from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.stack import Stack
+from leaderboard.ranker.settings import RankerSettings
+from tests.bench import baselines, dedup, drains, report
+from tests.bench.measure import load_average, machine_info
+from tests.bench.workload import generate, prefill
+
+log = get_logger("tests.bench.pipeline")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    def sizes(text: str) -> list[int]:
+        return [int(part) for part in text.split(",") if part]
+
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.pipeline", description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the topic")
+    parser.add_argument("--players", type=int, default=100_000, help="distinct players")
+    parser.add_argument("--boards", type=int, default=2, help="leaderboards")
+    parser.add_argument("--partitions", type=int, default=6, help="score topic partitions")
+    parser.add_argument(
+        "--display-share", type=float, default=0.1, help="share of events with a display name"
+    )
+    parser.add_argument(
+        "--ranker-batch-sizes",
+        type=sizes,
+        default=[2000, 10000],
+        help="ranker batch sizes to drain with; the first is the headline figure",
+    )
+    parser.add_argument(
+        "--archiver-batch-sizes",
+        type=sizes,
+        default=[2000],
+        help="archiver batch sizes to drain with; the first is the headline figure",
+    )
+    parser.add_argument(
+        "--baseline-events", type=int, default=50_000, help="events for each baseline"
+    )
+    parser.add_argument(
+        "--baseline-max-seconds",
+        type=float,
+        default=60.0,
+        help="stop a baseline after this long even if it has not done --baseline-events",
+    )
+    parser.add_argument(
+        "--micro-events", type=int, default=200_000, help="events per dedup micro-benchmark run"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record py-spy profiles of each drain into DIR (py-spy must be on PATH)",
+    )
+    return parser.parse_args(argv)
+
+
+def stack_pids(settings: DevstackSettings) -> dict[str, list[int]]:
+    """The pids of the stack's servers (PostgreSQL's backends are its children)."""
+    return {
+        status.name: [status.pid] for status in Stack(settings).status() if status.pid is not None
+    }
+
+
+def create_topics(settings: DevstackSettings, partitions: int) -> None:
+    ensure_topics(
+        AdminClient(admin_config(settings)),
+        [
+            TopicSpec(settings.topic_game_score, partitions),
+            TopicSpec(settings.topic_game_score_dlq, 1),
+            TopicSpec(settings.topic_leaderboard_change, 1),
+        ],
+    )
+
+
+def delete_topics(settings: DevstackSettings) -> None:
+    topics = [
+        settings.topic_game_score,
+        settings.topic_game_score_dlq,
+        settings.topic_leaderboard_change,
+    ]
+    # The client must outlive the futures: destroying it fails them.
+    admin = AdminClient(admin_config(settings))
+    futures = admin.delete_topics(topics, request_timeout=30)
+    for topic, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as error:
+            log.warning("could not delete a benchmark topic", topic=topic, error=str(error))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    stack = load_settings(DevstackSettings)
+    Stack(stack).up()  # only checks when `make infra-up` already ran
+    suffix = uuid.uuid4().hex[:8]
+    settings = stack.model_copy(
+        update={
+            "topic_game_score": f"bench-score-{suffix}",
+            "topic_game_score_dlq": f"bench-score-{suffix}.dlq",
+            "topic_leaderboard_change": f"bench-change-{suffix}",
+            "topic_game_score_partitions": args.partitions,
+        }
+    )
+    schema = f"bench_{suffix}"
+    shared = create_engine(stack.sqlalchemy_url())
+    engine = create_engine(
+        stack.sqlalchemy_url(), connect_args={"options": f"-c search_path={schema}"}
+    )
+    redis = Redis(**stack.redis_client_kwargs())
+    log_dir = Path(tempfile.mkdtemp(prefix="leaderboard-bench-"))
+    log.info("service logs (removed after a successful run)", log_dir=str(log_dir))
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": machine_info(),
+        "load_average_at_start": load_average(),
+    }
+    try:
+        create_topics(settings, args.partitions)
+        with shared.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        upgrade(engine)
+        context = drains.BenchContext(
+            settings=settings,
+            redis=redis,
+            engine=engine,
+            schema=schema,
+            log_dir=log_dir,
+            stack_pids=lambda: stack_pids(stack),
+            profile_dir=args.profile,
+        )
+        results |= run_phases(args, context)
+    finally:
+        delete_topics(settings)
+        with shared.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+        shared.dispose()
+        redis.close()
+    # Logs are only worth keeping when something failed (the exception shows their path).
+    for path in log_dir.iterdir():
+        path.unlink()
+    log_dir.rmdir()
+    return results
+
+
+def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[str, Any]:
+    boards = [f"bench-{n}" for n in range(args.boards)]
+    log.info("generating the workload", events=args.events, players=args.players)
+    workload = generate(args.events, args.players, boards, display_share=args.display_share)
+    log.info("pre-filling", topic=context.settings.topic_game_score)
+    prefill_seconds = prefill(context.settings, context.settings.topic_game_score, workload)
+    window = RankerSettings.model_fields["ranker_dedup_window_seconds"].default
+    results: dict[str, Any] = {
+        "workload": {
+            "events": len(workload),
+            "players": args.players,
+            "leaderboards": args.boards,
+            "partitions": args.partitions,
+            "display_share": args.display_share,
+            "json_bytes": workload.payload_bytes,
+        },
+        "prefill_seconds": round(prefill_seconds, 2),
+        "prefill_events_per_s": round(len(workload) / prefill_seconds),
+    }
+    rankers = [
+        drains.drain_ranker(context, workload, size, inspect_dedup=index == 0)
+        for index, size in enumerate(args.ranker_batch_sizes)
+    ]
+    archivers = [
+        drains.drain_archiver(context, workload, size) for size in args.archiver_batch_sizes
+    ]
+    limit, seconds = args.baseline_events, args.baseline_max_seconds
+    ranker_base = baselines.ranker_baseline(context, limit, seconds)
+    archiver_base = baselines.archiver_baseline(context, limit, seconds)
+    log.info("measuring the dedup script's cost", events=args.micro_events)
+    micro = dedup.lua_cost(
+        workload.values[: args.micro_events],
+        batch_size=args.ranker_batch_sizes[0],
+        partitions=args.partitions,
+        window=window,
+    )
+    return results | report.figures(rankers, archivers, ranker_base, archiver_base, micro, window)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging("bench", "INFO", "console", stream=sys.stderr)
+    results = run(args)
+    sys.stdout.write(report.render(results))
+    sys.stdout.write(orjson.dumps(results).decode() + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

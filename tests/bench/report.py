@@ -1,0 +1,188 @@
+"""The benchmark's results: the JSON figures and the readable report printed before them.
+
+The headline figures are the first (default) batch size of each service; the ratios
+compare them with the per-event baselines. Per run, CPU is given in microseconds per
+event for every process group (the service, Kafka, Redis, PostgreSQL with its
+backends, this benchmark process) and as the share of the machine in use, so where the
+time goes on the shared 2-core machine is visible without a profiler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tests.bench.baselines import BaselineResult
+from tests.bench.dedup import window_memory
+from tests.bench.drains import ServiceResult
+from tests.bench.measure import CpuUsage, per_event_us
+
+#: The issue's targets.
+TARGETS = {
+    "ranker_events_per_s": 50_000,
+    "ranker_vs_baseline": 20,
+    "archiver_events_per_s": 20_000,
+    "archiver_vs_baseline": 20,
+}
+
+
+def _cpu(cpu: CpuUsage, events: int) -> dict[str, Any]:
+    return {
+        "cpu_us_per_event": per_event_us(cpu.per_group, events),
+        "cores": cpu.cores(),
+        "machine_busy": round(cpu.machine_busy, 3),
+        "other_programs_cores": cpu.others_cores(),
+    }
+
+
+def _service_run(result: ServiceResult) -> dict[str, Any]:
+    drain = result.drain
+    run = {
+        "batch_size": result.batch_size,
+        "events": drain.events,
+        "seconds": round(drain.seconds, 2),
+        "events_per_s": round(drain.rate),
+        **_cpu(drain.cpu, drain.events),
+        **result.details,
+    }
+    if result.profile is not None:
+        run["profile"] = result.profile
+    return run
+
+
+def _baseline_run(result: BaselineResult) -> dict[str, Any]:
+    return {
+        "events": result.events,
+        "seconds": round(result.seconds, 2),
+        "events_per_s": round(result.rate),
+        **_cpu(result.cpu, result.events),
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 1) if b else None
+
+
+def figures(
+    rankers: Sequence[ServiceResult],
+    archivers: Sequence[ServiceResult],
+    ranker_base: BaselineResult,
+    archiver_base: BaselineResult,
+    micro: dict[str, Any],
+    window: int,
+) -> dict[str, Any]:
+    ranker, archiver = rankers[0], archivers[0]
+    best_ranker = max(rankers, key=lambda r: r.drain.rate)
+    best_archiver = max(archivers, key=lambda r: r.drain.rate)
+    out: dict[str, Any] = {
+        "ranker_events_per_s": round(ranker.drain.rate),
+        "ranker_batch_size": ranker.batch_size,
+        "ranker_events_per_s_by_batch_size": {
+            str(r.batch_size): round(r.drain.rate) for r in rankers
+        },
+        "archiver_events_per_s": round(archiver.drain.rate),
+        "archiver_batch_size": archiver.batch_size,
+        "archiver_events_per_s_by_batch_size": {
+            str(r.batch_size): round(r.drain.rate) for r in archivers
+        },
+        "baseline_ranker_events_per_s": round(ranker_base.rate),
+        "baseline_ranker_events": ranker_base.events,
+        "baseline_archiver_events_per_s": round(archiver_base.rate),
+        "baseline_archiver_events": archiver_base.events,
+        "ranker_vs_baseline": _ratio(ranker.drain.rate, ranker_base.rate),
+        "archiver_vs_baseline": _ratio(archiver.drain.rate, archiver_base.rate),
+        "best_ranker_batch_size": best_ranker.batch_size,
+        "best_ranker_vs_baseline": _ratio(best_ranker.drain.rate, ranker_base.rate),
+        "best_archiver_batch_size": best_archiver.batch_size,
+        "best_archiver_vs_baseline": _ratio(best_archiver.drain.rate, archiver_base.rate),
+    }
+    out["targets"] = TARGETS
+    out["targets_met"] = {name: (out[name] or 0) >= target for name, target in TARGETS.items()}
+    out["runs"] = {
+        **{f"ranker-{r.batch_size}": _service_run(r) for r in rankers},
+        **{f"archiver-{r.batch_size}": _service_run(r) for r in archivers},
+        "ranker-baseline": _baseline_run(ranker_base),
+        "archiver-baseline": _baseline_run(archiver_base),
+    }
+    memory = ranker.details.get("dedup", {})
+    bytes_per_id = memory.get("bytes_per_id") or micro.get("bytes_per_id_loaded_set") or 0
+    out["dedup"] = {
+        "measured_after_ranker_drain": memory,
+        "projection_at_ranker_rate": window_memory(bytes_per_id, ranker.drain.rate, window),
+        "lua_micro": micro,
+    }
+    return out
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def render(results: dict[str, Any]) -> str:
+    """The human-readable report."""
+    machine = results["machine"]
+    work = results["workload"]
+    lines = [
+        f"leaderboard pipeline benchmark, {results['date']}",
+        f"machine: {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['cpu_model']}, Linux {machine['kernel']}, Python {machine['python']}; "
+        f"load average at start {results['load_average_at_start']}",
+        f"workload: {_n(work['events'])} events, {_n(work['players'])} players, "
+        f"{work['leaderboards']} leaderboards, {work['partitions']} partitions, "
+        f"{_mib(work['json_bytes'])} of JSON",
+        f"pre-fill: {results['prefill_seconds']} s = "
+        f"{_n(results['prefill_events_per_s'])} events/s",
+        "",
+        "run                 events      seconds   events/s  CPU us/event by process",
+    ]
+    for name, run in results["runs"].items():
+        cpu = ", ".join(f"{k} {v}" for k, v in run["cpu_us_per_event"].items())
+        lines.append(
+            f"{name:<18} {_n(run['events']):>10} {run['seconds']:>10} "
+            f"{_n(run['events_per_s']):>10}  {cpu}; machine busy "
+            f"{run['machine_busy']:.0%}, others {run['other_programs_cores']} cores"
+        )
+    for name, run in results["runs"].items():
+        profile = run.get("profile")
+        if not profile:
+            continue
+        lines.append(f"profile of {name} (main thread, waiting included), top by self time:")
+        lines.extend(f"  {share:6.1%}  {function}" for function, share in profile["self"][:10])
+    lines.append("")
+    for name, target in results["targets"].items():
+        value = results[name]
+        met = "met" if results["targets_met"][name] else "MISSED"
+        lines.append(f"{name}: {value:,} (target >= {target:,}): {met}")
+    lines.append(
+        f"best ranker batch size {results['best_ranker_batch_size']}: "
+        f"{results['best_ranker_vs_baseline']}x the baseline"
+    )
+    dedup = results["dedup"]
+    measured = dedup["measured_after_ranker_drain"]
+    projection = dedup["projection_at_ranker_rate"]
+    micro = dedup["lua_micro"]
+    if measured:
+        lines.append(
+            f"dedup window: {_n(measured['seen_ids'])} ids in {measured['seen_sets']} set(s) "
+            f"take {_mib(measured['seen_bytes'])} = {measured['bytes_per_id']} bytes/id"
+        )
+    lines.append(
+        f"  at {_n(projection['rate_events_per_s'])} events/s and a "
+        f"{projection['window_seconds']} s window Redis holds "
+        f"{_mib(projection['bytes_min'])} to {_mib(projection['bytes_max'])} of ids"
+    )
+    for state in ("empty", "loaded"):
+        costs = micro[state]
+        lines.append(
+            f"  apply script on a private Redis ({state}), Redis time per event: "
+            + ", ".join(
+                f"{name} {costs[name]['redis_script_us_per_event']} us"
+                for name in ("full", "sadd_first", "no_dedup", "floor")
+            )
+            + f"; dedup {costs['dedup_us_per_event']} us = {costs['dedup_share'] or 0:.0%}"
+        )
+    return "\n".join(lines) + "\n\n"
