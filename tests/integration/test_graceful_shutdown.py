@@ -24,22 +24,14 @@ from leaderboard.core.kafka import (
 )
 from leaderboard.core.lifecycle import EXIT_SHUTDOWN_TIMEOUT
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.services import REPO_ROOT, wait_for
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 5
 SHUTDOWN_BOUND = 3.0
 # Slack for interpreter start-up and librdkafka's close on a loaded 2-core machine.
 EXIT_SLACK = 10.0
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
