@@ -4,7 +4,7 @@ All names start with ``leaderboard_``. Metrics live on a ``Metrics`` object buil
 process's ``main()`` around its own ``CollectorRegistry`` (no import-time globals, so
 tests build as many as they like). Every process exports ``leaderboard_build_info``
 plus the standard process and Python runtime collectors. Workers serve them on their own
-port with ``leaderboard.core.probes``; web services mount ``asgi_app()`` on their app.
+port with ``leaderboard.core.probes``; web services route ``/metrics`` to a ``MetricsEndpoint``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from starlette.types import Receive, Scope, Send
 
 import leaderboard
 
@@ -107,9 +108,15 @@ class Metrics:
         )
 
 
-def asgi_app(metrics: Metrics):  # type: ignore[no-untyped-def]
-    """An ASGI app serving the registry, for web services to mount at ``/metrics``."""
-    return make_asgi_app(registry=metrics.registry)
+class MetricsEndpoint:
+    """``/metrics`` for a web service, as an ASGI endpoint its router serves at one exact
+    path (mounting the app instead would redirect ``/metrics`` to ``/metrics/``)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._app = make_asgi_app(registry=metrics.registry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 class RankerMetrics:

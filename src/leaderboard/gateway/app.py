@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import leaderboard
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import GatewayMetrics, Metrics, asgi_app
+from leaderboard.core.metrics import GatewayMetrics, Metrics, MetricsEndpoint
 from leaderboard.core.probes import Health
 from leaderboard.gateway.api import api_router
 from leaderboard.gateway.feed import SnapshotFeed
@@ -168,7 +168,7 @@ def create_app(
         body["clients"] = live.connected if live else 0
         return _probe_answer(ready, body)
 
-    app.router.add_route("/metrics", _AsgiEndpoint(asgi_app(metrics)), include_in_schema=False)
+    app.router.add_route("/metrics", MetricsEndpoint(metrics), include_in_schema=False)
     return app
 
 
@@ -207,16 +207,6 @@ def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
         {"status": "ok" if ok else "failing", **body},
         status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
-
-
-class _AsgiEndpoint:
-    """Serves an ASGI app at one exact path (a Mount would redirect /metrics to /metrics/)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
 
 class _RequestAccounting:

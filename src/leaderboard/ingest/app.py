@@ -24,7 +24,7 @@ import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
 from leaderboard.core.events import ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import IngestMetrics, Metrics, asgi_app
+from leaderboard.core.metrics import IngestMetrics, Metrics, MetricsEndpoint
 from leaderboard.core.probes import Health
 from leaderboard.ingest.auth import Keyring, Outcome, presented_key
 from leaderboard.ingest.limits import check_declared_length, read_limited
@@ -215,7 +215,7 @@ def create_app(
         ready, body = health.readiness()
         return _probe_answer(ready, body)
 
-    app.router.add_route("/metrics", _AsgiEndpoint(asgi_app(metrics)), include_in_schema=False)
+    app.router.add_route("/metrics", MetricsEndpoint(metrics), include_in_schema=False)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
@@ -286,16 +286,6 @@ def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
         schema.setdefault("components", {}).setdefault("schemas", {})["ScoreEventIn"] = event
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-class _AsgiEndpoint:
-    """Serves an ASGI app at one exact path (a Mount would redirect /metrics to /metrics/)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
 
 class _RequestAccounting:
