@@ -6,7 +6,10 @@ server answers; run on its own, pytest brings the stack up itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from redis import Redis
 
 from leaderboard.core.config import load_settings
 from leaderboard.devstack.settings import DevstackSettings
@@ -26,3 +29,11 @@ def stack() -> DevstackSettings:
 def pipeline(stack: DevstackSettings) -> DevstackSettings:
     """The stack's settings with topics and a Redis key prefix of this test's own."""
     return isolated_settings(stack)
+
+
+@pytest.fixture
+def redis(stack: DevstackSettings) -> Iterator[Redis]:
+    """A client of the stack's Redis."""
+    client = Redis(**stack.redis_client_kwargs())
+    yield client
+    client.close()

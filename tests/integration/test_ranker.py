@@ -25,13 +25,6 @@ PARTITIONS = 6
 
 
 @pytest.fixture
-def redis(stack: DevstackSettings) -> Iterator[Redis]:
-    client = Redis(**stack.redis_client_kwargs())
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
     started: list[ServiceProcess] = []
     group = f"ranker-{uuid.uuid4().hex[:8]}"

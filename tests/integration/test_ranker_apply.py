@@ -11,20 +11,12 @@ from redis import Redis
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
-from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.ranker.apply import BatchApplier, PartitionBatch
 
 pytestmark = pytest.mark.integration
 
 NOW = 1_800_000_000.0
 WINDOW = 300
-
-
-@pytest.fixture
-def redis(stack: DevstackSettings) -> Iterator[Redis]:
-    client = Redis(**stack.redis_client_kwargs())
-    yield client
-    client.close()
 
 
 @pytest.fixture

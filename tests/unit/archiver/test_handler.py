@@ -4,13 +4,12 @@ rejected is counted once the batch is durable."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
 import pytest
-from prometheus_client import CollectorRegistry
 from sqlalchemy import exc
 from structlog.testing import capture_logs
 
@@ -60,18 +59,6 @@ def event(score: int = 5) -> ScoreEvent:
 
 def messages(values: list[bytes]) -> list[FakeMessage]:
     return [FakeMessage(TOPIC, 1, offset, value_bytes=v) for offset, v in enumerate(values)]
-
-
-@pytest.fixture
-def shutdown() -> Iterator[Shutdown]:
-    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
-    yield stop
-    stop.complete()  # disarm the watchdog a test's stop request started
-
-
-@pytest.fixture
-def metrics() -> ArchiverMetrics:
-    return ArchiverMetrics(CollectorRegistry())
 
 
 def handler_for(store: MemoryStore, metrics: ArchiverMetrics, shutdown: Shutdown) -> ArchiveHandler:

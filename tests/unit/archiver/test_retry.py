@@ -4,11 +4,10 @@ on shutdown; failures that retrying cannot fix stop at once with a clear error."
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg2
 import pytest
-from prometheus_client import CollectorRegistry
 from psycopg2 import errors as pg_errors
 from sqlalchemy import exc
 
@@ -73,18 +72,6 @@ class Flaky:
 @pytest.fixture
 def health() -> RecordingHealth:
     return RecordingHealth()
-
-
-@pytest.fixture
-def shutdown() -> Iterator[Shutdown]:
-    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
-    yield stop
-    stop.complete()  # disarm the watchdog a test's stop request started
-
-
-@pytest.fixture
-def metrics() -> ArchiverMetrics:
-    return ArchiverMetrics(CollectorRegistry())
 
 
 def retrier(

@@ -1,7 +1,5 @@
 """The batch loop stores offsets only after the handler's work is durable."""
 
-from collections.abc import Iterator
-
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
@@ -20,13 +18,6 @@ def msg(partition: int, offset: int) -> FakeMessage:
 
 def as_tuples(offsets: list[TopicPartition]) -> set[tuple[str, int, int]]:
     return {(tp.topic, tp.partition, tp.offset) for tp in offsets}
-
-
-@pytest.fixture
-def shutdown() -> Iterator[Shutdown]:
-    stop = Shutdown(timeout=60, hard_exit=lambda code: None)
-    yield stop
-    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 @pytest.fixture

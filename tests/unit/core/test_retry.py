@@ -1,7 +1,5 @@
 """DependencyRetrier waits out outages, reports them, and gives up only on shutdown."""
 
-from collections.abc import Iterator
-
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -25,13 +23,6 @@ class Flaky:
         if self.calls <= self.failures:
             raise self.error
         return self.value
-
-
-@pytest.fixture
-def shutdown() -> Iterator[Shutdown]:
-    stop = Shutdown(60, hard_exit=lambda code: None)
-    yield stop
-    stop.complete()  # disarm the watchdog a test's stop request started
 
 
 def fast(health: Health, shutdown: Shutdown, **options) -> DependencyRetrier:
