@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import psycopg2
 import pytest
 from psycopg2 import errors as pg_errors
 from sqlalchemy import exc
 
-from leaderboard.archiver.store import describe_failure, is_transient, permanent_failure
+from leaderboard.archiver.store import (
+    COLUMNS,
+    copy_text,
+    describe_failure,
+    is_transient,
+    permanent_failure,
+)
 from leaderboard.core.errors import DatabaseError
 
 
@@ -60,4 +69,32 @@ def test_a_missing_table_tells_the_operator_to_run_the_migration() -> None:
     )
     assert isinstance(error, DatabaseError)
     assert str(error).startswith("insert a batch: the table 'score_events' does not exist")
+    assert "python -m leaderboard.archiver.migrate" in str(error)
+
+
+def test_copy_text_escapes_what_copy_would_misread() -> None:
+    event_id = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    row = {
+        "event_id": event_id,
+        "leaderboard": "global",
+        "player_id": "p1",
+        "display_name": "a\tb\nc\rd\\e",
+        "score": 42,
+        "occurred_at": at,
+        "version": 1,
+        "kafka_partition": 2,
+        "kafka_offset": 99,
+    }
+    assert tuple(row) == COLUMNS
+    assert copy_text([row, row | {"display_name": None}]) == (
+        f"{event_id}\tglobal\tp1\ta\\tb\\nc\\rd\\\\e\t42\t2026-01-02T03:04:05+00:00\t1\t2\t99\n"
+        f"{event_id}\tglobal\tp1\t\\N\t42\t2026-01-02T03:04:05+00:00\t1\t2\t99\n"
+    )
+
+
+def test_driver_errors_from_copy_are_classified_too() -> None:
+    assert is_transient(psycopg2.OperationalError("server closed the connection"))
+    assert not is_transient(pg_errors.StringDataRightTruncation("value too long"))
+    error = permanent_failure(pg_errors.UndefinedTable("relation does not exist"), "copy")
     assert "python -m leaderboard.archiver.migrate" in str(error)
