@@ -12,6 +12,16 @@ to store itself instead of ``None``.
 
 Services add their own partition hooks (the ranker seeks to offsets it keeps in Redis)
 through ``on_assign``/``on_revoke``.
+
+**Overlap.** A service whose durable write runs on another server (Redis, PostgreSQL)
+can give a ``starter`` instead of a handler: it begins a batch's write (typically on a
+worker thread) and returns a ``Completion`` that waits for it. The loop then fetches and
+starts batch N+1 before it completes batch N, so the service decodes the next batch
+while the server writes the current one, instead of one idling while the other works.
+Offsets are still stored only once a batch's completion returned, batches complete in
+order, and an in-flight batch is completed before its partitions are committed on
+revoke and before the final commit at shutdown. With nothing more fetched, the loop
+completes the batch in flight at once instead of waiting out the poll timeout.
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as LibrdkafkaError
@@ -33,6 +44,10 @@ from leaderboard.core.probes import Health
 #: Makes a batch durable; returns None to store every partition's next offset, or the
 #: exact offsets to store.
 BatchHandler = Callable[[list[Message]], Iterable[TopicPartition] | None]
+#: Waits until a started batch is durable; returns what a ``BatchHandler`` returns.
+Completion = Callable[[], Iterable[TopicPartition] | None]
+#: Starts making a batch durable without waiting for it.
+BatchStarter = Callable[[list[Message]], Completion]
 PartitionHook = Callable[[Consumer, list[TopicPartition]], None]
 
 log = get_logger(__name__)
@@ -52,15 +67,29 @@ def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
     ]
 
 
+@dataclass
+class _InFlight:
+    """A started batch whose completion has not been awaited yet."""
+
+    messages: list[Message]
+    completion: Completion
+    started: float
+
+
 class BatchConsumer:
-    """Consume ``topics`` in batches until ``shutdown`` is requested."""
+    """Consume ``topics`` in batches until ``shutdown`` is requested.
+
+    Give either ``handler`` (each batch is made durable before the next is fetched) or
+    ``starter`` (batch N+1 is fetched and started before batch N is completed).
+    """
 
     def __init__(
         self,
         consumer: Consumer,
         topics: Sequence[str],
-        handler: BatchHandler,
+        handler: BatchHandler | None = None,
         *,
+        starter: BatchStarter | None = None,
         shutdown: Shutdown,
         metrics: Metrics,
         batch_size: int = 500,
@@ -70,9 +99,13 @@ class BatchConsumer:
         health: Health | None = None,
         lag_interval: float = 5.0,
     ) -> None:
+        if (handler is None) == (starter is None):
+            raise TypeError("BatchConsumer needs exactly one of handler and starter")
         self._consumer = consumer
         self._topics = list(topics)
-        self._handler = handler
+        self._start: BatchStarter = starter or _starter_of(handler)  # type: ignore[arg-type]
+        self._overlap = starter is not None
+        self._in_flight: _InFlight | None = None
         self._shutdown = shutdown
         self._metrics = metrics
         self._batch_size = batch_size
@@ -96,33 +129,40 @@ class BatchConsumer:
         log.info("consuming", topics=self._topics, batch_size=self._batch_size)
         try:
             while not self._shutdown.requested:
-                batch = self._next_batch()
-                if batch:
-                    self._process(batch)
+                # With a batch in flight, only take what is already fetched: waiting for
+                # more would hold back the one in flight.
+                batch = self._next_batch(0 if self._in_flight else self._poll_timeout)
+                started = self._begin(batch) if batch else None
+                self._complete_in_flight()
+                self._in_flight = started
+                if not self._overlap:
+                    self._complete_in_flight()
                 if self._health is not None:
                     self._health.heartbeat()
                 if time.monotonic() >= self._next_lag_report:
                     self._report_lag()
+            self._complete_in_flight()
             self._commit("shutdown")
         finally:
             self._consumer.close()
             log.info("consumer closed")
 
-    def _next_batch(self) -> list[Message]:
-        """Wait up to the poll timeout for one message, then take what is already fetched.
+    def _next_batch(self, timeout: float) -> list[Message]:
+        """Wait up to ``timeout`` for one message, then take what is already fetched.
 
         ``consume(n, timeout)`` alone would wait until it has ``n`` messages or the
         timeout expires: under light load every batch would sit out the whole timeout
         (half a second of staleness for the publisher's few notices a second).
         """
-        first = self._consumer.poll(self._poll_timeout)
+        first = self._consumer.poll(timeout)
         if first is None:
             return []
         if self._batch_size == 1:
             return [first]
         return [first, *self._consumer.consume(self._batch_size - 1, 0)]
 
-    def _process(self, batch: list[Message]) -> None:
+    def _begin(self, batch: list[Message]) -> _InFlight | None:
+        """Count error events, and start the batch's valid messages."""
         messages = []
         for message in batch:
             error = message.error()
@@ -131,10 +171,43 @@ class BatchConsumer:
             else:
                 self._on_error(message, error)
         if not messages:
-            return
+            return None
         started = time.perf_counter()
+        with self._failure_logged(messages):
+            completion = self._start(messages)
+        return _InFlight(messages, completion, started)
+
+    def _complete_in_flight(self, skip: Iterable[tuple[str, int]] = ()) -> None:
+        """Wait for the batch in flight, if any, and store its offsets (except ``skip``)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return
+        messages = in_flight.messages
+        with self._failure_logged(messages):
+            chosen = in_flight.completion()
+        offsets = next_offsets(messages) if chosen is None else list(chosen)
+        # Rebalance callbacks run inside consume(), so a partition of this batch may have
+        # been revoked since; its new owner re-reads it, and storing it here would fail.
+        excluded = set(skip)
+        owned = [
+            tp
+            for tp in offsets
+            if (tp.topic, tp.partition) in self._assigned
+            and (tp.topic, tp.partition) not in excluded
+        ]
+        if owned:
+            self._consumer.store_offsets(offsets=owned)
+        started = in_flight.started
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._metrics.batch_size.observe(len(messages))
+        self._metrics.consumed_batches.inc()
+        for topic, count in Counter(message.topic() for message in messages).items():
+            self._metrics.consumed_messages.labels(topic).inc(count)
+
+    @contextlib.contextmanager
+    def _failure_logged(self, messages: list[Message]) -> Iterator[None]:
         try:
-            chosen = self._handler(messages)
+            yield
         except Exception:
             first, last = messages[0], messages[-1]
             log.exception(
@@ -148,17 +221,6 @@ class BatchConsumer:
                 batch_size=len(messages),
             )
             raise
-        offsets = next_offsets(messages) if chosen is None else list(chosen)
-        # Rebalance callbacks run inside consume(), so a partition of this batch may have
-        # been revoked since; its new owner re-reads it, and storing it here would fail.
-        owned = [tp for tp in offsets if (tp.topic, tp.partition) in self._assigned]
-        if owned:
-            self._consumer.store_offsets(offsets=owned)
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        self._metrics.batch_size.observe(len(messages))
-        self._metrics.consumed_batches.inc()
-        for topic, count in Counter(message.topic() for message in messages).items():
-            self._metrics.consumed_messages.labels(topic).inc(count)
 
     def _report_lag(self) -> None:
         """Set the lag gauge of every assigned partition (high watermark minus position).
@@ -243,6 +305,9 @@ class BatchConsumer:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._metrics.rebalances.labels("revoke").inc()
+        # The batch in flight may hold these partitions: finish it so its offsets are
+        # part of the commit below.
+        self._complete_in_flight()
         if self._on_revoke_hook is not None:
             self._on_revoke_hook(consumer, partitions)
         # Commit before the partitions move, so the next owner starts where we stopped.
@@ -254,6 +319,8 @@ class BatchConsumer:
         # Lost (session expired): another member may own them already; committing now
         # could overwrite its progress, so just forget them.
         self._metrics.rebalances.labels("lost").inc()
+        # Let the batch in flight finish its write, but store nothing of the lost ones.
+        self._complete_in_flight(skip=[(tp.topic, tp.partition) for tp in partitions])
         if self._on_revoke_hook is not None:
             self._on_revoke_hook(consumer, partitions)
         self._forget(partitions)
@@ -265,6 +332,16 @@ class BatchConsumer:
             with contextlib.suppress(KeyError):  # KeyError: lag never reported yet
                 self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
         self._metrics.assigned_partitions.set(len(self._assigned))
+
+
+def _starter_of(handler: BatchHandler) -> BatchStarter:
+    """A handler as a starter: the work is done by the time the completion is asked for."""
+
+    def start(messages: list[Message]) -> Completion:
+        result = handler(messages)
+        return lambda: result
+
+    return start
 
 
 def _describe(partitions: list[TopicPartition]) -> list[str]:

@@ -5,11 +5,17 @@ For each batch from ``BatchConsumer``:
 1. every message is decoded against the event contract; invalid ones are produced to the
    dead-letter topic with the reason and their source coordinates in headers;
 2. the valid events are grouped per partition and applied by ``BatchApplier`` (one
-   atomic script per partition, all partitions in one round trip);
+   atomic script per partition, all partitions in one round trip) on the ranker's one
+   Redis writer thread, which applies batches strictly in the order they were started;
 3. one change notice lists the leaderboards the batch changed;
 4. the producer is flushed, so dead letters and the notice are on the broker before the
    batch's offsets are stored. A partition refused as a gap is rewound instead and its
    offset not stored.
+
+Steps 1-2 are the batch's start and 3-4 its completion (``BatchConsumer``'s overlap):
+while Redis runs batch N's scripts, the main thread decodes batch N+1, so the ranker's
+CPU and Redis's work side by side instead of in turn. Exactly-once does not depend on
+it: each script still refuses what does not follow the stored offset.
 
 On assignment, each partition is positioned at the offset Redis says comes next, or at
 the beginning of the topic when Redis has none, so the sorted sets can be rebuilt from
@@ -19,12 +25,13 @@ Kafka after Redis lost its data.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from redis import Redis
 
-from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import (
     ChangeNotice,
@@ -59,14 +66,19 @@ class Ranker:
         producer: Producer,
         metrics: RankerMetrics,
         retrier: DependencyRetrier,
+        writer: ThreadPoolExecutor,
     ) -> None:
         self._settings = settings
         self._retrier = retrier
         self._applier = applier
         self._producer = producer
         self._metrics = metrics
+        self._writer = writer  # one thread: batches reach Redis in the order started
         self._bounds = ScoreBounds(settings.score_min, settings.score_max)
         self._consumer: Consumer | None = None
+        # Rewinds per partition so far: a batch started before its partition was rewound
+        # was refused for the same gap, and must not rewind it a second time.
+        self._rewinds: dict[int, int] = {}
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Start each new partition where Redis says the next unapplied event is."""
@@ -81,8 +93,9 @@ class Ranker:
             offsets={f"{tp.topic}[{tp.partition}]": tp.offset for tp in partitions},
         )
 
-    def handle(self, messages: list[Message]) -> list[TopicPartition]:
-        """Make one batch durable in Redis; return the offsets that may be stored."""
+    def start(self, messages: list[Message]) -> Completion:
+        """Decode the batch, dead-letter what is invalid and hand the rest to the Redis
+        writer; the returned completion waits for Redis and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
         for message in messages:
             partition, offset = message.partition(), message.offset()
@@ -98,12 +111,21 @@ class Ranker:
                 continue
             batch.events.append((offset, event))
 
-        started = time.perf_counter()
-        results = self._apply(list(batches.values()), messages[0])
+        rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
+        applying = self._submit(list(batches.values()), messages[0])
+        return lambda: self._complete(messages, batches, applying, rewinds)
+
+    def _complete(
+        self,
+        messages: list[Message],
+        batches: dict[int, PartitionBatch],
+        applying: Future[list[ApplyResult]],
+        rewinds: dict[int, int],
+    ) -> list[TopicPartition]:
+        results = applying.result()
         gaps = [result for result in results if result.gap]
         if gaps:
-            results = self._recover_gaps(gaps, batches, results, messages[0])
-        self._metrics.apply_seconds.observe(time.perf_counter() - started)
+            results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
 
         self._notify(batches, results)
         remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
@@ -123,19 +145,28 @@ class Ranker:
             if not result.gap
         ]
 
-    def _apply(
+    def _submit(
         self,
         batches: list[PartitionBatch],
         first: Message,
         allow_gap: frozenset[int] = frozenset(),
+    ) -> Future[list[ApplyResult]]:
+        """Queue the batch for the Redis writer thread."""
+        return self._writer.submit(self._apply, batches, first, allow_gap)
+
+    def _apply(
+        self, batches: list[PartitionBatch], first: Message, allow_gap: frozenset[int]
     ) -> list[ApplyResult]:
         """Apply, retrying while Redis is unreachable (the script is idempotent, so a
         retry after a lost reply is harmless) until it answers or shutdown is asked."""
-        return self._retrier.call(
+        started = time.perf_counter()
+        results = self._retrier.call(
             lambda: self._applier.apply(batches, time.time(), allow_gap),
             "apply a batch to Redis",
             {"topic": first.topic(), "partition": first.partition(), "offset": first.offset()},
         )
+        self._metrics.apply_seconds.observe(time.perf_counter() - started)
+        return results
 
     def _recover_gaps(
         self,
@@ -143,6 +174,7 @@ class Ranker:
         batches: dict[int, PartitionBatch],
         results: list[ApplyResult],
         first: Message,
+        rewinds: dict[int, int],
     ) -> list[ApplyResult]:
         """Rewind partitions whose batch started past Redis's offset, unless that offset
         was deleted by retention, in which case the gap can never be filled."""
@@ -150,6 +182,8 @@ class Ranker:
         topic = self._settings.topic_game_score
         unfillable: set[int] = set()
         for gap in gaps:
+            if self._rewinds.get(gap.partition, 0) != rewinds[gap.partition]:
+                continue  # rewound since this batch started, for this very gap
             low, _ = self._consumer.get_watermark_offsets(
                 TopicPartition(topic, gap.partition), timeout=10.0
             )
@@ -167,13 +201,14 @@ class Ranker:
                 self._metrics.gaps.inc()
                 log.warning("batch starts past the applied offset; rewinding", **context)
                 self._consumer.seek(TopicPartition(topic, gap.partition, gap.stored_next))
+                self._rewinds[gap.partition] = self._rewinds.get(gap.partition, 0) + 1
         if not unfillable:
             return results
-        retried = self._apply(
+        retried = self._submit(
             [batches[p] for p in sorted(unfillable)],
             first,
             frozenset(unfillable),
-        )
+        ).result()
         by_partition = {result.partition: result for result in results}
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
@@ -241,19 +276,21 @@ def run(context: WorkerContext[RankerSettings]) -> None:
         settings.topic_game_score,
         settings.ranker_dedup_window_seconds,
     )
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
     ranker = Ranker(
         settings,
         applier,
         producer,
         RankerMetrics(context.metrics.registry),
         redis_retrier(context.health, context.shutdown),
+        writer,
     )
     consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
     try:
         BatchConsumer(
             consumer,
             [settings.topic_game_score],
-            ranker.handle,
+            starter=ranker.start,
             shutdown=context.shutdown,
             metrics=context.metrics,
             batch_size=settings.ranker_batch_size,
@@ -261,5 +298,8 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             health=context.health,
         ).run()
     finally:
+        # A batch still queued after a failure is abandoned: it was not stored, so it is
+        # consumed again, and its scripts skip whatever of it did reach Redis.
+        writer.shutdown(wait=True, cancel_futures=True)
         producer.flush(FLUSH_TIMEOUT_SECONDS)
         redis.close()

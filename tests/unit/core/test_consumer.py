@@ -165,3 +165,149 @@ def test_a_handler_can_choose_the_offsets_to_store(
 
     BatchConsumer(consumer, [TOPIC], handler, shutdown=shutdown, metrics=Metrics("t")).run()
     assert as_tuples(consumer.stored) == {(TOPIC, 0, 1)}
+
+
+class RecordingStarter:
+    """A starter that logs when each batch is started and completed, and what of it was
+    stored at completion time (nothing of it may be)."""
+
+    def __init__(self, consumer: FakeConsumer) -> None:
+        self.consumer = consumer
+        self.log: list[tuple[str, int]] = []
+
+    def __call__(self, messages):
+        number = len([entry for entry in self.log if entry[0] == "start"]) + 1
+        self.log.append(("start", number))
+
+        def complete():
+            stored = as_tuples(self.consumer.stored)
+            assert all((TOPIC, m.partition(), m.offset() + 1) not in stored for m in messages)
+            self.log.append(("complete", number))
+
+        return complete
+
+
+def test_a_starter_overlaps_the_next_batch_and_completes_in_order(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)], [msg(1, 1)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+    starter = RecordingStarter(consumer)
+    metrics = Metrics("t")
+    BatchConsumer(consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=metrics).run()
+
+    assert starter.log == [
+        ("start", 1),
+        ("start", 2),
+        ("complete", 1),
+        ("start", 3),
+        ("complete", 2),
+        ("complete", 3),
+    ]
+    assert as_tuples(consumer.committed) >= {(TOPIC, 0, 2), (TOPIC, 1, 2)}
+    assert metrics.registry.get_sample_value("leaderboard_consumer_batches_total") == 3
+
+
+def test_a_batch_in_flight_does_not_wait_for_the_poll_timeout(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    timeouts: list[float] = []
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0)]], partitions=partitions, on_empty=lambda: shutdown.request("done")
+    )
+    poll = consumer.poll
+    consumer.poll = lambda timeout: timeouts.append(timeout) or poll(timeout)  # type: ignore[method-assign]
+    starter = RecordingStarter(consumer)
+    BatchConsumer(
+        consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t"), poll_timeout=2
+    ).run()
+    # The first poll may wait; with batch 1 in flight the next one only looks.
+    assert timeouts == [2, 0]
+    assert starter.log == [("start", 1), ("complete", 1)]
+
+
+def test_a_revoke_completes_the_batch_in_flight_before_committing(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+    # While batch 1 is in flight, partition 1 is revoked (as inside the next poll).
+    starter = RecordingStarter(consumer)
+    revoked = [TopicPartition(TOPIC, 1)]
+    poll = consumer.poll
+
+    def poll_then_revoke(timeout: float):
+        if starter.log == [("start", 1)]:
+            consumer.revoke(revoked)
+        return poll(timeout)
+
+    consumer.poll = poll_then_revoke  # type: ignore[method-assign]
+    BatchConsumer(consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t")).run()
+
+    assert starter.log[:2] == [("start", 1), ("complete", 1)]
+    # Batch 1's offset of the revoked partition was stored and committed with the revoke.
+    assert (TOPIC, 1, 1) in as_tuples(consumer.committed)
+
+
+def test_lost_partitions_are_not_stored_after_completing_the_batch_in_flight(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0), msg(1, 0)]],
+        partitions=partitions,
+        on_empty=lambda: shutdown.request("drained"),
+    )
+    starter = RecordingStarter(consumer)
+    poll = consumer.poll
+
+    def poll_then_lose(timeout: float):
+        if starter.log == [("start", 1)]:
+            consumer.callbacks["on_lost"](consumer, [TopicPartition(TOPIC, 1)])
+        return poll(timeout)
+
+    consumer.poll = poll_then_lose  # type: ignore[method-assign]
+    BatchConsumer(consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t")).run()
+
+    assert starter.log == [("start", 1), ("complete", 1)]
+    assert as_tuples(consumer.stored) == {(TOPIC, 0, 1)}
+
+
+def test_a_failing_completion_stores_nothing(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = FakeConsumer(batches=[[msg(0, 0)], [msg(0, 1)]], partitions=partitions)
+
+    def starter(messages):
+        def complete():
+            raise ConnectionError("redis is down")
+
+        return complete
+
+    loop = BatchConsumer(
+        consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t")
+    )
+    with pytest.raises(ConnectionError):
+        loop.run()
+    assert consumer.stored == []
+    assert consumer.closed
+
+
+def test_exactly_one_of_handler_and_starter_is_given(shutdown: Shutdown) -> None:
+    consumer = FakeConsumer(batches=[], partitions=[])
+    with pytest.raises(TypeError, match="exactly one"):
+        BatchConsumer(consumer, [TOPIC], shutdown=shutdown, metrics=Metrics("t"))
+    with pytest.raises(TypeError, match="exactly one"):
+        BatchConsumer(
+            consumer,
+            [TOPIC],
+            ignore,
+            starter=lambda m: lambda: None,
+            shutdown=shutdown,
+            metrics=Metrics("t"),
+        )
