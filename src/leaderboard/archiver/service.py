@@ -3,7 +3,8 @@
 ``main()`` is ``run_worker(ArchiverSettings, work)``. ``work()`` waits for PostgreSQL
 (not ready meanwhile), migrates or checks the schema, then runs ``BatchConsumer`` on
 ``game-score`` with ``ArchiveHandler``: decode the batch, insert its valid events in
-one transaction (retried until PostgreSQL accepts it), count what happened. Offsets are
+one transaction (retried until PostgreSQL accepts it) on a writer thread while the next
+batch is decoded, count what happened. Offsets are
 stored by ``BatchConsumer`` only after the handler returned, i.e. after the commit, and
 the insert skips event ids already stored, so each event is archived exactly once
 however often Kafka delivers it.
@@ -12,6 +13,7 @@ however often Kafka delivers it.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import Consumer, Message
@@ -22,7 +24,7 @@ from leaderboard.archiver.retry import CHECK, PostgresRetrier
 from leaderboard.archiver.rows import DecodedBatch, decode_batch
 from leaderboard.archiver.settings import ArchiverSettings
 from leaderboard.archiver.store import InsertResult, ScoreStore, create_archive_engine
-from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.events import ScoreBounds
 from leaderboard.core.kafka import consumer_config
@@ -34,7 +36,12 @@ log = get_logger(__name__)
 
 
 class ArchiveHandler:
-    """The ``BatchConsumer`` handler: one consumed batch into one committed INSERT."""
+    """The ``BatchConsumer`` starter: one consumed batch into one committed insert.
+
+    The batch is decoded on the consumer's thread and inserted on the ``writer`` thread
+    (one thread, so batches commit in the order they were consumed); meanwhile the
+    consumer's thread decodes the next batch.
+    """
 
     def __init__(
         self,
@@ -42,27 +49,39 @@ class ArchiveHandler:
         retrier: PostgresRetrier,
         bounds: ScoreBounds,
         metrics: ArchiverMetrics,
+        writer: Executor,
     ) -> None:
         self._store = store
         self._retrier = retrier
         self._bounds = bounds
         self._metrics = metrics
+        self._writer = writer
 
     def __call__(self, messages: list[Message]) -> None:
+        """Archive one batch and wait until it is committed."""
+        self.start(messages)()
+
+    def start(self, messages: list[Message]) -> Completion:
+        """Decode the batch and queue its insert; the completion waits for the commit."""
         batch = decode_batch(messages, self._bounds)
         first, last = messages[0], messages[-1]
-        result = self._retrier.call(
+        context = {
+            "topic": first.topic(),
+            "partition": first.partition(),
+            "offset": first.offset(),
+            "last_partition": last.partition(),
+            "last_offset": last.offset(),
+            "batch_size": len(messages),
+        }
+        inserting = self._writer.submit(
+            self._retrier.call,
             lambda: self._insert(batch),
             "insert a batch of score events",
-            {
-                "topic": first.topic(),
-                "partition": first.partition(),
-                "offset": first.offset(),
-                "last_partition": last.partition(),
-                "last_offset": last.offset(),
-                "batch_size": len(messages),
-            },
+            context,
         )
+        return lambda: self._complete(batch, inserting.result())
+
+    def _complete(self, batch: DecodedBatch, result: InsertResult) -> None:
         # Counted once the batch is durable, so a batch that is abandoned and consumed
         # again is not counted twice.
         self._metrics.events_archived.inc(result.inserted)
@@ -123,6 +142,7 @@ def work(context: WorkerContext[ArchiverSettings]) -> None:
         max_wait=settings.archiver_retry_max_seconds,
     )
     engine = create_archive_engine(settings)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-writer")
     try:
         try:
             retrier.call(lambda: prepare_schema(engine, settings), "prepare the schema")
@@ -134,11 +154,12 @@ def work(context: WorkerContext[ArchiverSettings]) -> None:
             retrier,
             ScoreBounds(settings.score_min, settings.score_max),
             metrics,
+            writer,
         )
         consumer = BatchConsumer(
             Consumer(archiver_consumer_config(settings)),
             [settings.topic_game_score],
-            handler,
+            starter=handler.start,
             shutdown=context.shutdown,
             metrics=context.metrics,
             batch_size=settings.archiver_batch_size,
@@ -152,6 +173,9 @@ def work(context: WorkerContext[ArchiverSettings]) -> None:
             # the next archiver consumes it again.
             log.info("stopped during a PostgreSQL outage; the pending batch will be redelivered")
     finally:
+        # A batch still queued after a failure is abandoned: it was not stored, so it is
+        # consumed again, and its insert skips whatever of it was committed.
+        writer.shutdown(wait=True, cancel_futures=True)
         engine.dispose()
 
 

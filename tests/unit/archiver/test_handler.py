@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from leaderboard.core.probes import Health
 from tests.support.kafka_fakes import FakeMessage
 
 TOPIC = "game-score"
+#: The handler's writer thread; one for the module, as the archiver has one per process.
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-writer")
 
 
 class MemoryStore:
@@ -65,7 +68,7 @@ def handler_for(store: MemoryStore, metrics: ArchiverMetrics, shutdown: Shutdown
     retrier = PostgresRetrier(
         health=Health(), shutdown=shutdown, metrics=metrics, min_wait=0.001, max_wait=0.001
     )
-    return ArchiveHandler(store, retrier, ScoreBounds(1, 100), metrics)  # type: ignore[arg-type]
+    return ArchiveHandler(store, retrier, ScoreBounds(1, 100), metrics, _WRITER)  # type: ignore[arg-type]
 
 
 def sample(metrics: ArchiverMetrics, name: str, **labels: str) -> float:
