@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
-from leaderboard.ranker.apply import BatchApplier, PartitionBatch
+from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,84 @@ def test_partitions_are_applied_together_and_independently(
         (2, 1, 0),
     ]
     assert scores(redis, keys) == {"ada": 1.0, "bob": 2.0, "cy": 3.0}
+
+
+def client_id(applier: BatchApplier, redis: Redis) -> int:
+    """The Redis client id of the applier's pipelining connection."""
+    name = f"applier-{uuid.uuid4().hex[:8]}"
+    connection = applier._pipelining_connection()  # the one send() writes to
+    connection.send_command("CLIENT", "SETNAME", name)
+    connection.read_response()
+    [client] = [c for c in redis.client_list() if c.get("name") == name]
+    return int(client["id"])
+
+
+def test_sent_batches_are_read_back_in_order_while_the_next_is_queued(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    first = applier.send([batch(0, 0, [event("ada", 1), event("bob", 2)])], NOW)
+    second = applier.send([batch(0, 2, [event("ada", 10)]), batch(1, 0, [event("cy", 3)])], NOW)
+
+    [one] = applier.finish(first)
+    two = applier.finish(second)
+
+    assert (one.partition, one.applied, one.stored_next) == (0, 2, None)
+    assert [(r.partition, r.applied, r.stored_next) for r in two] == [(0, 1, 2), (1, 1, None)]
+    assert scores(redis, keys) == {"ada": 11.0, "bob": 2.0, "cy": 3.0}
+    assert applier.stored_offsets([0, 1]) == {0: 3, 1: 1}
+    applier.close()
+
+
+def finish_with_retry(applier: BatchApplier, pending: PendingApply) -> list[ApplyResult]:
+    """What the ranker's retrier does: a lost connection is retried once it is noticed."""
+    try:
+        return applier.finish(pending)
+    except RedisConnectionError:
+        return applier.finish(pending)
+
+
+def test_replies_lost_with_the_connection_are_not_guessed_the_batches_run_again(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.finish(applier.send([batch(0, 0, [event("ada", 1)])], NOW))
+    redis.client_kill_filter(_id=client_id(applier, redis))
+
+    # Sent into a connection Redis has closed: nothing of them arrives.
+    first = applier.send([batch(0, 1, [event("ada", 2)])], NOW)
+    second = applier.send([batch(0, 2, [event("ada", 4)])], NOW)
+    [one] = finish_with_retry(applier, first)
+    [two] = finish_with_retry(applier, second)
+
+    assert (one.applied, one.stored_next) == (1, 1)
+    assert (two.applied, two.stored_next) == (1, 2)
+    assert scores(redis, keys) == {"ada": 7.0}
+    assert applier.stored_offsets([0]) == {0: 3}
+    # A new connection carries the next batch.
+    [after] = applier.finish(applier.send([batch(0, 3, [event("ada", 8)])], NOW))
+    assert after.applied == 1
+    assert scores(redis, keys) == {"ada": 15.0}
+    applier.close()
+
+
+def test_a_batch_finished_twice_counts_once(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    pending = applier.send([batch(0, 0, [event("ada", 1)])], NOW)
+    [first] = applier.finish(pending)
+    [again] = applier.finish(pending)  # a retry after the reply was read: runs again
+    assert (first.applied, again.applied, again.already_applied) == (1, 0, 1)
+    assert scores(redis, keys) == {"ada": 1.0}
+    applier.close()
+
+
+def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.finish(applier.send([batch(0, 0, [event("ada", 1)])], NOW))
+    redis.script_flush()  # as after a Redis restart with the same connection
+
+    [result] = applier.finish(applier.send([batch(0, 1, [event("ada", 2)])], NOW))
+
+    assert result.applied == 1
+    assert scores(redis, keys) == {"ada": 3.0}
+    applier.close()

@@ -12,7 +12,13 @@ The script compares the batch with it:
   retry that became a second message), and the stored offset moves past the batch.
 
 Everything happens in one script, so a SIGKILL leaves either all or nothing of a batch
-in Redis. Every key the script touches carries the ``{prefix}`` hash tag (see
+in Redis.
+
+``BatchApplier.send`` writes a batch's scripts to a connection of the applier's own
+without waiting, and ``finish`` reads their replies later (Redis pipelining across
+batches: the ranker decodes the next batch meanwhile). A reply that is lost with its
+connection is not guessed at: the batch is run again, which the offset check makes
+harmless. Every key the script touches carries the ``{prefix}`` hash tag (see
 ``leaderboard.core.keys``), so the script also runs on Redis Cluster.
 
 The dedup window uses two time buckets: event ids go into the set of the current bucket
@@ -30,6 +36,10 @@ from typing import Any
 
 from redis import Redis
 from redis.commands.core import Script
+from redis.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
@@ -113,6 +123,16 @@ class ApplyResult:
         return sum(self.applied_per_board.values())
 
 
+@dataclass
+class PendingApply:
+    """One consumed batch's scripts, sent or to be run again, and what to read back."""
+
+    batches: list[PartitionBatch]
+    calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each partition's script
+    boards_of: list[list[str]]  # each script's boards, in the order it reports them
+    sent_on: int | None = None  # the connection generation it was sent on; None: not sent
+
+
 class BatchApplier:
     """Runs the apply script for several partitions in one Redis round trip."""
 
@@ -124,6 +144,76 @@ class BatchApplier:
         self._offsets_key = keys.offsets(group, topic)
         self._window = dedup_window
         self._script: Script = redis.register_script(APPLY_SCRIPT)
+        self._connection: Connection | None = None  # for send/finish only
+        self._generation = 0  # bumped whenever that connection is dropped
+
+    def close(self) -> None:
+        """Give the pipelining connection back (replies not read are dropped with it)."""
+        self._drop_connection()
+
+    def send(
+        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int] = frozenset()
+    ) -> PendingApply:
+        """Send every partition's script without waiting for the replies.
+
+        Never raises for an unreachable Redis: the batch is then marked unsent, and
+        ``finish`` runs it (with the caller's retries)."""
+        pending = self._prepare(batches, now, allow_gap)
+        try:
+            connection = self._pipelining_connection()
+            commands = [
+                ("EVALSHA", self._script.sha, len(keys), *keys, *args)
+                for keys, args in pending.calls
+            ]
+            connection.send_packed_command(connection.pack_commands(commands), check_health=False)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self._drop_connection()
+            return pending
+        pending.sent_on = self._generation
+        return pending
+
+    def finish(self, pending: PendingApply) -> list[ApplyResult]:
+        """Read the replies of a sent batch, or run it (again) if they are not coming:
+        not sent, lost with a dropped connection, or refused because Redis lost the
+        script cache. Batches must be finished in the order they were sent."""
+        if pending.sent_on is None or pending.sent_on != self._generation:
+            return self._run(pending)
+        assert self._connection is not None
+        replies: list[Any] = []
+        errors: list[ResponseError] = []
+        try:
+            for _ in pending.calls:
+                try:
+                    replies.append(self._connection.read_response())
+                except ResponseError as error:
+                    errors.append(error)  # keep reading: every reply must be consumed
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self._drop_connection()
+            raise
+        finally:
+            pending.sent_on = None  # read (or lost): a second finish runs it again
+        if any(isinstance(error, NoScriptError) for error in errors):
+            return self._run(pending)
+        if errors:
+            raise errors[0]
+        return self._results(pending, replies)
+
+    def _pipelining_connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._redis.connection_pool.get_connection()
+            # The script must be known before EVALSHA arrives (after a Redis restart its
+            # cache is empty); SCRIPT LOAD is idempotent.
+            self._connection.send_command("SCRIPT", "LOAD", APPLY_SCRIPT)
+            self._connection.read_response()
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        self._generation += 1
+        connection.disconnect()
+        self._redis.connection_pool.release(connection)
 
     def stored_offsets(self, partitions: Sequence[int]) -> dict[int, int | None]:
         """The next offset to apply of each partition, None where nothing was applied."""
@@ -139,20 +229,36 @@ class BatchApplier:
         self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int] = frozenset()
     ) -> list[ApplyResult]:
         """Apply every partition's batch (pipelined, each one atomic) and report."""
+        return self._run(self._prepare(batches, now, allow_gap))
+
+    def _prepare(
+        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int]
+    ) -> PendingApply:
         bucket = int(now) // self._window
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
-        pipe = self._redis.pipeline(transaction=False)
-        boards_of: list[list[str]] = []
+        pending = PendingApply(list(batches), [], [])
         for batch in batches:
             keys, args, boards = self._script_call(
                 batch, seen_keys, bucket, batch.partition in allow_gap
             )
-            boards_of.append(boards)
+            pending.calls.append((keys, args))
+            pending.boards_of.append(boards)
+        return pending
+
+    def _run(self, pending: PendingApply) -> list[ApplyResult]:
+        """Run the batch's scripts in one round trip of a pooled connection (the
+        ``Script`` loads itself where Redis does not know it)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for keys, args in pending.calls:
             self._script(keys=keys, args=args, client=pipe)
-        replies = pipe.execute()
+        return self._results(pending, pipe.execute())
+
+    def _results(self, pending: PendingApply, replies: list[Any]) -> list[ApplyResult]:
         return [
             self._result(batch, reply, boards)
-            for batch, reply, boards in zip(batches, replies, boards_of, strict=True)
+            for batch, reply, boards in zip(
+                pending.batches, replies, pending.boards_of, strict=True
+            )
         ]
 
     def _script_call(

@@ -4,18 +4,18 @@ For each batch from ``BatchConsumer``:
 
 1. every message is decoded against the event contract; invalid ones are produced to the
    dead-letter topic with the reason and their source coordinates in headers;
-2. the valid events are grouped per partition and applied by ``BatchApplier`` (one
-   atomic script per partition, all partitions in one round trip) on the ranker's one
-   Redis writer thread, which applies batches strictly in the order they were started;
+2. the valid events are grouped per partition and their scripts sent by
+   ``BatchApplier`` (one atomic script per partition), without waiting for the reply;
 3. one change notice lists the leaderboards the batch changed;
 4. the producer is flushed, so dead letters and the notice are on the broker before the
    batch's offsets are stored. A partition refused as a gap is rewound instead and its
    offset not stored.
 
-Steps 1-2 are the batch's start and 3-4 its completion (``BatchConsumer``'s overlap):
-while Redis runs batch N's scripts, the main thread decodes batch N+1, so the ranker's
-CPU and Redis's work side by side instead of in turn. Exactly-once does not depend on
-it: each script still refuses what does not follow the stored offset.
+Steps 1-2 are the batch's start; reading the replies and 3-4 its completion
+(``BatchConsumer``'s overlap): while Redis runs batch N's scripts, the ranker decodes
+batch N+1 and queues its scripts behind them, so the ranker's CPU and Redis's work side
+by side instead of in turn. Exactly-once does not depend on it: each script still
+refuses what does not follow the stored offset.
 
 On assignment, each partition is positioned at the offset Redis says comes next, or at
 the beginning of the topic when Redis has none, so the sorted sets can be rebuilt from
@@ -25,7 +25,7 @@ Kafka after Redis lost its data.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
@@ -47,7 +47,7 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import RankerMetrics
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import WorkerContext
-from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch
+from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
 from leaderboard.ranker.settings import RankerSettings
 
 log = get_logger(__name__)
@@ -66,14 +66,12 @@ class Ranker:
         producer: Producer,
         metrics: RankerMetrics,
         retrier: DependencyRetrier,
-        writer: ThreadPoolExecutor,
     ) -> None:
         self._settings = settings
         self._retrier = retrier
         self._applier = applier
         self._producer = producer
         self._metrics = metrics
-        self._writer = writer  # one thread: batches reach Redis in the order started
         self._bounds = ScoreBounds(settings.score_min, settings.score_max)
         self._consumer: Consumer | None = None
         # Rewinds per partition so far: a batch started before its partition was rewound
@@ -94,8 +92,8 @@ class Ranker:
         )
 
     def start(self, messages: list[Message]) -> Completion:
-        """Decode the batch, dead-letter what is invalid and hand the rest to the Redis
-        writer; the returned completion waits for Redis and finishes the batch."""
+        """Decode the batch, dead-letter what is invalid and send the rest to Redis; the
+        returned completion waits for Redis's replies and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
         for message in messages:
             partition, offset = message.partition(), message.offset()
@@ -112,17 +110,20 @@ class Ranker:
             batch.events.append((offset, event))
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
-        applying = self._submit(list(batches.values()), messages[0])
-        return lambda: self._complete(messages, batches, applying, rewinds)
+        sent_at = time.perf_counter()
+        pending = self._applier.send(list(batches.values()), time.time())
+        return lambda: self._complete(messages, batches, pending, sent_at, rewinds)
 
     def _complete(
         self,
         messages: list[Message],
         batches: dict[int, PartitionBatch],
-        applying: Future[list[ApplyResult]],
+        pending: PendingApply,
+        sent_at: float,
         rewinds: dict[int, int],
     ) -> list[TopicPartition]:
-        results = applying.result()
+        results = self._with_retries(lambda: self._applier.finish(pending), messages[0])
+        self._metrics.apply_seconds.observe(time.perf_counter() - sent_at)
         gaps = [result for result in results if result.gap]
         if gaps:
             results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
@@ -145,28 +146,16 @@ class Ranker:
             if not result.gap
         ]
 
-    def _submit(
-        self,
-        batches: list[PartitionBatch],
-        first: Message,
-        allow_gap: frozenset[int] = frozenset(),
-    ) -> Future[list[ApplyResult]]:
-        """Queue the batch for the Redis writer thread."""
-        return self._writer.submit(self._apply, batches, first, allow_gap)
-
-    def _apply(
-        self, batches: list[PartitionBatch], first: Message, allow_gap: frozenset[int]
+    def _with_retries(
+        self, apply: Callable[[], list[ApplyResult]], first: Message
     ) -> list[ApplyResult]:
         """Apply, retrying while Redis is unreachable (the script is idempotent, so a
         retry after a lost reply is harmless) until it answers or shutdown is asked."""
-        started = time.perf_counter()
-        results = self._retrier.call(
-            lambda: self._applier.apply(batches, time.time(), allow_gap),
+        return self._retrier.call(
+            apply,
             "apply a batch to Redis",
             {"topic": first.topic(), "partition": first.partition(), "offset": first.offset()},
         )
-        self._metrics.apply_seconds.observe(time.perf_counter() - started)
-        return results
 
     def _recover_gaps(
         self,
@@ -204,11 +193,10 @@ class Ranker:
                 self._rewinds[gap.partition] = self._rewinds.get(gap.partition, 0) + 1
         if not unfillable:
             return results
-        retried = self._submit(
-            [batches[p] for p in sorted(unfillable)],
-            first,
-            frozenset(unfillable),
-        ).result()
+        retry = [batches[p] for p in sorted(unfillable)]
+        retried = self._with_retries(
+            lambda: self._applier.apply(retry, time.time(), frozenset(unfillable)), first
+        )
         by_partition = {result.partition: result for result in results}
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
@@ -276,14 +264,12 @@ def run(context: WorkerContext[RankerSettings]) -> None:
         settings.topic_game_score,
         settings.ranker_dedup_window_seconds,
     )
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redis-writer")
     ranker = Ranker(
         settings,
         applier,
         producer,
         RankerMetrics(context.metrics.registry),
         redis_retrier(context.health, context.shutdown),
-        writer,
     )
     consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
     try:
@@ -298,8 +284,8 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             health=context.health,
         ).run()
     finally:
-        # A batch still queued after a failure is abandoned: it was not stored, so it is
-        # consumed again, and its scripts skip whatever of it did reach Redis.
-        writer.shutdown(wait=True, cancel_futures=True)
+        # Replies of a batch abandoned after a failure are dropped with the connection:
+        # its offsets were not stored, and its scripts skip what did reach Redis.
+        applier.close()
         producer.flush(FLUSH_TIMEOUT_SECONDS)
         redis.close()
