@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--archiver-batch-sizes",
         type=sizes,
-        default=[2000],
+        default=[5000],
         help="archiver batch sizes to drain with; the first is the headline figure",
     )
     parser.add_argument(

@@ -23,7 +23,7 @@ class ArchiverSettings(PostgresSettings):
         description="Kafka consumer group of the archiver; every replica shares it.",
     )
     archiver_batch_size: int = Field(
-        2000,
+        5000,
         ge=1,
         le=100_000,
         description="Most messages consumed and inserted per batch (one transaction).",

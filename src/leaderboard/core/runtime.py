@@ -16,6 +16,7 @@ reads, with their defaults and descriptions, and exits 0 without connecting anyw
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,26 @@ def help_requested(
     return True
 
 
+#: Allocations between two collections of the youngest generation (Python's default: 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_garbage_collector() -> None:
+    """Make the cyclic garbage collector cheap for batch loops.
+
+    Each batch allocates thousands of short-lived objects (messages, events, arguments)
+    that reference counting frees; with the default threshold the collector still runs
+    several times per batch and, every few runs, walks every long-lived object the
+    libraries created at import (a tenth of the ranker's CPU in a profile). Freezing
+    those moves them out of its sight, and a higher threshold lets it run per few
+    batches instead. Cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 def run_worker(
     settings_class: type[SettingsT],
     work: Callable[[WorkerContext[SettingsT]], None],
@@ -104,6 +125,7 @@ def run_worker(
         context.metrics, context.health, settings.metrics_host, settings.metrics_port
     )
     log.info("started", metrics=f"http://{settings.metrics_host}:{server.server_port}/metrics")
+    tune_garbage_collector()
     status = EXIT_OK
     try:
         work(context)

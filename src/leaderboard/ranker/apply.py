@@ -66,11 +66,11 @@ while i <= #ARGV do
     already = already + 1
   else
     local id = ARGV[i + 4]
-    if redis.call('SISMEMBER', KEYS[2], id) == 1 or redis.call('SISMEMBER', KEYS[3], id) == 1 then
+    -- SADD answers "was it in the current bucket already?" and records it in one call.
+    if redis.call('SADD', KEYS[2], id) == 0 or redis.call('SISMEMBER', KEYS[3], id) == 1 then
       duplicates = duplicates + 1
     else
       local b = tonumber(ARGV[i + 1])
-      redis.call('SADD', KEYS[2], id)
       redis.call('ZINCRBY', KEYS[3 + 2 * b], ARGV[i + 3], ARGV[i + 2])
       if ARGV[i + 5] ~= '' then
         redis.call('HSET', KEYS[4 + 2 * b], ARGV[i + 2], ARGV[i + 5])

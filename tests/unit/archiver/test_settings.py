@@ -17,7 +17,7 @@ def test_defaults() -> None:
     assert settings.service_name == "archiver"
     assert settings.metrics_port == 9102
     assert settings.archiver_group_id == "archiver"
-    assert settings.archiver_batch_size == 2000
+    assert settings.archiver_batch_size == 5000
     assert settings.archiver_retry_max_seconds == 5.0
     assert settings.archiver_migrate_on_start is True
 

@@ -1,5 +1,6 @@
 """run_worker turns configuration, errors and clean stops into the right exit status."""
 
+import gc
 import signal
 import socket
 import urllib.request
@@ -12,9 +13,20 @@ from leaderboard.core.runtime import (
     EXIT_BAD_CONFIGURATION,
     EXIT_FAILED,
     EXIT_OK,
+    GC_YOUNG_THRESHOLD,
     WorkerContext,
     run_worker,
+    tune_garbage_collector,
 )
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_garbage_collector():
+    """run_worker tunes the process's collector; give the test session its own back."""
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
 
 
 def free_port() -> int:
@@ -58,3 +70,10 @@ def test_a_project_error_exits_1() -> None:
         raise InfrastructureError("redis went away")
 
     assert run_worker(LeaderboardSettings, work) == EXIT_FAILED
+
+
+def test_the_garbage_collector_is_tuned_for_batch_loops() -> None:
+    before = gc.get_threshold()
+    tune_garbage_collector()
+    assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
+    assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's way
