@@ -38,18 +38,14 @@ from tests.support.services import free_port, wait_for
 
 log = get_logger(__name__)
 
-_DEDUP_CHECK = (
-    '    -- SADD answers "was it in the current bucket already?" and records it in one call.\n'
-    "    if redis.call('SADD', KEYS[2], id) == 0 or "
-    "redis.call('SISMEMBER', KEYS[3], id) == 1 then\n"
+_DEDUP_LOOKUPS = (
+    "local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)\n"
+    "local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)\n"
 )
-_DEDUP_ELSE = "      duplicates = duplicates + 1\n    else\n"
-_ZINCRBY = "      redis.call('ZINCRBY', KEYS[3 + 2 * b], ARGV[i + 3], ARGV[i + 2])\n"
-_NAMES = (
-    "      if ARGV[i + 5] ~= '' then\n"
-    "        redis.call('HSET', KEYS[4 + 2 * b], ARGV[i + 2], ARGV[i + 5])\n"
-    "      end\n"
-)
+_DEDUP_RECORD = "call_chunked('SADD', KEYS[2], fresh, CHUNK)\n"
+_TOTALS_READ = "    local totals = redis.call('ZMSCORE', board, unpack(list, s, e))\n"
+_TOTALS_WRITE = "    redis.call('ZADD', board, unpack(args))\n"
+_NAMES = "  call_chunked('HSET', KEYS[4 + 2 * b], pairs_, 2 * CHUNK)\n"
 
 
 def _edit(script: str, *replacements: tuple[str, str]) -> str:
@@ -64,27 +60,25 @@ def script_variants(script: str = APPLY_SCRIPT) -> dict[str, str]:
     """The apply script and cut-down copies of it, to see what each part costs:
 
     - ``full``: the ranker's script as it is;
-    - ``check_first``: the dedup as it was before (two ``SISMEMBER``, then ``SADD``: one
-      call more per new event);
-    - ``no_dedup``: no dedup set calls at all;
-    - ``floor``: no Redis call per event either (no ``ZINCRBY``, no name ``HSET``): what
-      passing 6 arguments per event and looping over them in Lua costs.
+    - ``no_dedup``: without the dedup window's set calls (``SMISMEMBER`` on both
+      buckets, ``SADD`` of the new ids); ids repeated inside the batch are still skipped;
+    - ``floor``: no sorted-set or name calls either: what passing 6 arguments per event
+      and summing them per player in Lua costs.
     """
-    no_dedup = _edit(script, (_DEDUP_CHECK + _DEDUP_ELSE, "    do\n"))
+    no_dedup = _edit(
+        script,
+        (_DEDUP_LOOKUPS, "local in_current, in_previous = {}, {}\n"),
+        (_DEDUP_RECORD, ""),
+    )
     return {
         "full": script,
-        "check_first": _edit(
-            script,
-            (
-                _DEDUP_CHECK + _DEDUP_ELSE,
-                "    if redis.call('SISMEMBER', KEYS[2], id) == 1 or "
-                "redis.call('SISMEMBER', KEYS[3], id) == 1 then\n"
-                + _DEDUP_ELSE
-                + "      redis.call('SADD', KEYS[2], id)\n",
-            ),
-        ),
         "no_dedup": no_dedup,
-        "floor": _edit(no_dedup, (_ZINCRBY, ""), (_NAMES, "")),
+        "floor": _edit(
+            no_dedup,
+            (_TOTALS_READ, "    local totals = {}\n"),
+            (_TOTALS_WRITE, ""),
+            (_NAMES, ""),
+        ),
     }
 
 

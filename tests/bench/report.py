@@ -181,7 +181,7 @@ def render(results: dict[str, Any]) -> str:
             f"  apply script on a private Redis ({state}), Redis time per event: "
             + ", ".join(
                 f"{name} {costs[name]['redis_script_us_per_event']} us"
-                for name in ("full", "check_first", "no_dedup", "floor")
+                for name in ("full", "no_dedup", "floor")
             )
             + f"; dedup {costs['dedup_us_per_event']} us = {costs['dedup_share'] or 0:.0%}"
         )

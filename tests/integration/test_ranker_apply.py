@@ -246,3 +246,49 @@ def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
     assert result.applied == 1
     assert scores(redis, keys) == {"ada": 3.0}
     applier.close()
+
+
+def test_a_player_several_times_in_a_batch_gets_the_sum_and_the_newest_name(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply([batch(0, 0, [event("ada", 5, display_name="Ada")])], NOW)
+    events = [
+        event("ada", 1),
+        event("ada", 2, display_name="Ada L."),
+        event("bob", 3, board="weekly", display_name="Bob"),
+        event("ada", 4, board="weekly"),
+        event("ada", 8, display_name="Ada Lovelace"),
+        event("ada", 16),
+    ]
+    [result] = applier.apply([batch(0, 1, events)], NOW)
+
+    assert result.applied_per_board == {"global": 4, "weekly": 2}
+    assert scores(redis, keys) == {"ada": 32.0}
+    assert scores(redis, keys, "weekly") == {"bob": 3.0, "ada": 4.0}
+    assert redis.hgetall(keys.names("global")) == {b"ada": b"Ada Lovelace"}
+    assert redis.hgetall(keys.names("weekly")) == {b"bob": b"Bob"}
+
+
+def test_batches_larger_than_one_redis_call_are_applied_whole(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    # More players, ids and names than one multi-member call of the script takes.
+    events = [event(f"p{n % 2500}", 1, display_name=f"P{n}") for n in range(3000)]
+    duplicate = event("p0", 100, event_id=events[0].event_id)
+    [result] = applier.apply([batch(0, 0, [*events, duplicate])], NOW)
+
+    assert (result.applied, result.duplicates) == (3000, 1)
+    totals = scores(redis, keys)
+    assert len(totals) == 2500
+    assert (totals["p0"], totals["p499"], totals["p500"]) == (2.0, 2.0, 1.0)
+    assert redis.hget(keys.names("global"), "p0") == b"P2500"
+
+
+def test_a_batch_may_touch_thousands_of_leaderboards(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    boards = [f"b{n}" for n in range(9000)]
+    [result] = applier.apply([batch(0, 0, [event("ada", 1, board=b) for b in boards])], NOW)
+    assert result.applied == 9000
+    assert redis.scard(keys.boards()) == 9000
+    assert scores(redis, keys, "b8999") == {"ada": 1.0}
