@@ -23,7 +23,12 @@ from leaderboard.archiver import migrate
 from leaderboard.archiver.retry import CHECK, PostgresRetrier
 from leaderboard.archiver.rows import DecodedBatch, decode_batch
 from leaderboard.archiver.settings import ArchiverSettings
-from leaderboard.archiver.store import InsertResult, ScoreStore, create_archive_engine
+from leaderboard.archiver.store import (
+    InsertResult,
+    PreparedBatch,
+    ScoreStore,
+    create_archive_engine,
+)
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.events import ScoreBounds
@@ -38,7 +43,7 @@ log = get_logger(__name__)
 class ArchiveHandler:
     """The ``BatchConsumer`` starter: one consumed batch into one committed insert.
 
-    The batch is decoded on the consumer's thread and inserted on the ``writer`` thread
+    The batch is decoded and prepared on the consumer's thread and written on the ``writer`` thread
     (one thread, so batches commit in the order they were consumed); meanwhile the
     consumer's thread decodes the next batch.
     """
@@ -64,6 +69,7 @@ class ArchiveHandler:
     def start(self, messages: list[Message]) -> Completion:
         """Decode the batch and queue its insert; the completion waits for the commit."""
         batch = decode_batch(messages, self._bounds)
+        prepared = self._store.prepare(batch.rows)
         first, last = messages[0], messages[-1]
         context = {
             "topic": first.topic(),
@@ -75,7 +81,7 @@ class ArchiveHandler:
         }
         inserting = self._writer.submit(
             self._retrier.call,
-            lambda: self._insert(batch),
+            lambda: self._insert(prepared),
             "insert a batch of score events",
             context,
         )
@@ -95,11 +101,11 @@ class ArchiveHandler:
             rejected=len(batch.rejections),
         )
 
-    def _insert(self, batch: DecodedBatch) -> InsertResult:
-        if not batch.rows:
+    def _insert(self, prepared: PreparedBatch) -> InsertResult:
+        if not prepared.rows:
             return InsertResult(0, 0)
         started = time.perf_counter()
-        result = self._store.insert(batch.rows)
+        result = self._store.write(prepared)
         # Successful attempts only: a refused connection says nothing about insert speed.
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
         return result

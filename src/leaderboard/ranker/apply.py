@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import hiredis
 from redis import Redis
 from redis.commands.core import Script
 from redis.connection import Connection
@@ -223,11 +224,13 @@ class BatchApplier:
         pending = self._prepare(batches, now, allow_gap)
         try:
             connection = self._pipelining_connection()
-            commands = [
-                ("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            # hiredis packs the whole argument tuple in C; redis-py's packer first walks
+            # every argument in Python, which cost a sixth of the ranker's time.
+            packed = b"".join(
+                hiredis.pack_command(("EVALSHA", self._script.sha, len(keys), *keys, *args))
                 for keys, args in pending.calls
-            ]
-            connection.send_packed_command(connection.pack_commands(commands), check_health=False)
+            )
+            connection.send_packed_command([packed], check_health=False)
         except (RedisConnectionError, RedisTimeoutError, OSError):
             self._drop_connection()
             return pending

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,17 @@ TOPIC = "game-score"
 _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-writer")
 
 
+@dataclass(frozen=True)
+class MemoryBatch:
+    """What MemoryStore.prepare makes: the rows themselves."""
+
+    row_list: list[dict[str, Any]]
+
+    @property
+    def rows(self) -> int:
+        return len(self.row_list)
+
+
 class MemoryStore:
     """An in-memory stand-in for ScoreStore: a table keyed by event_id."""
 
@@ -37,7 +49,11 @@ class MemoryStore:
         self.inserts: list[int] = []
         self.outages = outages
 
-    def insert(self, rows: Sequence[dict[str, Any]]) -> InsertResult:
+    def prepare(self, rows: Sequence[dict[str, Any]]) -> MemoryBatch:
+        return MemoryBatch(list(rows))
+
+    def write(self, batch: MemoryBatch) -> InsertResult:
+        rows = batch.row_list
         if self.outages:
             self.outages -= 1
             raise exc.OperationalError("INSERT", None, psycopg2.OperationalError("refused"))
