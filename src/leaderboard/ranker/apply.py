@@ -75,15 +75,39 @@ local function call_chunked(command, key, values, step)
   end
   return replies
 end
--- 1. The events not applied before (from the stored next offset on), and their ids.
-local positions, ids = {}, {}
+-- Where the sections of ARGV start (layout below the script).
+local counts_at = 6 + nboards
+local offsets_at = 7 + 2 * nboards
+local nnames = tonumber(ARGV[offsets_at + 1])
+local events_at = offsets_at + 2 + 2 * nnames
+local names_of = {}
+for j = offsets_at + 2, events_at - 1, 2 do
+  names_of[tonumber(ARGV[j])] = ARGV[j + 1]
+end
+-- 1. The events not applied before: all of them unless the batch straddles the stored
+--    next offset, and only then are the events' offsets read.
+local applied_before = {}
 local already = 0
-for i = 7 + nboards, #ARGV, 6 do
-  if next_offset and tonumber(ARGV[i]) < next_offset then
-    already = already + 1
-  else
-    positions[#positions + 1] = i
-    ids[#ids + 1] = ARGV[i + 4]
+if next_offset and first < next_offset then
+  local k = 0
+  for offset in string.gmatch(ARGV[offsets_at], '%d+') do
+    k = k + 1
+    if tonumber(offset) < next_offset then
+      applied_before[k] = true
+      already = already + 1
+    end
+  end
+end
+local numbers, boards_of, ids = {}, {}, {}
+local k = 0
+for b = 1, nboards do
+  for _ = 1, tonumber(ARGV[counts_at + b]) do
+    k = k + 1
+    if not applied_before[k] then
+      numbers[#numbers + 1] = k
+      boards_of[#boards_of + 1] = b
+      ids[#ids + 1] = ARGV[events_at + 3 * k - 1]
+    end
   end
 end
 -- 2. Skip the ids the dedup window holds, or this batch holds a second time; sum the
@@ -96,23 +120,23 @@ for b = 1, nboards do
   delta[b], players[b], names[b], applied[b] = {}, {}, {}, 0
 end
 local duplicates = 0
-for k, i in ipairs(positions) do
-  local id = ids[k]
-  if in_current[k] == 1 or in_previous[k] == 1 or seen[id] then
+for j, n in ipairs(numbers) do
+  local id = ids[j]
+  if in_current[j] == 1 or in_previous[j] == 1 or seen[id] then
     duplicates = duplicates + 1
   else
     seen[id] = true
     fresh[#fresh + 1] = id
-    local b = tonumber(ARGV[i + 1])
-    local player = ARGV[i + 2]
+    local b = boards_of[j]
+    local player = ARGV[events_at + 3 * n - 3]
     local sum = delta[b][player]
     if sum == nil then
       players[b][#players[b] + 1] = player
       sum = 0
     end
-    delta[b][player] = sum + tonumber(ARGV[i + 3])
-    if ARGV[i + 5] ~= '' then
-      names[b][player] = ARGV[i + 5]
+    delta[b][player] = sum + tonumber(ARGV[events_at + 3 * n - 2])
+    if names_of[n] then
+      names[b][player] = names_of[n]
     end
     applied[b] = applied[b] + 1
   end
@@ -155,9 +179,12 @@ return result
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, then per
 #       board b (1-based): 3+2b its sorted set, 4+2b its display-name hash.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
-#       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'),
-#       6 board count, 7.. board ids, then 6 per event: offset, board index, player id,
-#       score, event id (16 raw bytes), display name ('' when none).
+#       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
+#       then B board ids, then B event counts (the events come grouped by board, in
+#       offset order within a board), then the events' offsets comma-separated, then the
+#       number of display names N and N pairs (event number, name), then 3 per event:
+#       player id, score, event id (16 raw bytes). Per event only what every event
+#       needs: Redis parses each argument, and most events have no name.
 
 
 @dataclass
@@ -329,20 +356,22 @@ class BatchApplier:
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
     ) -> tuple[list[str], list[Any], list[str]]:
-        boards: dict[str, int] = {}
+        by_board: dict[str, list[tuple[int, ScoreEvent]]] = {}
+        for entry in batch.events:
+            by_board.setdefault(entry[1].leaderboard, []).append(entry)
+        offsets: list[int] = []
+        names: list[Any] = []
         event_args: list[Any] = []
-        for offset, event in batch.events:
-            index = boards.setdefault(event.leaderboard, len(boards) + 1)
-            event_args += (
-                offset,
-                index,
-                event.player_id,
-                event.score,
-                event.event_id.bytes,
-                event.display_name or "",
-            )
+        number = 0
+        for entries in by_board.values():
+            for offset, event in entries:
+                number += 1
+                offsets.append(offset)
+                event_args += (event.player_id, event.score, event.event_id.bytes)
+                if event.display_name is not None:
+                    names += (number, event.display_name)
         keys = [self._offsets_key, *seen_keys, self._keys.boards()]
-        for board in boards:
+        for board in by_board:
             keys += (self._keys.board(board), self._keys.names(board))
         header = [
             batch.partition,
@@ -350,10 +379,14 @@ class BatchApplier:
             batch.last_offset,
             (bucket + 2) * self._window,
             "1" if allow_gap else "0",
-            len(boards),
-            *boards,
+            len(by_board),
+            *by_board,
+            *(len(entries) for entries in by_board.values()),
+            ",".join(map(str, offsets)),
+            len(names) // 2,
+            *names,
         ]
-        return keys, header + event_args, list(boards)
+        return keys, header + event_args, list(by_board)
 
     @staticmethod
     def _result(batch: PartitionBatch, reply: list[int], boards: list[str]) -> ApplyResult:
