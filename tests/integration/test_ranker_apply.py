@@ -292,3 +292,10 @@ def test_a_batch_may_touch_thousands_of_leaderboards(
     assert result.applied == 9000
     assert redis.scard(keys.boards()) == 9000
     assert scores(redis, keys, "b8999") == {"ada": 1.0}
+
+
+def test_large_totals_stay_exact(applier: BatchApplier, redis: Redis, keys: RedisKeys) -> None:
+    redis.zadd(keys.board("global"), {"ada": 2**52})  # beyond what %.14g would keep exact
+    applier.apply([batch(0, 0, [event("ada", 1), event("ada", 2)])], NOW)
+    assert redis.zscore(keys.board("global"), "ada") == 2**52 + 3
+    assert int(redis.zscore(keys.board("global"), "ada")) == 4_503_599_627_370_499

@@ -93,7 +93,9 @@ def decode_score_event(raw: bytes | None, bounds: ScoreBounds) -> ScoreEvent:
     if raw is None:
         raise InvalidEventError("invalid_json", "message has no value")
     try:
-        event = ScoreEvent.model_validate_json(raw)
+        # The model's validator itself: what model_validate_json calls, minus a wrapper
+        # that costs a tenth of the decoding time on the consumers' hot path.
+        event = ScoreEvent.__pydantic_validator__.validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if any(error["type"] == "json_invalid" for error in errors):

@@ -153,7 +153,7 @@ for b = 1, nboards do
     for k = s, e do
       local total = totals[k - s + 1]
       total = delta[b][list[k]] + (total and tonumber(total) or 0)
-      args[#args + 1] = string.format('%.17g', total)
+      args[#args + 1] = total -- a number: Redis formats it with %.17g, losing nothing
       args[#args + 1] = list[k]
     end
     redis.call('ZADD', board, unpack(args))

@@ -95,15 +95,18 @@ class Ranker:
         """Decode the batch, dead-letter what is invalid and send the rest to Redis; the
         returned completion waits for Redis's replies and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
+        bounds = self._bounds
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = PartitionBatch(partition, offset, offset)
-            batch.first_offset = min(batch.first_offset, offset)
-            batch.last_offset = max(batch.last_offset, offset)
+            elif offset > batch.last_offset:
+                batch.last_offset = offset
+            elif offset < batch.first_offset:
+                batch.first_offset = offset
             try:
-                event = decode_score_event(message.value(), self._bounds)
+                event = decode_score_event(message.value(), bounds)
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
