@@ -213,13 +213,35 @@ class ApplyResult:
         return sum(self.applied_per_board.values())
 
 
+#: Most events one script applies. A script holds Redis while it runs (about 10 µs per
+#: event under load), so a partition's larger batch is applied as several scripts in a
+#: row, and other clients (the publisher, the gateway) wait at most about 20 ms.
+MAX_SCRIPT_EVENTS = 2000
+
+
+def split(batch: PartitionBatch, size: int = MAX_SCRIPT_EVENTS) -> list[PartitionBatch]:
+    """``batch`` as consecutive pieces of at most ``size`` events that together cover
+    exactly its offsets (each piece starts where the previous one ended)."""
+    if len(batch.events) <= size:
+        return [batch]
+    pieces = []
+    first = batch.first_offset
+    for start in range(0, len(batch.events), size):
+        events = batch.events[start : start + size]
+        last = events[-1][0] if start + size < len(batch.events) else batch.last_offset
+        pieces.append(PartitionBatch(batch.partition, first, last, events))
+        first = last + 1
+    return pieces
+
+
 @dataclass
 class PendingApply:
     """One consumed batch's scripts, sent or to be run again, and what to read back."""
 
     batches: list[PartitionBatch]
-    calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each partition's script
+    calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each script
     boards_of: list[list[str]]  # each script's boards, in the order it reports them
+    pieces: list[PartitionBatch] = field(default_factory=list)  # what each script applies
     sent_on: int | None = None  # the connection generation it was sent on; None: not sent
 
 
@@ -330,11 +352,13 @@ class BatchApplier:
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
         pending = PendingApply(list(batches), [], [])
         for batch in batches:
-            keys, args, boards = self._script_call(
-                batch, seen_keys, bucket, batch.partition in allow_gap
-            )
-            pending.calls.append((keys, args))
-            pending.boards_of.append(boards)
+            for piece in split(batch):
+                keys, args, boards = self._script_call(
+                    piece, seen_keys, bucket, batch.partition in allow_gap
+                )
+                pending.calls.append((keys, args))
+                pending.boards_of.append(boards)
+                pending.pieces.append(piece)
         return pending
 
     def _run(self, pending: PendingApply) -> list[ApplyResult]:
@@ -346,12 +370,11 @@ class BatchApplier:
         return self._results(pending, pipe.execute())
 
     def _results(self, pending: PendingApply, replies: list[Any]) -> list[ApplyResult]:
-        return [
-            self._result(batch, reply, boards)
-            for batch, reply, boards in zip(
-                pending.batches, replies, pending.boards_of, strict=True
-            )
-        ]
+        """One result per partition, from the replies of its pieces' scripts."""
+        per_partition: dict[int, list[ApplyResult]] = {}
+        for piece, reply, boards in zip(pending.pieces, replies, pending.boards_of, strict=True):
+            per_partition.setdefault(piece.partition, []).append(self._result(piece, reply, boards))
+        return [merge_results(per_partition[batch.partition]) for batch in pending.batches]
 
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
@@ -412,3 +435,24 @@ class BatchApplier:
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
         )
+
+
+def merge_results(results: list[ApplyResult]) -> ApplyResult:
+    """The result of a partition's batch from those of its pieces, in order. A refused
+    piece refuses the batch (its stored offset is where to rewind to); pieces are
+    contiguous, so only the first can be refused unless another ranker interfered."""
+    if len(results) == 1:
+        return results[0]
+    refused = next((result for result in results if result.gap), None)
+    applied: dict[str, int] = {}
+    for result in results:
+        for board, count in result.applied_per_board.items():
+            applied[board] = applied.get(board, 0) + count
+    return ApplyResult(
+        results[0].partition,
+        gap=refused is not None,
+        stored_next=(refused or results[0]).stored_next,
+        applied_per_board=applied,
+        duplicates=sum(result.duplicates for result in results),
+        already_applied=sum(result.already_applied for result in results),
+    )
