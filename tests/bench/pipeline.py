@@ -63,7 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ranker-batch-sizes",
         type=sizes,
-        default=[2000, 10000],
+        default=[5000, 2000],
         help="ranker batch sizes to drain with; the first is the headline figure",
     )
     parser.add_argument(

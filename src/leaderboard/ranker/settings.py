@@ -16,7 +16,7 @@ class RankerSettings(RedisSettings):
         "ranker", min_length=1, description="Kafka consumer group of the rankers."
     )
     ranker_batch_size: int = Field(
-        2000, ge=1, le=100_000, description="Most events the ranker applies in one batch."
+        5000, ge=1, le=100_000, description="Most events the ranker applies in one batch."
     )
     ranker_dedup_window_seconds: int = Field(
         300,
