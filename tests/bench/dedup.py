@@ -292,18 +292,17 @@ def lua_cost(
 def window_memory(bytes_per_id: float, rate: float, window: int) -> dict[str, Any]:
     """Memory the seen sets hold at a sustained ``rate`` with a ``window``-second window.
 
-    A set takes the ids of one bucket (``window`` seconds) and expires ``2 * window``
-    after its last write, i.e. at the end of the bucket after next: during any bucket the
-    sets of the two previous buckets are alive plus the current one filling up, so Redis
-    holds between 2 and 3 windows of ids (only the last 2 are ever checked).
+    A set takes the ids of one bucket (``window`` seconds) and expires (``EXPIREAT``) at
+    the end of the bucket after its own, when it stops being consulted: during a bucket
+    Redis holds the previous bucket's full set and the current one filling up, i.e.
+    between 1 and 2 windows of ids.
     """
     per_window = rate * window
     return {
         "window_seconds": window,
         "rate_events_per_s": round(rate),
-        "ids_min": round(2 * per_window),
-        "ids_max": round(3 * per_window),
-        "bytes_min": round(2 * per_window * bytes_per_id),
-        "bytes_max": round(3 * per_window * bytes_per_id),
-        "bytes_max_with_expireat": round(2 * per_window * bytes_per_id),
+        "ids_min": round(per_window),
+        "ids_max": round(2 * per_window),
+        "bytes_min": round(per_window * bytes_per_id),
+        "bytes_max": round(2 * per_window * bytes_per_id),
     }

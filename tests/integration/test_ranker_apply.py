@@ -29,8 +29,10 @@ def keys(redis: Redis) -> Iterator[RedisKeys]:
 
 
 @pytest.fixture
-def applier(redis: Redis, keys: RedisKeys) -> BatchApplier:
-    return BatchApplier(redis, keys, "ranker", "game-score", WINDOW)
+def applier(redis: Redis, keys: RedisKeys) -> Iterator[BatchApplier]:
+    applier = BatchApplier(redis, keys, "ranker", "game-score", WINDOW)
+    yield applier
+    applier.close()  # its pipelining connection, if a test used send()
 
 
 def event(player: str, score: int, board: str = "global", **extra: object) -> ScoreEvent:
@@ -190,7 +192,6 @@ def test_sent_batches_are_read_back_in_order_while_the_next_is_queued(
     assert [(r.partition, r.applied, r.stored_next) for r in two] == [(0, 1, 2), (1, 1, None)]
     assert scores(redis, keys) == {"ada": 11.0, "bob": 2.0, "cy": 3.0}
     assert applier.stored_offsets([0, 1]) == {0: 3, 1: 1}
-    applier.close()
 
 
 def finish_with_retry(applier: BatchApplier, pending: PendingApply) -> list[ApplyResult]:
@@ -221,7 +222,6 @@ def test_replies_lost_with_the_connection_are_not_guessed_the_batches_run_again(
     [after] = applier.finish(applier.send([batch(0, 3, [event("ada", 8)])], NOW))
     assert after.applied == 1
     assert scores(redis, keys) == {"ada": 15.0}
-    applier.close()
 
 
 def test_a_batch_finished_twice_counts_once(
@@ -232,7 +232,6 @@ def test_a_batch_finished_twice_counts_once(
     [again] = applier.finish(pending)  # a retry after the reply was read: runs again
     assert (first.applied, again.applied, again.already_applied) == (1, 0, 1)
     assert scores(redis, keys) == {"ada": 1.0}
-    applier.close()
 
 
 def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
@@ -245,7 +244,6 @@ def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
 
     assert result.applied == 1
     assert scores(redis, keys) == {"ada": 3.0}
-    applier.close()
 
 
 def test_a_player_several_times_in_a_batch_gets_the_sum_and_the_newest_name(

@@ -25,6 +25,15 @@ def partitions() -> list[TopicPartition]:
     return [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
 
 
+def drained(
+    shutdown: Shutdown, partitions: list[TopicPartition], *batches: list[FakeMessage]
+) -> FakeConsumer:
+    """A consumer serving ``batches``, then asking ``shutdown`` to stop the loop."""
+    return FakeConsumer(
+        batches=list(batches), partitions=partitions, on_empty=lambda: shutdown.request("done")
+    )
+
+
 def ignore(messages: list[FakeMessage]) -> None:
     """A handler whose work is trivially durable."""
 
@@ -38,11 +47,7 @@ def test_offsets_are_stored_after_the_handler_and_committed_at_shutdown(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
     seen: list[list[int]] = []
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)], [msg(0, 1)])
 
     def handler(messages):
         # Nothing of this batch may be stored before the handler returns.
@@ -82,11 +87,7 @@ def test_a_failing_handler_stores_nothing_and_closes(
 def test_revoked_partitions_are_committed_and_not_stored_again(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1), msg(1, 1)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)], [msg(0, 1), msg(1, 1)])
     calls = 0
 
     def handler(messages):
@@ -108,11 +109,7 @@ def test_error_events_are_counted_and_skipped(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
     transient = FakeMessage(TOPIC, 0, -1, error_value=KafkaError(KafkaError._TRANSPORT))
-    consumer = FakeConsumer(
-        batches=[[transient, msg(0, 0)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [transient, msg(0, 0)])
     handled = []
     metrics = Metrics("t")
     BatchConsumer(consumer, [TOPIC], handled.extend, shutdown=shutdown, metrics=metrics).run()
@@ -154,11 +151,7 @@ def test_lag_is_reported_per_assigned_partition(
 def test_a_handler_can_choose_the_offsets_to_store(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)])
 
     def handler(messages):
         return [TopicPartition(TOPIC, 0, 1)]  # partition 1 was rewound: leave it
@@ -190,11 +183,7 @@ class RecordingStarter:
 def test_a_starter_overlaps_the_next_batch_and_completes_in_order(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)], [msg(1, 1)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)], [msg(0, 1)], [msg(1, 1)])
     starter = RecordingStarter(consumer)
     metrics = Metrics("t")
     BatchConsumer(consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=metrics).run()
@@ -232,11 +221,7 @@ def test_a_batch_in_flight_does_not_wait_for_the_poll_timeout(
 def test_a_revoke_completes_the_batch_in_flight_before_committing(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)], [msg(0, 1)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)], [msg(0, 1)])
     # While batch 1 is in flight, partition 1 is revoked (as inside the next poll).
     starter = RecordingStarter(consumer)
     revoked = [TopicPartition(TOPIC, 1)]
@@ -258,11 +243,7 @@ def test_a_revoke_completes_the_batch_in_flight_before_committing(
 def test_lost_partitions_are_not_stored_after_completing_the_batch_in_flight(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
-    consumer = FakeConsumer(
-        batches=[[msg(0, 0), msg(1, 0)]],
-        partitions=partitions,
-        on_empty=lambda: shutdown.request("drained"),
-    )
+    consumer = drained(shutdown, partitions, [msg(0, 0), msg(1, 0)])
     starter = RecordingStarter(consumer)
     poll = consumer.poll
 
