@@ -44,7 +44,7 @@ _DEDUP_LOOKUPS = (
 )
 _DEDUP_RECORD = "call_chunked('SADD', KEYS[2], fresh, CHUNK)\n"
 _TOTALS_READ = "    local totals = redis.call('ZMSCORE', board, unpack(list, s, e))\n"
-_TOTALS_WRITE = "    redis.call('ZADD', board, unpack(args))\n"
+_TOTALS_WRITE = "    redis.call('ZADD', board, unpack(args, 1, n))\n"
 _NAMES = "  call_chunked('HSET', KEYS[4 + 2 * b], pairs_, 2 * CHUNK)\n"
 
 

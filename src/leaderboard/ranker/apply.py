@@ -65,12 +65,16 @@ end
 local nboards = tonumber(ARGV[6])
 -- unpack() is bounded by Lua's stack: multi-member calls take at most CHUNK members.
 local CHUNK = 1000
+-- Tables are filled with explicit counters: Lua 5.1's # searches for the border each time.
 local function call_chunked(command, key, values, step)
-  local replies = {}
-  for s = 1, #values, step do
-    local reply = redis.call(command, key, unpack(values, s, math.min(s + step - 1, #values)))
+  local replies, n, count = {}, 0, #values
+  for s = 1, count, step do
+    local reply = redis.call(command, key, unpack(values, s, math.min(s + step - 1, count)))
     if type(reply) == 'table' then
-      for _, r in ipairs(reply) do replies[#replies + 1] = r end
+      for _, r in ipairs(reply) do
+        n = n + 1
+        replies[n] = r
+      end
     end
   end
   return replies
@@ -99,14 +103,15 @@ if next_offset and first < next_offset then
   end
 end
 local numbers, boards_of, ids = {}, {}, {}
-local k = 0
+local k, todo = 0, 0
 for b = 1, nboards do
   for _ = 1, tonumber(ARGV[counts_at + b]) do
     k = k + 1
     if not applied_before[k] then
-      numbers[#numbers + 1] = k
-      boards_of[#boards_of + 1] = b
-      ids[#ids + 1] = ARGV[events_at + 3 * k - 1]
+      todo = todo + 1
+      numbers[todo] = k
+      boards_of[todo] = b
+      ids[todo] = ARGV[events_at + 3 * k - 1]
     end
   end
 end
@@ -114,10 +119,10 @@ end
 --    rest per player, keeping each player's newest display name.
 local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)
 local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
-local seen, fresh = {}, {}
-local delta, players, names, applied = {}, {}, {}, {}
+local seen, fresh, nfresh = {}, {}, 0
+local delta, players, nplayers, names, applied = {}, {}, {}, {}, {}
 for b = 1, nboards do
-  delta[b], players[b], names[b], applied[b] = {}, {}, {}, 0
+  delta[b], players[b], nplayers[b], names[b], applied[b] = {}, {}, 0, {}, 0
 end
 local duplicates = 0
 for j, n in ipairs(numbers) do
@@ -126,12 +131,14 @@ for j, n in ipairs(numbers) do
     duplicates = duplicates + 1
   else
     seen[id] = true
-    fresh[#fresh + 1] = id
+    nfresh = nfresh + 1
+    fresh[nfresh] = id
     local b = boards_of[j]
     local player = ARGV[events_at + 3 * n - 3]
     local sum = delta[b][player]
     if sum == nil then
-      players[b][#players[b] + 1] = player
+      nplayers[b] = nplayers[b] + 1
+      players[b][nplayers[b]] = player
       sum = 0
     end
     delta[b][player] = sum + tonumber(ARGV[events_at + 3 * n - 2])
@@ -145,24 +152,27 @@ end
 --    board and chunk) and names. Few commands, so the append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, list = KEYS[3 + 2 * b], players[b]
-  for s = 1, #list, CHUNK do
-    local e = math.min(s + CHUNK - 1, #list)
+  local board, list, count = KEYS[3 + 2 * b], players[b], nplayers[b]
+  for s = 1, count, CHUNK do
+    local e = math.min(s + CHUNK - 1, count)
     local totals = redis.call('ZMSCORE', board, unpack(list, s, e))
-    local args = {}
+    local args, n = {}, 0
     for k = s, e do
       local total = totals[k - s + 1]
       total = delta[b][list[k]] + (total and tonumber(total) or 0)
-      args[#args + 1] = total -- a number: Redis formats it with %.17g, losing nothing
-      args[#args + 1] = list[k]
+      args[n + 1] = total -- a number: Redis formats it with %.17g, losing nothing
+      args[n + 2] = list[k]
+      n = n + 2
     end
-    redis.call('ZADD', board, unpack(args))
+    redis.call('ZADD', board, unpack(args, 1, n))
   end
-  local pairs_ = {}
-  for _, player in ipairs(list) do
-    if names[b][player] then
-      pairs_[#pairs_ + 1] = player
-      pairs_[#pairs_ + 1] = names[b][player]
+  local pairs_, n = {}, 0
+  for k = 1, count do
+    local name = names[b][list[k]]
+    if name then
+      pairs_[n + 1] = list[k]
+      pairs_[n + 2] = name
+      n = n + 2
     end
   end
   call_chunked('HSET', KEYS[4 + 2 * b], pairs_, 2 * CHUNK)
