@@ -389,20 +389,27 @@ class BatchApplier:
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
     ) -> tuple[list[str], list[Any], list[str]]:
-        by_board: dict[str, list[tuple[int, ScoreEvent]]] = {}
-        for entry in batch.events:
-            by_board.setdefault(entry[1].leaderboard, []).append(entry)
+        # One pass, per leaderboard: the offsets, the 3 arguments of each event, and the
+        # events with a name (their number within the leaderboard's events, 1-based).
+        groups: dict[str, tuple[list[int], list[Any], list[tuple[int, str]]]] = {}
+        for offset, event in batch.events:
+            group = groups.get(event.leaderboard)
+            if group is None:
+                group = groups[event.leaderboard] = ([], [], [])
+            board_offsets, board_args, named = group
+            board_offsets.append(offset)
+            board_args += (event.player_id, event.score, event.event_id.bytes)
+            if event.display_name is not None:
+                named.append((len(board_offsets), event.display_name))
         offsets: list[int] = []
         names: list[Any] = []
         event_args: list[Any] = []
-        number = 0
-        for entries in by_board.values():
-            for offset, event in entries:
-                number += 1
-                offsets.append(offset)
-                event_args += (event.player_id, event.score, event.event_id.bytes)
-                if event.display_name is not None:
-                    names += (number, event.display_name)
+        for board_offsets, board_args, named in groups.values():
+            for number, name in named:
+                names += (len(offsets) + number, name)
+            offsets += board_offsets
+            event_args += board_args
+        by_board = {board: group[0] for board, group in groups.items()}
         keys = [self._offsets_key, *seen_keys, self._keys.boards()]
         for board in by_board:
             keys += (self._keys.board(board), self._keys.names(board))
