@@ -194,6 +194,11 @@ def test_sent_batches_are_read_back_in_order_while_the_next_is_queued(
     assert applier.stored_offsets([0, 1]) == {0: 3, 1: 1}
 
 
+def pipelined(applier: BatchApplier, *batches: PartitionBatch) -> list[ApplyResult]:
+    """Apply through send() and finish(), as the ranker does."""
+    return applier.finish(applier.send(list(batches), NOW))
+
+
 def finish_with_retry(applier: BatchApplier, pending: PendingApply) -> list[ApplyResult]:
     """What the ranker's retrier does: a lost connection is retried once it is noticed."""
     try:
@@ -205,7 +210,7 @@ def finish_with_retry(applier: BatchApplier, pending: PendingApply) -> list[Appl
 def test_replies_lost_with_the_connection_are_not_guessed_the_batches_run_again(
     applier: BatchApplier, redis: Redis, keys: RedisKeys
 ) -> None:
-    applier.finish(applier.send([batch(0, 0, [event("ada", 1)])], NOW))
+    pipelined(applier, batch(0, 0, [event("ada", 1)]))
     redis.client_kill_filter(_id=client_id(applier, redis))
 
     # Sent into a connection Redis has closed: nothing of them arrives.
@@ -219,7 +224,7 @@ def test_replies_lost_with_the_connection_are_not_guessed_the_batches_run_again(
     assert scores(redis, keys) == {"ada": 7.0}
     assert applier.stored_offsets([0]) == {0: 3}
     # A new connection carries the next batch.
-    [after] = applier.finish(applier.send([batch(0, 3, [event("ada", 8)])], NOW))
+    [after] = pipelined(applier, batch(0, 3, [event("ada", 8)]))
     assert after.applied == 1
     assert scores(redis, keys) == {"ada": 15.0}
 
@@ -237,10 +242,10 @@ def test_a_batch_finished_twice_counts_once(
 def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
     applier: BatchApplier, redis: Redis, keys: RedisKeys
 ) -> None:
-    applier.finish(applier.send([batch(0, 0, [event("ada", 1)])], NOW))
+    pipelined(applier, batch(0, 0, [event("ada", 1)]))
     redis.script_flush()  # as after a Redis restart with the same connection
 
-    [result] = applier.finish(applier.send([batch(0, 1, [event("ada", 2)])], NOW))
+    [result] = pipelined(applier, batch(0, 1, [event("ada", 2)]))
 
     assert result.applied == 1
     assert scores(redis, keys) == {"ada": 3.0}
