@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -13,15 +14,24 @@ import pytest
 from confluent_kafka import Consumer
 from redis import Redis
 
+from leaderboard.core.config import load_settings
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
+from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.scores import make_event, produce, random_events, totals
-from tests.support.services import ServiceProcess, metric_value, wait_for
+from tests.support.services import (
+    ServiceProcess,
+    free_port,
+    http_status,
+    metric_value,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
+OUTAGE_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -29,10 +39,10 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
     started: list[ServiceProcess] = []
     group = f"ranker-{uuid.uuid4().hex[:8]}"
 
-    def start(batch_size: int = 50) -> ServiceProcess:
+    def start(batch_size: int = 50, redis_port: int | None = None) -> ServiceProcess:
         env = {
             "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka_bootstrap_servers,
-            "LEADERBOARD_REDIS_PORT": str(pipeline.redis_port),
+            "LEADERBOARD_REDIS_PORT": str(redis_port or pipeline.redis_port),
             "LEADERBOARD_REDIS_KEY_PREFIX": pipeline.redis_key_prefix,
             "LEADERBOARD_TOPIC_GAME_SCORE": pipeline.topic_game_score,
             "LEADERBOARD_TOPIC_GAME_SCORE_DLQ": pipeline.topic_game_score_dlq,
@@ -194,3 +204,64 @@ def test_a_retried_event_is_counted_once(pipeline: DevstackSettings, rankers, re
     produce(pipeline, [event, event, make_event("ada", 2, board)])
     rankers()
     wait_for_totals(redis, pipeline, {board: Counter({"ada": 42})})
+
+
+@pytest.fixture
+def own_redis(stack: DevstackSettings, tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server of this test's own, on a free port: the one the outage test stops,
+    so the shared stack's server keeps serving everyone else."""
+    settings = load_settings(
+        DevstackSettings,
+        devstack_dir=tmp_path / "devstack",
+        devstack_cache_dir=stack.cache_dir,
+        redis_host="127.0.0.1",
+        redis_port=free_port(),
+    )
+    server = RedisServer(settings)
+    try:
+        server.up()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
+    pipeline: DevstackSettings, rankers, own_redis: RedisServer
+) -> None:
+    board = f"outage-{uuid.uuid4().hex[:10]}"
+    events = random_events(2400, [board], players=60, seed=31)
+    chunks = [events[i : i + 100] for i in range(0, len(events), 100)]
+    port = own_redis.settings.redis_port
+    ranker = rankers(batch_size=100, redis_port=port).wait_ready()
+    for chunk in chunks[:4]:
+        produce(pipeline, chunk)
+    redis = Redis(host="127.0.0.1", port=port)
+    try:
+        wait_for_totals(redis, pipeline, totals(events[:400]))
+
+        own_redis.stop()  # a clean shutdown: the append-only file keeps what was applied
+        readyz, livez = f"{ranker.base_url}/readyz", f"{ranker.base_url}/livez"
+        produce(pipeline, chunks[4])
+        wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
+        outage_ends = time.monotonic() + OUTAGE_SECONDS
+        next_chunk = 5
+        while time.monotonic() < outage_ends:
+            if next_chunk < 20:
+                produce(pipeline, chunks[next_chunk])
+                next_chunk += 1
+            ranker.assert_running()
+            assert http_status(livez) == 200  # alive: waiting on Redis on purpose
+            assert http_status(readyz) == 503
+            time.sleep(0.5)  # paces the producer over the outage; nothing waits on it
+
+        own_redis.up()
+        for chunk in chunks[next_chunk:]:
+            produce(pipeline, chunk)
+        wait_for(lambda: http_status(readyz) == 200, 60, "/readyz to recover")
+        # Batches whose replies were lost with the connection ran again: exact anyway.
+        wait_for_totals(redis, pipeline, totals(events))
+        assert ranker.starts == 1  # it rode the outage out, no restart needed
+        assert '"Redis unavailable; retrying"' in ranker.output()
+        assert ranker.stop() == 0
+    finally:
+        redis.close()
