@@ -265,3 +265,42 @@ def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
         assert ranker.stop() == 0
     finally:
         redis.close()
+
+
+def test_a_ranker_started_while_redis_is_down_waits_for_it(
+    pipeline: DevstackSettings, rankers, own_redis: RedisServer
+) -> None:
+    board = f"late-{uuid.uuid4().hex[:10]}"
+    events = random_events(500, [board], players=40, seed=37)
+    port = own_redis.settings.redis_port
+    own_redis.stop()
+    produce(pipeline, events[:250])
+    ranker = rankers(batch_size=100, redis_port=port)
+    readyz = f"{ranker.base_url}/readyz"
+    # Assigned partitions need their applied offsets from Redis before anything is read.
+    wait_for(lambda: '"Redis unavailable; retrying"' in ranker.output(), 60, "the ranker to wait")
+    ranker.assert_running()
+    assert http_status(readyz) == 503
+
+    own_redis.up()
+    produce(pipeline, events[250:])
+    redis = Redis(host="127.0.0.1", port=port)
+    try:
+        wait_for_totals(redis, pipeline, totals(events))
+    finally:
+        redis.close()
+    ranker.wait_ready()
+    assert ranker.starts == 1
+    assert ranker.stop() == 0
+
+
+def test_sigterm_during_a_redis_outage_exits_cleanly(
+    pipeline: DevstackSettings, rankers, own_redis: RedisServer
+) -> None:
+    board = f"term-{uuid.uuid4().hex[:10]}"
+    ranker = rankers(batch_size=100, redis_port=own_redis.settings.redis_port).wait_ready()
+    own_redis.stop()
+    produce(pipeline, random_events(100, [board], players=10, seed=41))
+    wait_for(lambda: '"Redis unavailable; retrying"' in ranker.output(), 60, "the ranker to retry")
+    assert ranker.stop() == 0
+    assert '"stopped during a Redis outage' in ranker.output()

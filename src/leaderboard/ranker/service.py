@@ -32,7 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 from redis import Redis
 
 from leaderboard.core.consumer import BatchConsumer, Completion
-from leaderboard.core.errors import KafkaError
+from leaderboard.core.errors import KafkaError, UnavailableError
 from leaderboard.core.events import (
     ChangeNotice,
     InvalidEventError,
@@ -79,9 +79,15 @@ class Ranker:
         self._rewinds: dict[int, int] = {}
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Start each new partition where Redis says the next unapplied event is."""
+        """Start each new partition where Redis says the next unapplied event is (waiting
+        for Redis if it is down: a guessed position could skip or repeat events)."""
         self._consumer = consumer
-        stored = self._applier.stored_offsets([tp.partition for tp in partitions])
+        numbers = [tp.partition for tp in partitions]
+        stored = self._retrier.call(
+            lambda: self._applier.stored_offsets(numbers),
+            "read the applied offsets of newly assigned partitions",
+            {"topic": self._settings.topic_game_score, "partitions": numbers},
+        )
         for tp in partitions:
             offset = stored.get(tp.partition)
             tp.offset = OFFSET_BEGINNING if offset is None else offset
@@ -286,6 +292,10 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             on_assign=ranker.on_assign,
             health=context.health,
         ).run()
+    except UnavailableError:
+        # Shutdown came while Redis was down: the batch in flight was not stored, so the
+        # next ranker consumes it again, and the offset fence skips what did reach Redis.
+        log.info("stopped during a Redis outage; the pending batch will be consumed again")
     finally:
         # Replies of a batch abandoned after a failure are dropped with the connection:
         # its offsets were not stored, and its scripts skip what did reach Redis.
