@@ -5,7 +5,6 @@ PostgreSQL server (never the shared one), and across a SIGTERM during such an ou
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -17,11 +16,12 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
-from leaderboard.core.config import PostgresSettings, load_settings
+from leaderboard.core.config import PostgresSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.outages import own_server, ride_out
 from tests.support.scores import produce, random_events, totals
 from tests.support.services import ServiceProcess, free_port, http_status, metric_value, wait_for
 
@@ -236,21 +236,11 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
 
 @pytest.fixture
 def own_postgres(stack: DevstackSettings, tmp_path: Path) -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own, in tmp_path on a free port: it is the one
-    the outage test stops, so the shared stack's server keeps serving everyone else."""
-    settings = load_settings(
-        DevstackSettings,
-        devstack_dir=tmp_path / "devstack",
-        devstack_cache_dir=stack.cache_dir,
-        postgres_host="127.0.0.1",
-        postgres_port=free_port(),
-    )
-    server = PostgresServer(settings)
-    try:
-        server.up()
+    """A PostgreSQL server of this test's own: the one the outage test stops."""
+    with own_server(
+        PostgresServer, stack, tmp_path, postgres_host="127.0.0.1", postgres_port=free_port()
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_postgres_outage_delays_archiving_but_loses_nothing(
@@ -269,25 +259,22 @@ def test_a_postgres_outage_delays_archiving_but_loses_nothing(
         database.dispose()
 
         own_postgres.stop()
-        readyz, livez = f"{archiver.base_url}/readyz", f"{archiver.base_url}/livez"
+        readyz = f"{archiver.base_url}/readyz"
         # Events keep flowing while the database is down; the archiver stops consuming.
         produce(pipeline, chunks[4])
         wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
-        outage_ends = time.monotonic() + OUTAGE_SECONDS
-        next_chunk = 5
-        while time.monotonic() < outage_ends:
-            if next_chunk < 20:
-                produce(pipeline, chunks[next_chunk])
-                next_chunk += 1
-            archiver.assert_running()
-            assert http_status(livez) == 200  # alive: waiting on its database on purpose
-            assert http_status(readyz) == 503
-            time.sleep(0.5)  # paces the producer over the outage; nothing waits on it
+        during = chunks[5:20]
+
+        def produce_next() -> None:
+            if during:
+                produce(pipeline, during.pop(0))
+
+        ride_out(archiver, OUTAGE_SECONDS, produce_next)
         retries = metric_value(archiver.metrics(), "leaderboard_archiver_postgres_retries_total")
         assert retries > 0
 
         own_postgres.up()
-        for chunk in chunks[next_chunk:]:
+        for chunk in [*during, *chunks[20:]]:
             produce(pipeline, chunk)
         wait_for(lambda: http_status(readyz) == 200, 60, "/readyz to recover")
         wait_for_rows(database, [board], len(events), 90)

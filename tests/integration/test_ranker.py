@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -14,11 +13,11 @@ import pytest
 from confluent_kafka import Consumer
 from redis import Redis
 
-from leaderboard.core.config import load_settings
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.outages import own_server, ride_out
 from tests.support.scores import make_event, produce, random_events, totals
 from tests.support.services import (
     ServiceProcess,
@@ -208,21 +207,11 @@ def test_a_retried_event_is_counted_once(pipeline: DevstackSettings, rankers, re
 
 @pytest.fixture
 def own_redis(stack: DevstackSettings, tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis server of this test's own, on a free port: the one the outage test stops,
-    so the shared stack's server keeps serving everyone else."""
-    settings = load_settings(
-        DevstackSettings,
-        devstack_dir=tmp_path / "devstack",
-        devstack_cache_dir=stack.cache_dir,
-        redis_host="127.0.0.1",
-        redis_port=free_port(),
-    )
-    server = RedisServer(settings)
-    try:
-        server.up()
+    """A Redis server of this test's own: the one the outage tests stop."""
+    with own_server(
+        RedisServer, stack, tmp_path, redis_host="127.0.0.1", redis_port=free_port()
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
@@ -240,22 +229,19 @@ def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
         wait_for_totals(redis, pipeline, totals(events[:400]))
 
         own_redis.stop()  # a clean shutdown: the append-only file keeps what was applied
-        readyz, livez = f"{ranker.base_url}/readyz", f"{ranker.base_url}/livez"
+        readyz = f"{ranker.base_url}/readyz"
         produce(pipeline, chunks[4])
         wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
-        outage_ends = time.monotonic() + OUTAGE_SECONDS
-        next_chunk = 5
-        while time.monotonic() < outage_ends:
-            if next_chunk < 20:
-                produce(pipeline, chunks[next_chunk])
-                next_chunk += 1
-            ranker.assert_running()
-            assert http_status(livez) == 200  # alive: waiting on Redis on purpose
-            assert http_status(readyz) == 503
-            time.sleep(0.5)  # paces the producer over the outage; nothing waits on it
+        during = chunks[5:20]
+
+        def produce_next() -> None:
+            if during:
+                produce(pipeline, during.pop(0))
+
+        ride_out(ranker, OUTAGE_SECONDS, produce_next)
 
         own_redis.up()
-        for chunk in chunks[next_chunk:]:
+        for chunk in [*during, *chunks[20:]]:
             produce(pipeline, chunk)
         wait_for(lambda: http_status(readyz) == 200, 60, "/readyz to recover")
         # Batches whose replies were lost with the connection ran again: exact anyway.
