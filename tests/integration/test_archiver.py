@@ -21,7 +21,7 @@ from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.outages import own_server, ride_out
+from tests.support.outages import own_server, producing, ride_out
 from tests.support.scores import produce, random_events, totals
 from tests.support.services import ServiceProcess, free_port, http_status, metric_value, wait_for
 
@@ -264,12 +264,7 @@ def test_a_postgres_outage_delays_archiving_but_loses_nothing(
         produce(pipeline, chunks[4])
         wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
         during = chunks[5:20]
-
-        def produce_next() -> None:
-            if during:
-                produce(pipeline, during.pop(0))
-
-        ride_out(archiver, OUTAGE_SECONDS, produce_next)
+        ride_out(archiver, OUTAGE_SECONDS, producing(pipeline, during))
         retries = metric_value(archiver.metrics(), "leaderboard_archiver_postgres_retries_total")
         assert retries > 0
 

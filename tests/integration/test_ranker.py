@@ -17,7 +17,7 @@ from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.outages import own_server, ride_out
+from tests.support.outages import own_server, producing, ride_out
 from tests.support.scores import make_event, produce, random_events, totals
 from tests.support.services import (
     ServiceProcess,
@@ -233,12 +233,7 @@ def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
         produce(pipeline, chunks[4])
         wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
         during = chunks[5:20]
-
-        def produce_next() -> None:
-            if during:
-                produce(pipeline, during.pop(0))
-
-        ride_out(ranker, OUTAGE_SECONDS, produce_next)
+        ride_out(ranker, OUTAGE_SECONDS, producing(pipeline, during))
 
         own_redis.up()
         for chunk in [*during, *chunks[20:]]:

@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from leaderboard.core.config import load_settings
+from leaderboard.core.config import LeaderboardSettings, load_settings
+from leaderboard.core.events import ScoreEvent
 from leaderboard.devstack.server import Server
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.scores import produce
 from tests.support.services import ServiceProcess, http_status
 
 ServerT = TypeVar("ServerT", bound=Server)
@@ -52,3 +54,14 @@ def ride_out(service: ServiceProcess, seconds: float, tick: Callable[[], None]) 
         assert http_status(f"{service.base_url}/livez") == 200
         assert http_status(f"{service.base_url}/readyz") == 503
         time.sleep(0.5)  # paces tick over the outage; nothing waits on it
+
+
+def producing(settings: LeaderboardSettings, chunks: list[list[ScoreEvent]]) -> Callable[[], None]:
+    """A ``ride_out`` tick that produces the first of ``chunks`` and removes it, while
+    there are any: what is left afterwards is what the outage did not get to."""
+
+    def tick() -> None:
+        if chunks:
+            produce(settings, chunks.pop(0))
+
+    return tick
