@@ -4,12 +4,14 @@ All names start with ``leaderboard_``. Metrics live on a ``Metrics`` object buil
 process's ``main()`` around its own ``CollectorRegistry`` (no import-time globals, so
 tests build as many as they like). Every process exports ``leaderboard_build_info``
 plus the standard process and Python runtime collectors. Workers serve them on their own
-port with ``leaderboard.core.probes``; web services route ``/metrics`` to a ``MetricsEndpoint``.
+port with ``leaderboard.core.probes``; web services route ``/metrics`` to a ``MetricsEndpoint``
+and count their API requests with ``RequestAccounting``.
 """
 
 from __future__ import annotations
 
 import platform
+import time
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,9 +24,12 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import leaderboard
+from leaderboard.core.logging import get_logger
+
+_log = get_logger(__name__)
 
 #: Batch durations from 1 ms to about 30 s.
 BATCH_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -117,6 +122,65 @@ class MetricsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+
+class RequestAccounting:
+    """ASGI middleware of the web services: counts the requests under ``prefix`` by status
+    in ``requests`` (a counter labelled ``status``) and logs each one: server errors as
+    warnings, client errors at ``client_error_level``, the rest at debug. It logs the
+    method, path, status, duration, client address and the authenticated caller's name
+    (``scope["state"]["caller"]``), never headers, so never a credential."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        requests: Counter,
+        *,
+        prefix: str = "/api/",
+        client_error_level: str = "debug",
+    ) -> None:
+        self.app = app
+        self.requests = requests
+        self.prefix = prefix
+        self.client_error_level = client_error_level
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if not path.startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        answered = {"status": 500}
+        started = time.perf_counter()
+
+        async def record_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            code = answered["status"]
+            self.requests.labels(status=str(code)).inc()
+            client = scope.get("client")
+            fields = {
+                "method": scope["method"],
+                "path": path,
+                "status": code,
+                "seconds": round(time.perf_counter() - started, 4),
+                "caller": scope.get("state", {}).get("caller"),
+                "client": client[0] if client else None,
+            }
+            if code >= 500:
+                level = "warning"
+            elif code >= 400:
+                level = self.client_error_level
+            else:
+                level = "debug"
+            getattr(_log, level)("request", **fields)
 
 
 class RankerMetrics:

@@ -29,12 +29,11 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import leaderboard
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import GatewayMetrics, Metrics, MetricsEndpoint
+from leaderboard.core.metrics import GatewayMetrics, Metrics, MetricsEndpoint, RequestAccounting
 from leaderboard.core.probes import Health
 from leaderboard.gateway.api import api_router
 from leaderboard.gateway.feed import SnapshotFeed
@@ -132,7 +131,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.add_middleware(_RequestAccounting, metrics=gateway_metrics)
+    app.add_middleware(RequestAccounting, requests=gateway_metrics.api_requests)
     app.include_router(api_router(settings))
 
     @app.get("/", include_in_schema=False)
@@ -207,41 +206,3 @@ def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
         {"status": "ok" if ok else "failing", **body},
         status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
-
-
-class _RequestAccounting:
-    """Counts ``/api/`` requests by status and logs the failed ones."""
-
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"].removeprefix(scope.get("root_path", ""))
-        if not path.startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        answered = {"status": 500}
-        started = time.perf_counter()
-
-        async def record_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            code = answered["status"]
-            self.metrics.api_requests.labels(status=str(code)).inc()
-            if code >= 500:
-                log.warning(
-                    "request",
-                    method=scope["method"],
-                    path=path,
-                    status=code,
-                    seconds=round(time.perf_counter() - started, 4),
-                )

@@ -18,13 +18,12 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
 from leaderboard.core.events import ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import IngestMetrics, Metrics, MetricsEndpoint
+from leaderboard.core.metrics import IngestMetrics, Metrics, MetricsEndpoint, RequestAccounting
 from leaderboard.core.probes import Health
 from leaderboard.ingest.auth import Keyring, Outcome, presented_key
 from leaderboard.ingest.limits import check_declared_length, read_limited
@@ -122,7 +121,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.sink = None
-    app.add_middleware(_RequestAccounting, metrics=ingest_metrics)
+    app.add_middleware(
+        RequestAccounting, requests=ingest_metrics.requests, client_error_level="info"
+    )
 
     authenticate = _authenticator(keyring)
 
@@ -286,44 +287,3 @@ def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
         schema.setdefault("components", {}).setdefault("schemas", {})["ScoreEventIn"] = event
         app.openapi_schema = schema
     return app.openapi_schema
-
-
-class _RequestAccounting:
-    """Counts and logs every ``/api/`` request by status; API keys are never logged."""
-
-    def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        answered = {"status": 500}
-        started = time.perf_counter()
-
-        async def record_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            code = answered["status"]
-            self.metrics.requests.labels(status=str(code)).inc()
-            client = scope.get("client")
-            fields = {
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": code,
-                "seconds": round(time.perf_counter() - started, 4),
-                "caller": scope.get("state", {}).get("caller"),
-                "client": client[0] if client else None,
-            }
-            if code >= 500:
-                log.warning("request", **fields)
-            elif code >= 400:
-                log.info("request", **fields)
-            else:
-                log.debug("request", **fields)
