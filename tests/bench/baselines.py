@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer
@@ -40,23 +39,11 @@ from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
 from tests.bench.drains import BenchContext, delete_keys
-from tests.bench.measure import CpuProbe, CpuSnapshot, CpuUsage
+from tests.bench.measure import CpuProbe, CpuSnapshot, CpuUsage, Drain
 
 log = get_logger(__name__)
 
 BASELINE_TABLE = "score_events_baseline"
-
-
-@dataclass(frozen=True)
-class BaselineResult:
-    name: str
-    events: int
-    seconds: float
-    cpu: CpuUsage
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
 def _consume(
@@ -104,7 +91,7 @@ def _consumer(ctx: BenchContext, name: str) -> Consumer:
     return consumer
 
 
-def ranker_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> BaselineResult:
+def ranker_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Drain:
     """One ZINCRBY and one change notice per event."""
     prefix = f"base{uuid.uuid4().hex[:8]}"
     keys = RedisKeys(prefix)
@@ -139,7 +126,7 @@ def ranker_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Baseli
         consumer.close()
         delete_keys(redis, prefix)
         redis.close()
-    return BaselineResult("ranker-baseline", events, seconds, cpu)
+    return Drain(events, seconds, cpu)
 
 
 def create_baseline_table(engine: Engine, schema: str) -> None:
@@ -153,7 +140,7 @@ def create_baseline_table(engine: Engine, schema: str) -> None:
         )
 
 
-def archiver_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> BaselineResult:
+def archiver_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Drain:
     """One INSERT and one COMMIT per event."""
     create_baseline_table(ctx.engine, ctx.schema)
     table = score_events.to_metadata(MetaData(), schema=ctx.schema, name=BASELINE_TABLE)
@@ -173,4 +160,4 @@ def archiver_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Base
             events, seconds, cpu = _consume(consumer, limit, max_seconds, handle, ctx.probe())
         finally:
             consumer.close()
-    return BaselineResult("archiver-baseline", events, seconds, cpu)
+    return Drain(events, seconds, cpu)

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tests.bench.baselines import BaselineResult
 from tests.bench.dedup import window_memory
 from tests.bench.drains import ServiceResult
-from tests.bench.measure import CpuUsage, per_event_us
+from tests.bench.measure import CpuUsage, Drain, per_event_us
 
 #: The issue's targets.
 TARGETS = {
@@ -36,26 +35,18 @@ def _cpu(cpu: CpuUsage, events: int) -> dict[str, Any]:
 
 
 def _service_run(result: ServiceResult) -> dict[str, Any]:
-    drain = result.drain
-    run = {
-        "batch_size": result.batch_size,
-        "events": drain.events,
-        "seconds": round(drain.seconds, 2),
-        "events_per_s": round(drain.rate),
-        **_cpu(drain.cpu, drain.events),
-        **result.details,
-    }
+    run = {"batch_size": result.batch_size, **_drain_run(result.drain), **result.details}
     if result.profile is not None:
         run["profile"] = result.profile
     return run
 
 
-def _baseline_run(result: BaselineResult) -> dict[str, Any]:
+def _drain_run(drain: Drain) -> dict[str, Any]:
     return {
-        "events": result.events,
-        "seconds": round(result.seconds, 2),
-        "events_per_s": round(result.rate),
-        **_cpu(result.cpu, result.events),
+        "events": drain.events,
+        "seconds": round(drain.seconds, 2),
+        "events_per_s": round(drain.rate),
+        **_cpu(drain.cpu, drain.events),
     }
 
 
@@ -66,8 +57,8 @@ def _ratio(a: float, b: float) -> float | None:
 def figures(
     rankers: Sequence[ServiceResult],
     archivers: Sequence[ServiceResult],
-    ranker_base: BaselineResult,
-    archiver_base: BaselineResult,
+    ranker_base: Drain,
+    archiver_base: Drain,
     micro: dict[str, Any],
     window: int,
 ) -> dict[str, Any]:
@@ -101,8 +92,8 @@ def figures(
     out["runs"] = {
         **{f"ranker-{r.batch_size}": _service_run(r) for r in rankers},
         **{f"archiver-{r.batch_size}": _service_run(r) for r in archivers},
-        "ranker-baseline": _baseline_run(ranker_base),
-        "archiver-baseline": _baseline_run(archiver_base),
+        "ranker-baseline": _drain_run(ranker_base),
+        "archiver-baseline": _drain_run(archiver_base),
     }
     memory = ranker.details.get("dedup", {})
     bytes_per_id = memory.get("bytes_per_id") or micro.get("bytes_per_id_loaded_set") or 0
