@@ -62,10 +62,6 @@ class ArchiveHandler:
         self._metrics = metrics
         self._writer = writer
 
-    def __call__(self, messages: list[Message]) -> None:
-        """Archive one batch and wait until it is committed."""
-        self.start(messages)()
-
     def start(self, messages: list[Message]) -> Completion:
         """Decode the batch and queue its insert; the completion waits for the commit."""
         batch = decode_batch(messages, self._bounds)

@@ -4,7 +4,7 @@ rejected is counted once the batch is durable."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,11 +80,15 @@ def messages(values: list[bytes]) -> list[FakeMessage]:
     return [FakeMessage(TOPIC, 1, offset, value_bytes=v) for offset, v in enumerate(values)]
 
 
-def handler_for(store: MemoryStore, metrics: ArchiverMetrics, shutdown: Shutdown) -> ArchiveHandler:
+def handler_for(
+    store: MemoryStore, metrics: ArchiverMetrics, shutdown: Shutdown
+) -> Callable[[list[FakeMessage]], None]:
+    """Archive one batch as the consume loop does: start it, then wait for its completion."""
     retrier = PostgresRetrier(
         health=Health(), shutdown=shutdown, metrics=metrics, min_wait=0.001, max_wait=0.001
     )
-    return ArchiveHandler(store, retrier, ScoreBounds(1, 100), metrics, _WRITER)  # type: ignore[arg-type]
+    handler = ArchiveHandler(store, retrier, ScoreBounds(1, 100), metrics, _WRITER)  # type: ignore[arg-type]
+    return lambda batch: handler.start(batch)()  # type: ignore[arg-type]
 
 
 def sample(metrics: ArchiverMetrics, name: str, **labels: str) -> float:
