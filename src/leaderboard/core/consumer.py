@@ -127,6 +127,8 @@ class BatchConsumer:
             on_lost=self._on_lost,
         )
         log.info("consuming", topics=self._topics, batch_size=self._batch_size)
+        if self._health is not None:
+            self._health.started()
         try:
             while not self._shutdown.requested:
                 # With a batch in flight, only take what is already fetched: waiting for

@@ -7,7 +7,10 @@ probe never does I/O of its own and always answers fast:
   ``stall_after`` seconds (a wedged process that Kubernetes should restart);
 - **readiness** fails while any named dependency check is failing (for example the
   archiver while PostgreSQL is down), so the pod is reported not ready without being
-  restarted, and lag builds up in Kafka instead.
+  restarted, and lag builds up in Kafka instead. A worker's ``Health`` is built
+  ``starting``: it is not ready until its main loop calls ``started()``, so the probe
+  serving from the first moment never reports a worker ready that has not yet reached
+  its dependencies (the archiver before it migrated, a consumer before it subscribed).
 
 ``serve_worker_http()`` serves ``/livez``, ``/readyz`` and ``/metrics`` from one small
 threaded HTTP server on the worker's metrics port. Web services expose the same
@@ -27,15 +30,24 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from leaderboard.core.metrics import Metrics
 
+#: The readiness check a ``starting`` Health fails until ``started()``.
+STARTUP_CHECK = "startup"
+
 
 class Health:
     """What the liveness and readiness probes report."""
 
-    def __init__(self, stall_after: float = 120.0) -> None:
+    def __init__(self, stall_after: float = 120.0, *, starting: bool = False) -> None:
         self.stall_after = stall_after
         self._lock = threading.Lock()
         self._last_beat = time.monotonic()
         self._checks: dict[str, tuple[bool, str]] = {}
+        if starting:
+            self._checks[STARTUP_CHECK] = (False, "starting")
+
+    def started(self) -> None:
+        """The main loop is running: clears the ``starting`` state (idempotent)."""
+        self.set_check(STARTUP_CHECK, True)
 
     def heartbeat(self) -> None:
         """The main loop made progress (call once per iteration)."""

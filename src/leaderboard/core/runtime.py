@@ -118,7 +118,8 @@ def run_worker(
     context = WorkerContext(
         settings=settings,
         metrics=Metrics(settings.service_name),
-        health=Health(),
+        # Not ready until work() reaches its main loop; see Health.started().
+        health=Health(starting=True),
         shutdown=Shutdown(settings.shutdown_timeout_seconds).install(),
     )
     server = serve_worker_http(

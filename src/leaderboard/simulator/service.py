@@ -50,6 +50,7 @@ def run(context: WorkerContext[SimulatorSettings]) -> None:
         batch_size=settings.simulator_batch_size,
         pause_seconds=round(settings.pause_seconds, 4),
     )
+    context.health.started()
     try:
         while not context.shutdown.requested and (remaining is None or remaining > 0):
             count = settings.simulator_batch_size

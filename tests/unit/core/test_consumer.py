@@ -7,6 +7,7 @@ from leaderboard.core.consumer import BatchConsumer, next_offsets
 from leaderboard.core.errors import KafkaError as LeaderboardKafkaError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.metrics import Metrics
+from leaderboard.core.probes import Health
 from tests.support.kafka_fakes import FakeConsumer, FakeMessage
 
 TOPIC = "game-score"
@@ -66,6 +67,23 @@ def test_offsets_are_stored_after_the_handler_and_committed_at_shutdown(
         metrics.registry.get_sample_value("leaderboard_consumer_messages_total", {"topic": TOPIC})
         == 3
     )
+
+
+def test_the_loop_marks_a_starting_worker_started(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    health = Health(starting=True)
+    readiness: list[bool] = []
+    consumer = drained(shutdown, partitions, [msg(0, 0)])
+    BatchConsumer(
+        consumer,
+        [TOPIC],
+        lambda messages: readiness.append(health.readiness()[0]),
+        shutdown=shutdown,
+        metrics=Metrics("test"),
+        health=health,
+    ).run()
+    assert readiness == [True]
 
 
 def test_a_failing_handler_stores_nothing_and_closes(

@@ -47,6 +47,19 @@ def test_ready_until_a_dependency_fails(served: tuple[Health, str]) -> None:
     assert get(f"{base}/livez")[0] == 200  # not ready is not dead
 
 
+def test_a_starting_worker_is_not_ready_until_its_loop_started() -> None:
+    # The probe serves before the worker reached its dependencies (the archiver before it
+    # migrated): until started() it must not report ready.
+    health = Health(stall_after=60.0, starting=True)
+    ready, body = health.readiness()
+    assert not ready
+    assert body["checks"]["startup"] == {"ok": False, "detail": "starting"}
+    health.started()
+    assert health.readiness()[0]
+    health.set_check("postgres", False, "connection refused")
+    assert not health.readiness()[0]
+
+
 def test_liveness_fails_when_the_loop_stalls() -> None:
     health = Health(stall_after=60.0)
     health.heartbeat()
