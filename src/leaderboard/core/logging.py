@@ -22,7 +22,11 @@ _HANDLER_NAME = "leaderboard"
 
 
 def _json_dumps(value: object, default: object = None) -> str:
-    return orjson.dumps(value, default=default).decode()  # type: ignore[arg-type]
+    # Non-string keys (partition numbers) become strings, as the json module would do;
+    # without the option orjson refuses them and the whole line is lost.
+    return orjson.dumps(  # type: ignore[arg-type]
+        value, default=default, option=orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def configure_logging(

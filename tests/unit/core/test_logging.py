@@ -44,6 +44,14 @@ def test_json_lines_carry_service_and_bound_context() -> None:
     assert line["timestamp"].endswith("Z")
 
 
+def test_values_keyed_by_partition_number_are_rendered() -> None:
+    stream = io.StringIO()
+    configure_logging("gateway", stream=stream)
+    get_logger("test").info("consuming snapshots", start_offsets={0: 1400, 3: 7})
+    [line] = lines(stream)
+    assert line["start_offsets"] == {"0": 1400, "3": 7}
+
+
 def test_standard_library_records_use_the_same_renderer() -> None:
     stream = io.StringIO()
     configure_logging("gateway", stream=stream)
