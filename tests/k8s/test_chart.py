@@ -14,6 +14,7 @@ import yaml
 from tests.k8s.harness import (
     CHART_DIR,
     PROFILES,
+    SERVICES,
     ChartRenderer,
     Rendered,
     load_yaml,
@@ -195,8 +196,8 @@ def test_notes_say_how_to_open_the_page(renderer: ChartRenderer) -> None:
 
 
 def test_helpers_and_labels_follow_the_conventions(profile: Rendered) -> None:
-    helpers = (CHART_DIR / "templates" / "_helpers.tpl").read_text()
-    helpers += (CHART_DIR / "templates" / "_components.tpl").read_text()
+    templates = sorted(p for p in (CHART_DIR / "templates").rglob("*") if p.is_file())
+    helpers = "".join(path.read_text() for path in templates)
     for name in re.findall(r'define "([^"]+)"', helpers):
         assert name.startswith("leaderboard."), f"helper {name!r} lacks the chart prefix"
     for obj in profile.objects:
@@ -212,6 +213,34 @@ def test_helpers_and_labels_follow_the_conventions(profile: Rendered) -> None:
         assert obj["metadata"].get("namespace") == "leaderboard", (
             f"{obj['kind']} {obj['metadata']['name']} has no explicit namespace"
         )
+
+
+#: What every service renders (when on), one file each; the autoscaled ones add hpa.yaml.
+COMPONENT_TEMPLATES = {"deployment", "service", "servicemonitor", "pdb", "networkpolicy"}
+AUTOSCALED = {"gateway", "ranker"}
+SHAPE_INCLUDE = re.compile(
+    r'\A\{\{- include "leaderboard\.(\w+)" \(dict "root" \. "component" "([\w-]+)"\) \}\}\n\Z'
+)
+
+
+def test_templates_have_one_folder_per_component() -> None:
+    """templates/<service>/<kind>.yaml, each one include of the shared shape of its kind
+    (in _components.tpl) for its own folder's service, and the services of the chart's
+    component table are exactly the images'."""
+    templates = CHART_DIR / "templates"
+    table = (templates / "_components.tpl").read_text()
+    components = re.search(r'define "leaderboard\.components" -}}(.*?){{- end }}', table, re.S)
+    assert components, "the component table of _components.tpl is missing"
+    assert sorted(re.findall(r"^(\w+): \{module:", components.group(1), re.M)) == SERVICES
+    for service in SERVICES:
+        files = {path.name: path for path in (templates / service).iterdir()}
+        expected = COMPONENT_TEMPLATES | ({"hpa"} if service in AUTOSCALED else set())
+        assert set(files) == {f"{kind}.yaml" for kind in expected}, service
+        for name, path in files.items():
+            match = SHAPE_INCLUDE.match(path.read_text())
+            assert match, f"{service}/{name} is not one include of a shared shape"
+            shape, component = match.groups()
+            assert (shape.lower(), component) == (path.stem, service), f"{service}/{name}"
 
 
 def test_values_yaml_is_plain_yaml_without_templates_except_secret_names() -> None:
