@@ -21,14 +21,17 @@ while the server writes the current one, instead of one idling while the other w
 Offsets are still stored only once a batch's completion returned, batches complete in
 order, and an in-flight batch is completed before its partitions are committed on
 revoke and before the final commit at shutdown. With nothing more fetched, the loop
-completes the batch in flight at once instead of waiting out the poll timeout.
+completes the batches in flight at once instead of waiting out the poll timeout.
+``in_flight`` says how many started batches may wait for completion at once: with two,
+the server always has a whole batch queued behind the one it is writing while the
+service decodes the next, so neither side idles while the other catches up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -80,7 +83,8 @@ class BatchConsumer:
     """Consume ``topics`` in batches until ``shutdown`` is requested.
 
     Give either ``handler`` (each batch is made durable before the next is fetched) or
-    ``starter`` (batch N+1 is fetched and started before batch N is completed).
+    ``starter`` (batch N+1 is fetched and started before batch N is completed; up to
+    ``in_flight`` started batches wait for completion at once).
     """
 
     def __init__(
@@ -98,14 +102,18 @@ class BatchConsumer:
         on_revoke: PartitionHook | None = None,
         health: Health | None = None,
         lag_interval: float = 5.0,
+        in_flight: int = 1,
     ) -> None:
         if (handler is None) == (starter is None):
             raise TypeError("BatchConsumer needs exactly one of handler and starter")
+        if in_flight < 1:
+            raise ValueError(f"in_flight must be at least 1, not {in_flight}")
         self._consumer = consumer
         self._topics = list(topics)
         self._start: BatchStarter = starter or _starter_of(handler)  # type: ignore[arg-type]
-        self._overlap = starter is not None
-        self._in_flight: _InFlight | None = None
+        # A handler's batch is complete when started: nothing may stay in flight.
+        self._max_in_flight = in_flight if starter is not None else 0
+        self._in_flight: deque[_InFlight] = deque()
         self._shutdown = shutdown
         self._metrics = metrics
         self._batch_size = batch_size
@@ -135,10 +143,12 @@ class BatchConsumer:
                 # more would hold back the one in flight.
                 batch = self._next_batch(0 if self._in_flight else self._poll_timeout)
                 started = self._begin(batch) if batch else None
-                self._complete_in_flight()
-                self._in_flight = started
-                if not self._overlap:
-                    self._complete_in_flight()
+                if started is not None:
+                    self._in_flight.append(started)
+                # With nothing more fetched, waiting would only hold back what is done.
+                limit = self._max_in_flight if batch else 0
+                while len(self._in_flight) > limit:
+                    self._complete_oldest()
                 if self._health is not None:
                     self._health.heartbeat()
                 if time.monotonic() >= self._next_lag_report:
@@ -180,17 +190,22 @@ class BatchConsumer:
         return _InFlight(messages, completion, started)
 
     def _complete_in_flight(self, skip: Iterable[tuple[str, int]] = ()) -> None:
-        """Wait for the batch in flight, if any, and store its offsets (except ``skip``)."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is None:
-            return
+        """Complete every batch in flight, in order, storing their offsets (except ``skip``)."""
+        excluded = set(skip)
+        while self._in_flight:
+            self._complete_oldest(excluded)
+
+    def _complete_oldest(
+        self, excluded: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset()
+    ) -> None:
+        """Wait for the oldest batch in flight and store its offsets (except ``excluded``)."""
+        in_flight = self._in_flight.popleft()
         messages = in_flight.messages
         with self._failure_logged(messages):
             chosen = in_flight.completion()
         offsets = next_offsets(messages) if chosen is None else list(chosen)
         # Rebalance callbacks run inside consume(), so a partition of this batch may have
         # been revoked since; its new owner re-reads it, and storing it here would fail.
-        excluded = set(skip)
         owned = [
             tp
             for tp in offsets

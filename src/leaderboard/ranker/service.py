@@ -261,6 +261,12 @@ class Ranker:
         self._metrics.change_notices.inc()
 
 
+#: Batches sent to Redis and not yet completed. With two, Redis always has a whole batch
+#: queued behind the one it runs while the ranker decodes the next, so neither waits
+#: for the other (docs/benchmarks.md); each holds one batch of messages in memory.
+IN_FLIGHT_BATCHES = 2
+
+
 def run(context: WorkerContext[RankerSettings]) -> None:
     """The ranker's work: consume until shutdown."""
     settings = context.settings
@@ -291,6 +297,7 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             batch_size=settings.ranker_batch_size,
             on_assign=ranker.on_assign,
             health=context.health,
+            in_flight=IN_FLIGHT_BATCHES,
         ).run()
     except UnavailableError:
         # Shutdown came while Redis was down: the batch in flight was not stored, so the

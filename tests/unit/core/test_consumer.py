@@ -218,6 +218,63 @@ def test_a_starter_overlaps_the_next_batch_and_completes_in_order(
     assert metrics.registry.get_sample_value("leaderboard_consumer_batches_total") == 3
 
 
+def test_two_batches_in_flight_complete_in_order(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = drained(shutdown, partitions, [msg(0, 0)], [msg(1, 0)], [msg(0, 1)], [msg(1, 1)])
+    starter = RecordingStarter(consumer)
+    BatchConsumer(
+        consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t"), in_flight=2
+    ).run()
+
+    assert starter.log == [
+        ("start", 1),
+        ("start", 2),
+        ("start", 3),  # batches 1 and 2 still in flight
+        ("complete", 1),
+        ("start", 4),
+        ("complete", 2),
+        ("complete", 3),  # nothing more fetched: everything in flight completes
+        ("complete", 4),
+    ]
+    assert as_tuples(consumer.committed) >= {(TOPIC, 0, 2), (TOPIC, 1, 2)}
+
+
+def test_a_revoke_completes_every_batch_in_flight_before_committing(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    consumer = drained(shutdown, partitions, [msg(1, 0)], [msg(1, 1)], [msg(0, 0)])
+    starter = RecordingStarter(consumer)
+    poll = consumer.poll
+
+    def poll_then_revoke(timeout: float):
+        if starter.log == [("start", 1), ("start", 2)]:
+            consumer.revoke([TopicPartition(TOPIC, 1)])
+        return poll(timeout)
+
+    consumer.poll = poll_then_revoke  # type: ignore[method-assign]
+    BatchConsumer(
+        consumer, [TOPIC], starter=starter, shutdown=shutdown, metrics=Metrics("t"), in_flight=2
+    ).run()
+
+    assert starter.log[:4] == [("start", 1), ("start", 2), ("complete", 1), ("complete", 2)]
+    # Both batches' offsets of the revoked partition were committed with the revoke.
+    assert (TOPIC, 1, 2) in as_tuples(consumer.committed)
+
+
+def test_in_flight_must_allow_one_batch(shutdown: Shutdown) -> None:
+    consumer = FakeConsumer(batches=[], partitions=[])
+    with pytest.raises(ValueError, match="in_flight"):
+        BatchConsumer(
+            consumer,
+            [TOPIC],
+            starter=lambda m: lambda: None,
+            shutdown=shutdown,
+            metrics=Metrics("t"),
+            in_flight=0,
+        )
+
+
 def test_a_batch_in_flight_does_not_wait_for_the_poll_timeout(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:
