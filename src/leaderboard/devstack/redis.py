@@ -120,8 +120,12 @@ def redis_command(
         str(port),
         "--dir",
         str(data_dir),
+        # Persistence as the chart's Bitnami Redis has it: the append-only file, and no
+        # RDB snapshots on top (each one forks a copy of the whole dataset mid-load).
         "--appendonly",
         "yes",
+        "--save",
+        "",
         "--protected-mode",
         "yes",
         "--daemonize",

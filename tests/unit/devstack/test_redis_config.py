@@ -22,6 +22,7 @@ def test_the_command_line_binds_loopback_and_persists() -> None:
         "--port": "16379",
         "--dir": "/stack/redis",
         "--appendonly": "yes",
+        "--save": "",  # no RDB snapshots on top of the AOF, as in the chart's Redis
         "--protected-mode": "yes",
         "--daemonize": "no",
         "--set-proc-title": "no",
