@@ -56,6 +56,7 @@ class FakeConsumer:
     closed: bool = False
     callbacks: dict[str, Any] = field(default_factory=dict)
     high_watermark: int = 0
+    revoke_on_close: bool = False
     _assigned: bool = False
     _pending_store: list[TopicPartition] = field(default_factory=list)
 
@@ -115,4 +116,7 @@ class FakeConsumer:
         return done
 
     def close(self) -> None:
+        # As librdkafka does when asked: leaving the group revokes what is assigned.
+        if self.revoke_on_close and self._assigned and not self.closed:
+            self.callbacks["on_revoke"](self, self.partitions)
         self.closed = True

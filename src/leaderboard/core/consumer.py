@@ -198,11 +198,28 @@ class BatchConsumer:
     def _complete_oldest(
         self, excluded: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset()
     ) -> None:
-        """Wait for the oldest batch in flight and store its offsets (except ``excluded``)."""
+        """Wait for the oldest batch in flight and store its offsets (except ``excluded``).
+
+        If it fails, the batches started after it are abandoned with it: their offsets
+        must never be stored (the close's revoke would otherwise complete and commit
+        them), or the failed batch's partitions would be committed past it.
+        """
         in_flight = self._in_flight.popleft()
         messages = in_flight.messages
-        with self._failure_logged(messages):
-            chosen = in_flight.completion()
+        try:
+            with self._failure_logged(messages):
+                chosen = in_flight.completion()
+        except BaseException:
+            if self._in_flight:
+                log.warning(
+                    "abandoning the batches started after the failed one; they will be redelivered",
+                    batches=len(self._in_flight),
+                    topic=messages[0].topic(),
+                    partition=messages[0].partition(),
+                    offset=messages[0].offset(),
+                )
+                self._in_flight.clear()
+            raise
         offsets = next_offsets(messages) if chosen is None else list(chosen)
         # Rebalance callbacks run inside consume(), so a partition of this batch may have
         # been revoked since; its new owner re-reads it, and storing it here would fail.

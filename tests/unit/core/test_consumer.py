@@ -354,6 +354,45 @@ def test_a_failing_completion_stores_nothing(
     assert consumer.closed
 
 
+@pytest.mark.parametrize("in_flight", [1, 2])
+def test_batches_started_after_a_failed_one_are_abandoned_not_committed_at_close(
+    shutdown: Shutdown, partitions: list[TopicPartition], in_flight: int
+) -> None:
+    # Batch 1 fails while batch 2 (later offsets of the same partition) is in flight; the
+    # close's revoke must not complete batch 2 and commit partition 0 past batch 1.
+    consumer = FakeConsumer(
+        batches=[[msg(0, 0)], [msg(0, 1)], [msg(0, 2)]],
+        partitions=partitions,
+        revoke_on_close=True,
+    )
+    completed: list[int] = []
+
+    def starter(messages):
+        offset = messages[0].offset()
+
+        def complete():
+            if offset == 0:
+                raise ConnectionError("postgres is down")
+            completed.append(offset)
+
+        return complete
+
+    loop = BatchConsumer(
+        consumer,
+        [TOPIC],
+        starter=starter,
+        shutdown=shutdown,
+        metrics=Metrics("t"),
+        in_flight=in_flight,
+    )
+    with pytest.raises(ConnectionError):
+        loop.run()
+    assert completed == []
+    assert consumer.stored == []
+    assert consumer.committed == []
+    assert consumer.closed
+
+
 def test_exactly_one_of_handler_and_starter_is_given(shutdown: Shutdown) -> None:
     consumer = FakeConsumer(batches=[], partitions=[])
     with pytest.raises(TypeError, match="exactly one"):
