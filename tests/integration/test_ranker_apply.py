@@ -251,6 +251,48 @@ def test_a_script_cache_emptied_under_the_connection_is_loaded_again(
     assert scores(redis, keys) == {"ada": 3.0}
 
 
+def test_a_batch_started_after_an_unsent_one_is_not_sent_ahead_of_it(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Partition 0 has no stored offset yet, so no fence would refuse the second batch:
+    # only the order keeps the first one from being taken as applied already.
+    reconnect = applier._pipelining_connection
+
+    def refused():
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(applier, "_pipelining_connection", refused)
+    first = applier.send([batch(0, 0, [event("ada", 1), event("bob", 2)])], NOW)
+    monkeypatch.setattr(applier, "_pipelining_connection", reconnect)  # Redis is back
+    second = applier.send([batch(0, 2, [event("ada", 10)])], NOW)
+
+    [one] = applier.finish(first)
+    [two] = applier.finish(second)
+
+    assert (one.applied, two.applied) == (2, 1)
+    assert scores(redis, keys) == {"ada": 11.0, "bob": 2.0}
+    assert applier.stored_offsets([0]) == {0: 3}
+
+
+def test_a_batch_started_after_a_refused_script_waits_for_the_batches_before_it(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    pipelined(applier, batch(0, 0, [event("ada", 1)]))
+    redis.script_flush()
+    first = applier.send([batch(0, 1, [event("ada", 2)])], NOW)
+    second = applier.send([batch(0, 2, [event("ada", 4)])], NOW)
+    [one] = applier.finish(first)  # NOSCRIPT: run again, which loads the script
+    # Sent now, this batch would run before the second one is run again, and be refused
+    # as starting past the stored offset.
+    third = applier.send([batch(0, 3, [event("ada", 8)])], NOW)
+    [two] = applier.finish(second)
+    [three] = applier.finish(third)
+
+    assert [(r.applied, r.gap) for r in (one, two, three)] == [(1, False)] * 3
+    assert scores(redis, keys) == {"ada": 15.0}
+    assert applier.stored_offsets([0]) == {0: 4}
+
+
 def test_a_player_several_times_in_a_batch_gets_the_sum_and_the_newest_name(
     applier: BatchApplier, redis: Redis, keys: RedisKeys
 ) -> None:

@@ -25,7 +25,9 @@ in Redis.
 without waiting, and ``finish`` reads their replies later (Redis pipelining across
 batches: the ranker decodes the next batch meanwhile). A reply that is lost with its
 connection is not guessed at: the batch is run again, which the offset check makes
-harmless. Every key the script touches carries the ``{prefix}`` hash tag (see
+harmless. Batches reach Redis in the order they were started: while an earlier batch
+waits to be run again (it could not be sent, its connection was lost, or Redis had lost
+the script), later ones are not sent either but run after it. Every key the script touches carries the ``{prefix}`` hash tag (see
 ``leaderboard.core.keys``), so the script also runs on Redis Cluster.
 
 The dedup window uses two time buckets: event ids go into the set of the current bucket
@@ -37,6 +39,8 @@ Redis holds at most two buckets of ids.
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,7 +248,7 @@ def split(batch: PartitionBatch, size: int = MAX_SCRIPT_EVENTS) -> list[Partitio
     return pieces
 
 
-@dataclass
+@dataclass(eq=False)  # identity: told apart from others in the outstanding queue
 class PendingApply:
     """One consumed batch's scripts, sent or to be run again, and what to read back."""
 
@@ -268,9 +272,11 @@ class BatchApplier:
         self._script: Script = redis.register_script(APPLY_SCRIPT)
         self._connection: Connection | None = None  # for send/finish only
         self._generation = 0  # bumped whenever that connection is dropped
+        self._outstanding: deque[PendingApply] = deque()  # sent or not, not finished yet
 
     def close(self) -> None:
         """Give the pipelining connection back (replies not read are dropped with it)."""
+        self._outstanding.clear()
         self._drop_connection()
 
     def send(
@@ -281,6 +287,14 @@ class BatchApplier:
         Never raises for an unreachable Redis: the batch is then marked unsent, and
         ``finish`` runs it (with the caller's retries)."""
         pending = self._prepare(batches, now, allow_gap)
+        # Redis must run batches in the order they were started. If an earlier one will
+        # be run again (not sent, or lost with a dropped connection), sending this one
+        # now would overtake it; on a partition with no stored offset yet no fence would
+        # refuse this one, and the earlier batch would then be skipped as applied.
+        behind = any(not self._live(earlier) for earlier in self._outstanding)
+        self._outstanding.append(pending)
+        if behind:
+            return pending
         try:
             connection = self._pipelining_connection()
             # hiredis packs the whole argument tuple in C; redis-py's packer first walks
@@ -300,7 +314,9 @@ class BatchApplier:
         """Read the replies of a sent batch, or run it (again) if they are not coming:
         not sent, lost with a dropped connection, or refused because Redis lost the
         script cache. Batches must be finished in the order they were sent."""
-        if pending.sent_on is None or pending.sent_on != self._generation:
+        with contextlib.suppress(ValueError):  # finished before (a retry): already gone
+            self._outstanding.remove(pending)
+        if not self._live(pending):
             return self._run(pending)
         assert self._connection is not None
         replies: list[Any] = []
@@ -317,10 +333,18 @@ class BatchApplier:
         finally:
             pending.sent_on = None  # read (or lost): a second finish runs it again
         if any(isinstance(error, NoScriptError) for error in errors):
+            # The batches sent after this one were refused too, or ran before it is run
+            # again: drop them with the connection, so they and the batches started
+            # next are run again in order.
+            self._drop_connection()
             return self._run(pending)
         if errors:
             raise errors[0]
         return self._results(pending, replies)
+
+    def _live(self, pending: PendingApply) -> bool:
+        """Sent on the current connection, so its replies are still coming."""
+        return pending.sent_on is not None and pending.sent_on == self._generation
 
     def _pipelining_connection(self) -> Connection:
         if self._connection is None:
