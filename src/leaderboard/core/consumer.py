@@ -22,9 +22,12 @@ Offsets are still stored only once a batch's completion returned, batches comple
 order, and an in-flight batch is completed before its partitions are committed on
 revoke and before the final commit at shutdown. With nothing more fetched, the loop
 completes the batches in flight at once instead of waiting out the poll timeout.
-``in_flight`` says how many started batches may wait for completion at once: with two,
-the server always has a whole batch queued behind the one it is writing while the
-service decodes the next, so neither side idles while the other catches up.
+``in_flight`` says how many started batches the loop leaves uncompleted when it polls
+again (while it completes the oldest, the newest is already started, so one more is
+held for a moment): with two, the server always has a whole batch queued behind the
+one it is writing while the service decodes the next, so neither side idles while the
+other catches up. If a completion fails, the batches started after it are abandoned
+with it: none of their offsets are stored.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ class BatchConsumer:
 
     Give either ``handler`` (each batch is made durable before the next is fetched) or
     ``starter`` (batch N+1 is fetched and started before batch N is completed; up to
-    ``in_flight`` started batches wait for completion at once).
+    ``in_flight`` started batches stay uncompleted between polls).
     """
 
     def __init__(

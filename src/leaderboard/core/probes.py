@@ -8,9 +8,11 @@ probe never does I/O of its own and always answers fast:
 - **readiness** fails while any named dependency check is failing (for example the
   archiver while PostgreSQL is down), so the pod is reported not ready without being
   restarted, and lag builds up in Kafka instead. A worker's ``Health`` is built
-  ``starting``: it is not ready until its main loop calls ``started()``, so the probe
-  serving from the first moment never reports a worker ready that has not yet reached
-  its dependencies (the archiver before it migrated, a consumer before it subscribed).
+  ``starting``: it is not ready until its main loop calls ``started()`` (the archiver
+  once it has migrated or checked its schema, every consumer once it has subscribed),
+  so the probe, which serves from the first moment, does not report a worker ready
+  while it is still setting up. Subscribing reaches no server yet: a consumer's Kafka
+  and Redis checks turn red when they first fail.
 
 ``serve_worker_http()`` serves ``/livez``, ``/readyz`` and ``/metrics`` from one small
 threaded HTTP server on the worker's metrics port. Web services expose the same

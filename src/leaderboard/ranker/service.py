@@ -12,9 +12,9 @@ For each batch from ``BatchConsumer``:
    offset not stored.
 
 Steps 1-2 are the batch's start; reading the replies and 3-4 its completion
-(``BatchConsumer``'s overlap): while Redis runs batch N's scripts, the ranker decodes
-batch N+1 and queues its scripts behind them, so the ranker's CPU and Redis's work side
-by side instead of in turn. Exactly-once does not depend on it: each script still
+(``BatchConsumer``'s overlap, two batches in flight): while Redis runs batch N's
+scripts with batch N+1's queued behind them, the ranker decodes batch N+2, so the
+ranker's CPU and Redis's work side by side instead of in turn. Exactly-once does not depend on it: each script still
 refuses what does not follow the stored offset.
 
 On assignment, each partition is positioned at the offset Redis says comes next, or at
@@ -261,9 +261,10 @@ class Ranker:
         self._metrics.change_notices.inc()
 
 
-#: Batches sent to Redis and not yet completed. With two, Redis always has a whole batch
-#: queued behind the one it runs while the ranker decodes the next, so neither waits
-#: for the other (docs/benchmarks.md); each holds one batch of messages in memory.
+#: Batches sent to Redis and left uncompleted between polls. With two, Redis always has
+#: a whole batch queued behind the one it runs while the ranker decodes the next, so
+#: neither waits for the other (docs/benchmarks.md). Up to three batches of messages
+#: are held in memory (the oldest is completed after the newest was started).
 IN_FLIGHT_BATCHES = 2
 
 
@@ -300,8 +301,9 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             in_flight=IN_FLIGHT_BATCHES,
         ).run()
     except UnavailableError:
-        # Shutdown came while Redis was down: the batch in flight was not stored, so the
-        # next ranker consumes it again, and the offset fence skips what did reach Redis.
+        # Shutdown came while Redis was down: the batches in flight were not stored, so
+        # the next ranker consumes them again, and the offset fence skips what did reach
+        # Redis.
         log.info("stopped during a Redis outage; the pending batch will be consumed again")
     finally:
         # Replies of a batch abandoned after a failure are dropped with the connection:
