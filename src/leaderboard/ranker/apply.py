@@ -27,8 +27,9 @@ batches: the ranker decodes the next batch meanwhile). A reply that is lost with
 connection is not guessed at: the batch is run again, which the offset check makes
 harmless. Batches reach Redis in the order they were started: while an earlier batch
 waits to be run again (it could not be sent, its connection was lost, or Redis had lost
-the script), later ones are not sent either but run after it. Every key the script touches carries the ``{prefix}`` hash tag (see
-``leaderboard.core.keys``), so the script also runs on Redis Cluster.
+the script), later ones are not sent either but run after it. Every key the script
+touches carries the ``{prefix}`` hash tag (see ``leaderboard.core.keys``), so the script
+also runs on Redis Cluster.
 
 The dedup window uses two time buckets: event ids go into the set of the current bucket
 (``now // window``) and are checked against the current and the previous one; each set

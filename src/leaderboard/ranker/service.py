@@ -14,8 +14,8 @@ For each batch from ``BatchConsumer``:
 Steps 1-2 are the batch's start; reading the replies and 3-4 its completion
 (``BatchConsumer``'s overlap, two batches in flight): while Redis runs batch N's
 scripts with batch N+1's queued behind them, the ranker decodes batch N+2, so the
-ranker's CPU and Redis's work side by side instead of in turn. Exactly-once does not depend on it: each script still
-refuses what does not follow the stored offset.
+ranker's CPU and Redis's work side by side instead of in turn. Exactly-once does not
+depend on it: each script still refuses what does not follow the stored offset.
 
 On assignment, each partition is positioned at the offset Redis says comes next, or at
 the beginning of the topic when Redis has none, so the sorted sets can be rebuilt from
