@@ -3,6 +3,7 @@
 import gc
 import signal
 import socket
+import urllib.error
 import urllib.request
 
 import pytest
@@ -63,6 +64,29 @@ def test_work_runs_with_probes_served_and_exits_0() -> None:
 
     assert run_worker(LeaderboardSettings, work) == EXIT_OK
     assert seen == {"livez": 200}
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
+
+
+def test_a_worker_is_not_ready_until_its_main_loop_started() -> None:
+    seen = []
+
+    def work(context: WorkerContext[LeaderboardSettings]) -> None:
+        readyz = f"http://127.0.0.1:{context.settings.metrics_port}/readyz"
+        seen.append(status_of(readyz))  # still setting up (migrating, connecting)
+        context.health.started()
+        seen.append(status_of(readyz))
+        context.shutdown.request("test")
+
+    assert run_worker(LeaderboardSettings, work) == EXIT_OK
+    assert seen == [503, 200]
 
 
 def test_a_project_error_exits_1() -> None:
