@@ -79,7 +79,8 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "leaderboard_consumer_batch_duration_seconds",
-            "Time the handler took to make one batch durable.",
+            "Time from a batch's start to its completion (durable); with batches in flight, "
+            "this includes waiting behind the earlier ones.",
             buckets=BATCH_SECONDS_BUCKETS,
             registry=self.registry,
         )
@@ -216,7 +217,8 @@ class RankerMetrics:
         )
         self.apply_seconds = Histogram(
             "leaderboard_ranker_apply_duration_seconds",
-            "Time to apply one batch to Redis (one script per partition, one round trip).",
+            "Time from sending a batch's scripts to Redis to reading their replies, "
+            "including the batches queued before it.",
             buckets=BATCH_SECONDS_BUCKETS,
             registry=registry,
         )
