@@ -17,7 +17,7 @@ from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.outages import own_server, producing, ride_out
+from tests.support.outages import own_server, through_an_outage
 from tests.support.scores import make_event, produce, random_events, totals
 from tests.support.services import (
     ServiceProcess,
@@ -228,17 +228,8 @@ def test_a_redis_outage_delays_ranking_but_loses_and_doubles_nothing(
     try:
         wait_for_totals(redis, pipeline, totals(events[:400]))
 
-        own_redis.stop()  # a clean shutdown: the append-only file keeps what was applied
-        readyz = f"{ranker.base_url}/readyz"
-        produce(pipeline, chunks[4])
-        wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
-        during = chunks[5:20]
-        ride_out(ranker, OUTAGE_SECONDS, producing(pipeline, during))
-
-        own_redis.up()
-        for chunk in [*during, *chunks[20:]]:
-            produce(pipeline, chunk)
-        wait_for(lambda: http_status(readyz) == 200, 60, "/readyz to recover")
+        # A clean shutdown: the append-only file keeps what was applied.
+        through_an_outage(ranker, own_redis, pipeline, chunks[4:], OUTAGE_SECONDS)
         # Batches whose replies were lost with the connection ran again: exact anyway.
         wait_for_totals(redis, pipeline, totals(events))
         assert ranker.starts == 1  # it rode the outage out, no restart needed

@@ -18,7 +18,7 @@ from leaderboard.core.events import ScoreEvent
 from leaderboard.devstack.server import Server
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.scores import produce
-from tests.support.services import ServiceProcess, http_status
+from tests.support.services import ServiceProcess, http_status, wait_for
 
 ServerT = TypeVar("ServerT", bound=Server)
 
@@ -65,3 +65,28 @@ def producing(settings: LeaderboardSettings, chunks: list[list[ScoreEvent]]) -> 
             produce(settings, chunks.pop(0))
 
     return tick
+
+
+def through_an_outage(
+    service: ServiceProcess,
+    server: Server,
+    settings: LeaderboardSettings,
+    chunks: list[list[ScoreEvent]],
+    seconds: float,
+) -> None:
+    """Stop ``server`` under ``service`` while events keep coming, and start it again.
+
+    The first of ``chunks`` is produced right after the stop, and ``/readyz`` must turn
+    503; up to 15 more during ``seconds`` of ``ride_out``; then the server starts again,
+    the rest are produced, and ``/readyz`` must turn 200 again.
+    """
+    readyz = f"{service.base_url}/readyz"
+    server.stop()
+    produce(settings, chunks[0])
+    wait_for(lambda: http_status(readyz) == 503, 30, "/readyz to report the outage")
+    during = chunks[1:16]
+    ride_out(service, seconds, producing(settings, during))
+    server.up()
+    for chunk in [*during, *chunks[16:]]:
+        produce(settings, chunk)
+    wait_for(lambda: http_status(readyz) == 200, 60, "/readyz to recover")
