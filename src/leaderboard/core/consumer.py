@@ -36,6 +36,7 @@ import contextlib
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -198,9 +199,7 @@ class BatchConsumer:
         while self._in_flight:
             self._complete_oldest(excluded)
 
-    def _complete_oldest(
-        self, excluded: set[tuple[str, int]] | frozenset[tuple[str, int]] = frozenset()
-    ) -> None:
+    def _complete_oldest(self, excluded: AbstractSet[tuple[str, int]] = frozenset()) -> None:
         """Wait for the oldest batch in flight and store its offsets (except ``excluded``).
 
         If it fails, the batches started after it are abandoned with it: their offsets

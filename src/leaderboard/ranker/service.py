@@ -304,7 +304,7 @@ def run(context: WorkerContext[RankerSettings]) -> None:
         # Shutdown came while Redis was down: the batches in flight were not stored, so
         # the next ranker consumes them again, and the offset fence skips what did reach
         # Redis.
-        log.info("stopped during a Redis outage; the pending batch will be consumed again")
+        log.info("stopped during a Redis outage; the pending batches will be consumed again")
     finally:
         # Replies of a batch abandoned after a failure are dropped with the connection:
         # its offsets were not stored, and its scripts skip what did reach Redis.
