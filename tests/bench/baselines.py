@@ -130,7 +130,8 @@ def ranker_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Drain:
 
 
 def create_baseline_table(engine: Engine, schema: str) -> None:
-    """The scratch table: ``score_events``' columns, defaults, keys and indexes."""
+    """The scratch table, empty: ``score_events``' columns, defaults, keys and indexes
+    (emptied when an earlier round filled it, as its rows would conflict)."""
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -138,6 +139,7 @@ def create_baseline_table(engine: Engine, schema: str) -> None:
                 f"(LIKE {schema}.score_events INCLUDING ALL)"
             )
         )
+        connection.execute(text(f"TRUNCATE {schema}.{BASELINE_TABLE}"))
 
 
 def archiver_baseline(ctx: BenchContext, limit: int, max_seconds: float) -> Drain:

@@ -6,11 +6,16 @@ of its own, all removed at the end:
 
 1. generate the workload (1,000,000 events over 100,000 players and 2 leaderboards)
    and pre-fill a 6-partition score topic with it;
-2. drain it with the real ranker (``python -m leaderboard.ranker``), once per batch size,
-   and check every player's total in Redis; measure the dedup window's memory;
-3. drain it with the real archiver into the schema and check the row count;
-4. run the per-event baselines of the original design on a prefix of the same topic;
-5. measure the dedup script's cost per event on a private redis-server.
+2. ranker rounds: drain it with the real ranker (``python -m leaderboard.ranker``) at its
+   default batch size, check every player's total in Redis, then run the per-event
+   baseline of the original design on a prefix of the same topic; ``--ranker-rounds``
+   times (the dedup window's memory is measured after the first drain), then one drain
+   per other batch size;
+3. archiver rounds, the same way: drain into the schema and check the row count, then
+   the archiver's baseline;
+4. measure the dedup script's cost per event on a private redis-server.
+
+The headline figures are medians over the rounds (``tests.bench.report``).
 
 It writes a readable report to stdout and ends with one JSON object on its last line.
 Progress goes to stderr. Nothing here asserts on timings: a missed target is reported,
@@ -73,7 +78,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="archiver batch sizes to drain with; the first is the headline figure",
     )
     parser.add_argument(
-        "--baseline-events", type=int, default=50_000, help="events for each baseline"
+        "--ranker-rounds",
+        type=int,
+        default=5,
+        help="ranker drains at the headline batch size, each followed by its baseline",
+    )
+    parser.add_argument(
+        "--archiver-rounds",
+        type=int,
+        default=3,
+        help="archiver drains at the headline batch size, each followed by its baseline",
+    )
+    parser.add_argument(
+        "--baseline-events", type=int, default=50_000, help="events for each baseline run"
     )
     parser.add_argument(
         "--baseline-max-seconds",
@@ -201,16 +218,22 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         "prefill_seconds": round(prefill_seconds, 2),
         "prefill_events_per_s": round(len(workload) / prefill_seconds),
     }
-    rankers = [
-        drains.drain_ranker(context, workload, size, inspect_dedup=index == 0)
-        for index, size in enumerate(args.ranker_batch_sizes)
-    ]
-    archivers = [
-        drains.drain_archiver(context, workload, size) for size in args.archiver_batch_sizes
-    ]
     limit, seconds = args.baseline_events, args.baseline_max_seconds
-    ranker_base = baselines.ranker_baseline(context, limit, seconds)
-    archiver_base = baselines.archiver_baseline(context, limit, seconds)
+    first, *other_sizes = args.ranker_batch_sizes
+    ranker = report.Rounds([], [])
+    for number in range(args.ranker_rounds):
+        drain = drains.drain_ranker(context, workload, first, inspect_dedup=not number)
+        ranker.drains.append(drain)
+        ranker.baselines.append(baselines.ranker_baseline(context, limit, seconds))
+    ranker.others = [
+        drains.drain_ranker(context, workload, size, inspect_dedup=False) for size in other_sizes
+    ]
+    first, *other_sizes = args.archiver_batch_sizes
+    archiver = report.Rounds([], [])
+    for _ in range(args.archiver_rounds):
+        archiver.drains.append(drains.drain_archiver(context, workload, first))
+        archiver.baselines.append(baselines.archiver_baseline(context, limit, seconds))
+    archiver.others = [drains.drain_archiver(context, workload, size) for size in other_sizes]
     log.info("measuring the dedup script's cost", events=args.micro_events)
     micro = dedup.lua_cost(
         workload.values[: args.micro_events],
@@ -218,7 +241,7 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         partitions=args.partitions,
         window=window,
     )
-    return results | report.figures(rankers, archivers, ranker_base, archiver_base, micro, window)
+    return results | report.figures(ranker, archiver, micro, window)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
