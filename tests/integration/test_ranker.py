@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer
 from redis import Redis
 
+from leaderboard.core.events import ChangeNotice
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
@@ -139,6 +141,43 @@ def test_totals_are_exact_and_poison_goes_to_the_dlq(
         == 1
     )
     assert metric_value(text, "leaderboard_ranker_events_applied_total") == len(events)
+
+
+def test_each_change_notice_names_its_boards_newest_event_time(
+    pipeline: DevstackSettings, rankers
+) -> None:
+    boards = [f"time-{uuid.uuid4().hex[:6]}", f"time-{uuid.uuid4().hex[:6]}"]
+    # Game servers' clocks disagree: event times fall as the stream goes on, so a
+    # board's newest event is among its first, not its last.
+    start = datetime.now(UTC)
+    events = [
+        event.model_copy(update={"occurred_at": start - timedelta(seconds=n)})
+        for n, event in enumerate(random_events(300, boards, players=30, seed=17))
+    ]
+    expected = {
+        board: max(e.occurred_at for e in events if e.leaderboard == board) for board in boards
+    }
+    produce(pipeline, events)
+    rankers(batch_size=50)
+
+    reader = Consumer(consumer_config(pipeline, f"notice-reader-{uuid.uuid4().hex[:6]}"))
+    reader.subscribe([pipeline.topic_leaderboard_change])
+    newest: dict[str, datetime] = {}
+
+    def announced() -> bool:
+        for message in reader.consume(50, 0.5):
+            if message.error() is not None:
+                continue
+            for change in ChangeNotice.model_validate_json(message.value()).changes:
+                board, at = change.leaderboard, change.newest_event_at
+                if board in expected and (board not in newest or at > newest[board]):
+                    newest[board] = at
+        return newest == expected
+
+    try:
+        wait_for(announced, 60, "change notices naming each board's newest event time")
+    finally:
+        reader.close()
 
 
 def test_sigkill_mid_stream_loses_and_doubles_nothing(

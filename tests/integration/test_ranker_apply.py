@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
@@ -42,7 +42,7 @@ def event(player: str, score: int, board: str = "global", **extra: object) -> Sc
         player_id=player,
         display_name=extra.pop("display_name", None),
         score=score,
-        occurred_at=datetime(2026, 11, 27, tzinfo=UTC),
+        occurred_at=extra.pop("occurred_at", datetime(2026, 11, 27, tzinfo=UTC)),
         version=1,
     )
 
@@ -344,3 +344,34 @@ def test_large_totals_stay_exact(applier: BatchApplier, redis: Redis, keys: Redi
     applier.apply([batch(0, 0, [event("ada", 1), event("ada", 2)])], NOW)
     assert redis.zscore(keys.board("global"), "ada") == 2**52 + 3
     assert int(redis.zscore(keys.board("global"), "ada")) == 4_503_599_627_370_499
+
+
+def test_each_board_reports_its_newest_event_time_across_pieces_and_redeliveries(
+    applier: BatchApplier,
+) -> None:
+    t = datetime(2026, 11, 27, tzinfo=UTC)
+    # More events than one script takes, so the batch is applied as two scripts; the
+    # newest "global" event is in the first, the newest "weekly" one in the second,
+    # and neither is the last event of its board.
+    events = [event(f"p{n}", 1, occurred_at=t + timedelta(seconds=n % 7)) for n in range(2000)]
+    events[3] = event("early", 1, occurred_at=t + timedelta(hours=1))
+    events += [
+        event("w1", 1, board="weekly", occurred_at=t + timedelta(minutes=5)),
+        event("w2", 1, board="weekly", occurred_at=t),
+    ]
+    expected = {"global": t + timedelta(hours=1), "weekly": t + timedelta(minutes=5)}
+
+    [first] = applier.apply([batch(0, 0, events)], NOW)
+    assert first.applied == len(events)
+    assert first.newest_event_at == expected
+
+    # Redelivered (a lost reply, a crash before the commit): applied before, but the
+    # change notice still names the boards with their newest event time.
+    [again] = applier.apply([batch(0, 0, events)], NOW)
+    assert (again.applied, again.already_applied) == (0, len(events))
+    assert again.newest_event_at == expected
+
+    # Refused as a gap: nothing applied, nothing to announce.
+    [gap] = applier.apply([batch(0, len(events) + 10, events[:2])], NOW)
+    assert gap.gap
+    assert gap.newest_event_at == {}

@@ -44,6 +44,7 @@ import contextlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import hiredis
@@ -222,6 +223,9 @@ class ApplyResult:
     applied_per_board: dict[str, int]
     duplicates: int
     already_applied: int
+    #: Per leaderboard of the batch, its events' newest ``occurred_at`` (for the change
+    #: notice); empty for a refused batch.
+    newest_event_at: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def applied(self) -> int:
@@ -256,6 +260,7 @@ class PendingApply:
     batches: list[PartitionBatch]
     calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each script
     boards_of: list[list[str]]  # each script's boards, in the order it reports them
+    newest_of: list[list[datetime]]  # per script and board, the newest ``occurred_at``
     pieces: list[PartitionBatch] = field(default_factory=list)  # what each script applies
     sent_on: int | None = None  # the connection generation it was sent on; None: not sent
 
@@ -385,14 +390,15 @@ class BatchApplier:
     ) -> PendingApply:
         bucket = int(now) // self._window
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
-        pending = PendingApply(list(batches), [], [])
+        pending = PendingApply(list(batches), [], [], [])
         for batch in batches:
             for piece in split(batch):
-                keys, args, boards = self._script_call(
+                keys, args, boards, newest = self._script_call(
                     piece, seen_keys, bucket, batch.partition in allow_gap
                 )
                 pending.calls.append((keys, args))
                 pending.boards_of.append(boards)
+                pending.newest_of.append(newest)
                 pending.pieces.append(piece)
         return pending
 
@@ -407,29 +413,35 @@ class BatchApplier:
     def _results(self, pending: PendingApply, replies: list[Any]) -> list[ApplyResult]:
         """One result per partition, from the replies of its pieces' scripts."""
         per_partition: dict[int, list[ApplyResult]] = {}
-        for piece, reply, boards in zip(pending.pieces, replies, pending.boards_of, strict=True):
-            per_partition.setdefault(piece.partition, []).append(self._result(piece, reply, boards))
+        for piece, reply, boards, newest in zip(
+            pending.pieces, replies, pending.boards_of, pending.newest_of, strict=True
+        ):
+            result = self._result(piece, reply, boards, newest)
+            per_partition.setdefault(piece.partition, []).append(result)
         return [merge_results(per_partition[batch.partition]) for batch in pending.batches]
 
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
-    ) -> tuple[list[str], list[Any], list[str]]:
-        # One pass, per leaderboard: the offsets, the 3 arguments of each event, and the
-        # events with a name (their number within the leaderboard's events, 1-based).
-        groups: dict[str, tuple[list[int], list[Any], list[tuple[int, str]]]] = {}
+    ) -> tuple[list[str], list[Any], list[str], list[datetime]]:
+        # One pass, per leaderboard: the offsets, the 3 arguments of each event, the
+        # events with a name (their number within the leaderboard's events, 1-based),
+        # and the newest event time (here rather than in a second pass over the events).
+        groups: dict[str, tuple[list[int], list[Any], list[tuple[int, str]], list[datetime]]] = {}
         for offset, event in batch.events:
             group = groups.get(event.leaderboard)
             if group is None:
-                group = groups[event.leaderboard] = ([], [], [])
-            board_offsets, board_args, named = group
+                group = groups[event.leaderboard] = ([], [], [], [event.occurred_at])
+            board_offsets, board_args, named, newest = group
             board_offsets.append(offset)
             board_args += (event.player_id, event.score, event.event_id.bytes)
             if event.display_name is not None:
                 named.append((len(board_offsets), event.display_name))
+            if event.occurred_at > newest[0]:
+                newest[0] = event.occurred_at
         offsets: list[int] = []
         names: list[Any] = []
         event_args: list[Any] = []
-        for board_offsets, board_args, named in groups.values():
+        for board_offsets, board_args, named, _ in groups.values():
             for number, name in named:
                 names += (len(offsets) + number, name)
             offsets += board_offsets
@@ -451,10 +463,13 @@ class BatchApplier:
             len(names) // 2,
             *names,
         ]
-        return keys, header + event_args, list(by_board)
+        newest = [group[3][0] for group in groups.values()]
+        return keys, header + event_args, list(by_board), newest
 
     @staticmethod
-    def _result(batch: PartitionBatch, reply: list[int], boards: list[str]) -> ApplyResult:
+    def _result(
+        batch: PartitionBatch, reply: list[int], boards: list[str], newest: list[datetime]
+    ) -> ApplyResult:
         status, stored = int(reply[0]), int(reply[1])
         stored_next = None if stored < 0 else stored
         if status <= 0:
@@ -466,6 +481,7 @@ class BatchApplier:
                 applied_per_board={},
                 duplicates=0,
                 already_applied=0 if status < 0 else len(batch.events),
+                newest_event_at={} if status < 0 else dict(zip(boards, newest, strict=True)),
             )
         return ApplyResult(
             batch.partition,
@@ -476,6 +492,7 @@ class BatchApplier:
             },
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
+            newest_event_at=dict(zip(boards, newest, strict=True)),
         )
 
 
@@ -487,9 +504,13 @@ def merge_results(results: list[ApplyResult]) -> ApplyResult:
         return results[0]
     refused = next((result for result in results if result.gap), None)
     applied: dict[str, int] = {}
+    newest: dict[str, datetime] = {}
     for result in results:
         for board, count in result.applied_per_board.items():
             applied[board] = applied.get(board, 0) + count
+        for board, at in result.newest_event_at.items():
+            if board not in newest or at > newest[board]:
+                newest[board] = at
     return ApplyResult(
         results[0].partition,
         gap=refused is not None,
@@ -497,4 +518,5 @@ def merge_results(results: list[ApplyResult]) -> ApplyResult:
         applied_per_board=applied,
         duplicates=sum(result.duplicates for result in results),
         already_applied=sum(result.already_applied for result in results),
+        newest_event_at=newest,
     )

@@ -137,7 +137,7 @@ class Ranker:
         if gaps:
             results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
 
-        self._notify(batches, results)
+        self._notify(results)
         remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
         if remaining:
             first = messages[0]
@@ -233,7 +233,7 @@ class Ranker:
             ],
         )
 
-    def _notify(self, batches: dict[int, PartitionBatch], results: list[ApplyResult]) -> None:
+    def _notify(self, results: list[ApplyResult]) -> None:
         # Every leaderboard of the batch is named, even if all its events were duplicates
         # or already applied (a retry after a lost reply): the publisher skips unchanged
         # top lists, and a notice lost with a crashed batch is sent again this way.
@@ -244,10 +244,10 @@ class Ranker:
             self._metrics.applied.inc(result.applied)
             self._metrics.duplicates.inc(result.duplicates)
             self._metrics.already_applied.inc(result.already_applied)
-            for _, event in batches[result.partition].events:
-                current = newest.get(event.leaderboard)
-                if current is None or event.occurred_at > current:
-                    newest[event.leaderboard] = event.occurred_at
+            for board, at in result.newest_event_at.items():
+                current = newest.get(board)
+                if current is None or at > current:
+                    newest[board] = at
         if not newest:
             return
         notice = ChangeNotice(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.ranker.apply import ApplyResult, PartitionBatch, merge_results, split
@@ -48,3 +48,15 @@ def test_merged_results_add_up_per_board() -> None:
 def test_a_refused_piece_refuses_the_batch_where_it_was_refused() -> None:
     merged = merge_results([result({}, gap=True, stored=4), result({}, gap=True, stored=4)])
     assert (merged.gap, merged.stored_next) == (True, 4)
+
+
+def test_merged_results_keep_each_boards_newest_event_time() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    first = ApplyResult(3, False, 5, {"a": 1}, 0, 0, {"a": t, "b": t + timedelta(seconds=5)})
+    second = ApplyResult(3, False, 6, {"a": 1}, 0, 0, {"a": t + timedelta(seconds=2), "c": t})
+    merged = merge_results([first, second])
+    assert merged.newest_event_at == {
+        "a": t + timedelta(seconds=2),
+        "b": t + timedelta(seconds=5),
+        "c": t,
+    }
