@@ -63,7 +63,7 @@ test: lint infra-up test-tools kube-tools ## Lint, then run the whole test suite
 	$(UV) run --frozen pytest
 
 .PHONY: bench
-bench: infra-up ## Benchmark the ranker and the archiver against per-event baselines (~6 min)
+bench: infra-up ## Benchmark the ranker and the archiver against per-event baselines (~7 min)
 	$(UV) run --frozen python -m tests.bench.pipeline
 
 .PHONY: bench-gateway
