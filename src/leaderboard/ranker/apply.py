@@ -431,13 +431,13 @@ class BatchApplier:
             group = groups.get(event.leaderboard)
             if group is None:
                 group = groups[event.leaderboard] = ([], [], [], [event.occurred_at])
-            board_offsets, board_args, named, newest = group
+            board_offsets, board_args, named, latest = group
             board_offsets.append(offset)
             board_args += (event.player_id, event.score, event.event_id.bytes)
             if event.display_name is not None:
                 named.append((len(board_offsets), event.display_name))
-            if event.occurred_at > newest[0]:
-                newest[0] = event.occurred_at
+            if event.occurred_at > latest[0]:
+                latest[0] = event.occurred_at
         offsets: list[int] = []
         names: list[Any] = []
         event_args: list[Any] = []
