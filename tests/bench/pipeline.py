@@ -57,6 +57,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     def sizes(text: str) -> list[int]:
         return [int(part) for part in text.split(",") if part]
 
+    def rounds(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"expected a number of rounds >= 1, got {text!r}")
+        return int(text)
+
     parser = argparse.ArgumentParser(prog="python -m tests.bench.pipeline", description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the topic")
     parser.add_argument("--players", type=int, default=100_000, help="distinct players")
@@ -79,13 +84,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ranker-rounds",
-        type=int,
+        type=rounds,
         default=5,
         help="ranker drains at the headline batch size, each followed by its baseline",
     )
     parser.add_argument(
         "--archiver-rounds",
-        type=int,
+        type=rounds,
         default=3,
         help="archiver drains at the headline batch size, each followed by its baseline",
     )
