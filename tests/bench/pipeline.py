@@ -204,6 +204,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _distinct(sizes: list[int]) -> list[int]:
+    """The batch sizes once each, in order: a repeat of the headline size would stand in
+    for its median in the report."""
+    return list(dict.fromkeys(sizes))
+
+
 def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[str, Any]:
     boards = [f"bench-{n}" for n in range(args.boards)]
     log.info("generating the workload", events=args.events, players=args.players)
@@ -224,7 +230,7 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         "prefill_events_per_s": round(len(workload) / prefill_seconds),
     }
     limit, seconds = args.baseline_events, args.baseline_max_seconds
-    first, *other_sizes = args.ranker_batch_sizes
+    first, *other_sizes = _distinct(args.ranker_batch_sizes)
     ranker = report.Rounds([], [])
     for number in range(args.ranker_rounds):
         drain = drains.drain_ranker(context, workload, first, inspect_dedup=not number)
@@ -233,7 +239,7 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
     ranker.others = [
         drains.drain_ranker(context, workload, size, inspect_dedup=False) for size in other_sizes
     ]
-    first, *other_sizes = args.archiver_batch_sizes
+    first, *other_sizes = _distinct(args.archiver_batch_sizes)
     archiver = report.Rounds([], [])
     for _ in range(args.archiver_rounds):
         archiver.drains.append(drains.drain_archiver(context, workload, first))

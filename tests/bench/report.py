@@ -155,12 +155,12 @@ def render(results: dict[str, Any]) -> str:
         f"pre-fill: {results['prefill_seconds']} s = "
         f"{_n(results['prefill_events_per_s'])} events/s",
         "",
-        "run                 events      seconds   events/s  CPU us/event by process",
+        f"{'run':<22} {'events':>10} {'seconds':>10} {'events/s':>10}  CPU us/event by process",
     ]
     for name, run in results["runs"].items():
         cpu = ", ".join(f"{k} {v}" for k, v in run["cpu_us_per_event"].items())
         lines.append(
-            f"{name:<18} {_n(run['events']):>10} {run['seconds']:>10} "
+            f"{name:<22} {_n(run['events']):>10} {run['seconds']:>10} "
             f"{_n(run['events_per_s']):>10}  {cpu}; machine busy "
             f"{run['machine_busy']:.0%}, others {run['other_programs_cores']} cores"
         )

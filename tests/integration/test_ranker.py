@@ -147,11 +147,11 @@ def test_each_change_notice_names_its_boards_newest_event_time(
     pipeline: DevstackSettings, rankers
 ) -> None:
     boards = [f"time-{uuid.uuid4().hex[:6]}", f"time-{uuid.uuid4().hex[:6]}"]
-    # Game servers' clocks disagree: event times fall as the stream goes on, so a
-    # board's newest event is among its first, not its last.
+    # Game servers' clocks disagree: event times are shuffled (a fixed permutation of
+    # 0-299 seconds ago), so a board's newest event is neither its first nor its last.
     start = datetime.now(UTC)
     events = [
-        event.model_copy(update={"occurred_at": start - timedelta(seconds=n)})
+        event.model_copy(update={"occurred_at": start - timedelta(seconds=(n * 37 + 150) % 300)})
         for n, event in enumerate(random_events(300, boards, players=30, seed=17))
     ]
     expected = {

@@ -12,7 +12,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
-from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
+from leaderboard.ranker.apply import (
+    ApplyResult,
+    BatchApplier,
+    PartitionBatch,
+    PendingApply,
+    split,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -350,15 +356,19 @@ def test_each_board_reports_its_newest_event_time_across_pieces_and_redeliveries
     applier: BatchApplier,
 ) -> None:
     t = datetime(2026, 11, 27, tzinfo=UTC)
-    # More events than one script takes, so the batch is applied as two scripts; the
-    # newest "global" event is in the first, the newest "weekly" one in the second,
-    # and neither is the last event of its board.
+    # More events than one script takes, so the batch is applied as two scripts, and
+    # both boards have events in both: "global"'s newest is in the first script,
+    # "weekly"'s in the second, and neither is its board's first or last event.
     events = [event(f"p{n}", 1, occurred_at=t + timedelta(seconds=n % 7)) for n in range(2000)]
     events[3] = event("early", 1, occurred_at=t + timedelta(hours=1))
+    events[5] = event("w0", 1, board="weekly", occurred_at=t + timedelta(minutes=1))
+    events[9] = event("w1", 1, board="weekly", occurred_at=t)
     events += [
-        event("w1", 1, board="weekly", occurred_at=t + timedelta(minutes=5)),
-        event("w2", 1, board="weekly", occurred_at=t),
+        event("w2", 1, board="weekly", occurred_at=t + timedelta(minutes=5)),
+        event("late", 1, occurred_at=t),
+        event("w3", 1, board="weekly", occurred_at=t + timedelta(minutes=2)),
     ]
+    assert len(split(batch(0, 0, events))) == 2
     expected = {"global": t + timedelta(hours=1), "weekly": t + timedelta(minutes=5)}
 
     [first] = applier.apply([batch(0, 0, events)], NOW)
