@@ -159,9 +159,6 @@ def poison_values(sample: ScoreEvent) -> list[bytes]:
         orjson.dumps({key: value for key, value in valid.items() if key != "player_id"}),
         orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "score": 0}),
         orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "version": 2}),
-        # A NUL, which PostgreSQL text cannot hold: refused by the contract, so skipped
-        # like the rest instead of failing its batch's COPY.
-        orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "display_name": "nul\u0000name"}),
     ]
 
 
@@ -192,21 +189,16 @@ def test_every_event_is_archived_once_and_poison_is_skipped(
             metric_value(metrics, "leaderboard_archiver_events_rejected_total", {"reason": r})
             for r in ("invalid_json", "invalid_fields", "score_out_of_bounds", "unknown_version")
         )
-        return metrics if handled + rejected == len(events) + len(duplicates) + 5 else None
+        return metrics if handled + rejected == len(events) + len(duplicates) + 4 else None
 
     metrics = wait_for(settled, 60, "the archiver to account for every message")
     rows = assert_archived_exactly(shared_db, boards, events)
     assert len({row.kafka_partition for row in rows}) > 1
     assert metric_value(metrics, "leaderboard_archiver_events_archived_total") == len(events)
     assert metric_value(metrics, "leaderboard_archiver_events_duplicate_total") == len(duplicates)
-    for reason, count in (
-        ("invalid_json", 1),
-        ("invalid_fields", 2),
-        ("score_out_of_bounds", 1),
-        ("unknown_version", 1),
-    ):
+    for reason in ("invalid_json", "invalid_fields", "score_out_of_bounds", "unknown_version"):
         labels = {"reason": reason}
-        assert metric_value(metrics, "leaderboard_archiver_events_rejected_total", labels) == count
+        assert metric_value(metrics, "leaderboard_archiver_events_rejected_total", labels) == 1
     assert metric_value(metrics, "leaderboard_archiver_insert_duration_seconds_count") > 0
     archiver.wait_ready()
     assert '"skipping a message that is not a valid score event"' in archiver.output()

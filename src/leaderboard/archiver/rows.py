@@ -18,6 +18,10 @@ from leaderboard.core.logging import get_logger
 
 log = get_logger(__name__)
 
+#: PostgreSQL text cannot hold U+0000, which the contract allows in a display name.
+_NUL = "\x00"
+_REPLACEMENT = "\ufffd"
+
 
 class ConsumedMessage(Protocol):
     """The part of ``confluent_kafka.Message`` the archiver reads (a consumed record,
@@ -58,14 +62,17 @@ def event_row(event: ScoreEvent, partition: int, offset: int) -> dict[str, Any]:
     """The ``score_events`` row of ``event``, read at ``partition``/``offset``.
 
     ``archived_at`` is left to the column default (the inserting transaction's time).
-    Every value is stored as the contract checked it (which refuses the NUL that
-    PostgreSQL text cannot hold, among the control characters).
+    A NUL in the display name is replaced by U+FFFD, the one change made to a value:
+    PostgreSQL refuses NUL in text, and a refused value would stall the whole partition.
     """
+    display_name = event.display_name
+    if display_name is not None and _NUL in display_name:
+        display_name = display_name.replace(_NUL, _REPLACEMENT)
     return {
         "event_id": event.event_id,
         "leaderboard": event.leaderboard,
         "player_id": event.player_id,
-        "display_name": event.display_name,
+        "display_name": display_name,
         "score": event.score,
         "occurred_at": event.occurred_at,
         "version": event.version,

@@ -15,14 +15,13 @@ which the consumers put in the dead-letter headers.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from leaderboard.core.errors import LeaderboardError
 
@@ -33,27 +32,7 @@ DEFAULT_LEADERBOARD = "global"
 LeaderboardId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 #: Player ids come from game servers; printable, no whitespace, bounded.
 PlayerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
-#: Control characters (C0, DEL, C1): a NUL cannot be stored in PostgreSQL text, and the
-#: others rewrite terminals, log lines and page text. Names are shown everywhere.
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _no_control_characters(value: str) -> str:
-    found = _CONTROL_CHARACTER.search(value)
-    if found is not None:
-        raise ValueError(
-            f"must not contain control characters (found U+{ord(found.group()):04X} "
-            f"at position {found.start()})"
-        )
-    return value
-
-
-#: A display name as stored and shown. Snapshots carry what Redis holds, which may
-#: include names accepted before control characters were refused: a snapshot must not
-#: fail on them.
-StoredDisplayName = Annotated[str, Field(min_length=1, max_length=64)]
-#: A display name as it comes in (events, the ingest API).
-DisplayName = Annotated[StoredDisplayName, AfterValidator(_no_control_characters)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class InvalidEventError(LeaderboardError):
@@ -161,7 +140,7 @@ class SnapshotEntry(_Contract):
 
     rank: Annotated[int, Field(ge=1)]
     player_id: PlayerId
-    display_name: StoredDisplayName | None = None
+    display_name: DisplayName | None = None
     score: int
 
 

@@ -64,9 +64,7 @@ class ScoreEventIn(BaseModel):
         DEFAULT_LEADERBOARD, description="Leaderboard id, `[A-Za-z0-9_-]{1,64}`."
     )
     player_id: PlayerId = Field(description="Player id, `[A-Za-z0-9._:@-]{1,128}`.")
-    display_name: DisplayName | None = Field(
-        None, description="Name shown on the board: 1 to 64 characters, no control characters."
-    )
+    display_name: DisplayName | None = Field(None, description="Name shown on the board.")
     score: int = Field(
         description="Delta added to the player's total: a JSON integer within the "
         "configured bounds (LEADERBOARD_SCORE_MIN to LEADERBOARD_SCORE_MAX, inclusive)."

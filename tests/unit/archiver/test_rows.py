@@ -58,6 +58,11 @@ def test_a_missing_display_name_stays_null_and_offsets_keep_their_zone() -> None
     assert row["occurred_at"] == datetime(2024, 12, 31, 23, tzinfo=UTC)
 
 
+def test_a_nul_in_the_display_name_is_replaced_because_postgresql_refuses_it() -> None:
+    row = event_row(event(display_name="A\x00da"), 0, 0)
+    assert row["display_name"] == "A\ufffdda"
+
+
 def test_a_batch_of_valid_messages_becomes_rows_in_order() -> None:
     events = [event(player_id=f"p{i}", score=i + 1) for i in range(3)]
     batch = decode_batch(

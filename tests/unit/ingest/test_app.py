@@ -138,17 +138,6 @@ def test_invalid_events_are_422_with_field_errors(client: TestClient, sink: Fake
     assert not sink.sent
 
 
-def test_a_display_name_with_a_control_character_is_422_saying_which(
-    client: TestClient, sink: FakeSink
-) -> None:
-    answer = client.post("/api/scores", json=event(display_name="Ada\x1b[31m"), headers=AUTH)
-    assert answer.status_code == 422
-    [error] = answer.json()["detail"]
-    assert error["loc"] == ["body", "display_name"]
-    assert "must not contain control characters (found U+001B at position 3)" in error["msg"]
-    assert not sink.sent
-
-
 def test_a_declared_body_over_the_limit_is_413(client: TestClient) -> None:
     batch = [event(display_name="x" * 60)] * 40
     body = orjson.dumps(batch)
