@@ -7,6 +7,11 @@ rules are not repeated here: the id, name and leaderboard types come from
 ``core.events``, the score bounds from the settings via ``ScoreBounds``, and every parsed
 event is finally built as a ``ScoreEvent``, which checks the whole contract again.
 
+One rule is the API's own: a ``display_name`` with a control character (U+0000-U+001F,
+U+007F-U+009F) is refused here. The contract itself still accepts them, because the
+topic holds events accepted before this rule, and game servers may produce to Kafka
+directly; consumers cope (the archiver stores a NUL as U+FFFD).
+
 ``parse_submission()`` turns a request body into events or raises the HTTP error that says
 what was wrong: 422 in FastAPI's field-level format (``loc`` such as
 ``["body", 3, "score"]``), 413 for a batch over the size limit.
@@ -14,6 +19,7 @@ what was wrong: 422 in FastAPI's field-level format (``loc`` such as
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -47,6 +53,10 @@ from leaderboard.core.events import (
 #: The key under which the parser passes the configured bounds to the validators.
 BOUNDS_CONTEXT = "score_bounds"
 
+#: C0 controls, DEL and C1 controls: they rewrite terminals, log viewers and page text,
+#: and PostgreSQL text cannot hold a NUL. Nothing a game server means to show.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 class ScoreEventIn(BaseModel):
     """One score event as a game server submits it."""
@@ -64,7 +74,9 @@ class ScoreEventIn(BaseModel):
         DEFAULT_LEADERBOARD, description="Leaderboard id, `[A-Za-z0-9_-]{1,64}`."
     )
     player_id: PlayerId = Field(description="Player id, `[A-Za-z0-9._:@-]{1,128}`.")
-    display_name: DisplayName | None = Field(None, description="Name shown on the board.")
+    display_name: DisplayName | None = Field(
+        None, description="Name shown on the board: 1 to 64 characters, no control characters."
+    )
     score: int = Field(
         description="Delta added to the player's total: a JSON integer within the "
         "configured bounds (LEADERBOARD_SCORE_MIN to LEADERBOARD_SCORE_MAX, inclusive)."
@@ -90,6 +102,19 @@ class ScoreEventIn(BaseModel):
                 {"detail": exc.detail, "minimum": bounds.minimum, "maximum": bounds.maximum},
             ) from None
         return score
+
+    @field_validator("display_name")
+    @classmethod
+    def _no_control_characters(cls, name: str | None) -> str | None:
+        found = None if name is None else _CONTROL_CHARACTER.search(name)
+        if found is not None:
+            raise PydanticCustomError(
+                "control_character",
+                "a display name must not contain control characters: found U+{code} at "
+                "position {position}",
+                {"code": f"{ord(found.group()):04X}", "position": found.start()},
+            )
+        return name
 
     @field_validator("version")
     @classmethod

@@ -138,6 +138,29 @@ def test_invalid_events_are_422_with_field_errors(client: TestClient, sink: Fake
     assert not sink.sent
 
 
+def test_a_display_name_with_a_control_character_is_422_saying_which(
+    client: TestClient, sink: FakeSink
+) -> None:
+    answer = client.post(
+        "/api/scores", json=[event(), event(display_name="Ada\x1b[31m")], headers=AUTH
+    )
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", 1, "display_name"]
+    assert error["msg"] == (
+        "a display name must not contain control characters: found U+001B at position 3"
+    )
+    assert not sink.sent
+
+
+def test_printable_display_names_in_any_script_are_accepted(
+    client: TestClient, sink: FakeSink
+) -> None:
+    answer = client.post("/api/scores", json=event(display_name="Zoë 🎮 李"), headers=AUTH)
+    assert answer.status_code == 202
+    assert [sent.display_name for sent in sink.sent] == ["Zoë 🎮 李"]
+
+
 def test_a_declared_body_over_the_limit_is_413(client: TestClient) -> None:
     batch = [event(display_name="x" * 60)] * 40
     body = orjson.dumps(batch)
