@@ -259,8 +259,8 @@ class PendingApply:
 
     batches: list[PartitionBatch]
     calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each script
-    boards_of: list[list[str]]  # each script's boards, in the order it reports them
-    newest_of: list[list[datetime]]  # per script and board, the newest ``occurred_at``
+    # Each script's boards, in the order it reports them, with their newest occurred_at.
+    boards_of: list[dict[str, datetime]]
     pieces: list[PartitionBatch] = field(default_factory=list)  # what each script applies
     sent_on: int | None = None  # the connection generation it was sent on; None: not sent
 
@@ -390,15 +390,14 @@ class BatchApplier:
     ) -> PendingApply:
         bucket = int(now) // self._window
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
-        pending = PendingApply(list(batches), [], [], [])
+        pending = PendingApply(list(batches), [], [])
         for batch in batches:
             for piece in split(batch):
-                keys, args, boards, newest = self._script_call(
+                keys, args, boards = self._script_call(
                     piece, seen_keys, bucket, batch.partition in allow_gap
                 )
                 pending.calls.append((keys, args))
                 pending.boards_of.append(boards)
-                pending.newest_of.append(newest)
                 pending.pieces.append(piece)
         return pending
 
@@ -413,16 +412,13 @@ class BatchApplier:
     def _results(self, pending: PendingApply, replies: list[Any]) -> list[ApplyResult]:
         """One result per partition, from the replies of its pieces' scripts."""
         per_partition: dict[int, list[ApplyResult]] = {}
-        for piece, reply, boards, newest in zip(
-            pending.pieces, replies, pending.boards_of, pending.newest_of, strict=True
-        ):
-            result = self._result(piece, reply, boards, newest)
-            per_partition.setdefault(piece.partition, []).append(result)
+        for piece, reply, boards in zip(pending.pieces, replies, pending.boards_of, strict=True):
+            per_partition.setdefault(piece.partition, []).append(self._result(piece, reply, boards))
         return [merge_results(per_partition[batch.partition]) for batch in pending.batches]
 
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
-    ) -> tuple[list[str], list[Any], list[str], list[datetime]]:
+    ) -> tuple[list[str], list[Any], dict[str, datetime]]:
         # One pass, per leaderboard: the offsets, the 3 arguments of each event, the
         # events with a name (their number within the leaderboard's events, 1-based),
         # and the newest event time (here rather than in a second pass over the events).
@@ -463,12 +459,12 @@ class BatchApplier:
             len(names) // 2,
             *names,
         ]
-        newest = [group[3][0] for group in groups.values()]
-        return keys, header + event_args, list(by_board), newest
+        newest = {board: group[3][0] for board, group in groups.items()}
+        return keys, header + event_args, newest
 
     @staticmethod
     def _result(
-        batch: PartitionBatch, reply: list[int], boards: list[str], newest: list[datetime]
+        batch: PartitionBatch, reply: list[int], boards: dict[str, datetime]
     ) -> ApplyResult:
         status, stored = int(reply[0]), int(reply[1])
         stored_next = None if stored < 0 else stored
@@ -481,7 +477,7 @@ class BatchApplier:
                 applied_per_board={},
                 duplicates=0,
                 already_applied=0 if status < 0 else len(batch.events),
-                newest_event_at={} if status < 0 else dict(zip(boards, newest, strict=True)),
+                newest_event_at={} if status < 0 else boards,
             )
         return ApplyResult(
             batch.partition,
@@ -492,7 +488,7 @@ class BatchApplier:
             },
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
-            newest_event_at=dict(zip(boards, newest, strict=True)),
+            newest_event_at=boards,
         )
 
 
