@@ -28,7 +28,7 @@ import argparse
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
 from leaderboard.ranker.settings import RankerSettings
 from tests.bench import baselines, dedup, drains, report
-from tests.bench.measure import load_average, machine_info
+from tests.bench.measure import Drain, load_average, machine_info
 from tests.bench.workload import generate, prefill
 
 log = get_logger("tests.bench.pipeline")
@@ -82,18 +82,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[5000],
         help="archiver batch sizes to drain with; the first is the headline figure",
     )
-    parser.add_argument(
-        "--ranker-rounds",
-        type=rounds,
-        default=5,
-        help="ranker drains at the headline batch size, each followed by its baseline",
-    )
-    parser.add_argument(
-        "--archiver-rounds",
-        type=rounds,
-        default=3,
-        help="archiver drains at the headline batch size, each followed by its baseline",
-    )
+    for service, default in (("ranker", 5), ("archiver", 3)):
+        parser.add_argument(
+            f"--{service}-rounds",
+            type=rounds,
+            default=default,
+            help=f"{service} drains at the headline batch size, each followed by its baseline",
+        )
     parser.add_argument(
         "--baseline-events", type=int, default=50_000, help="events for each baseline run"
     )
@@ -204,10 +199,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def _distinct(sizes: list[int]) -> list[int]:
-    """The batch sizes once each, in order: a repeat of the headline size would stand in
-    for its median in the report."""
-    return list(dict.fromkeys(sizes))
+def measure_rounds(
+    count: int,
+    batch_sizes: list[int],
+    drain: Callable[[int, bool], drains.ServiceResult],
+    baseline: Callable[[], Drain],
+) -> report.Rounds:
+    """``count`` rounds of a drain at the first batch size followed by a baseline run,
+    then one drain per other size. ``drain(size, first)`` says whether it is the first
+    round's drain. Each size is drained once only: a repeat of the headline size would
+    stand in for its median in the report."""
+    headline, *others = dict.fromkeys(batch_sizes)
+    rounds = report.Rounds([], [])
+    for number in range(count):
+        rounds.drains.append(drain(headline, number == 0))
+        rounds.baselines.append(baseline())
+    rounds.others = [drain(size, False) for size in others]
+    return rounds
 
 
 def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[str, Any]:
@@ -230,21 +238,18 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         "prefill_events_per_s": round(len(workload) / prefill_seconds),
     }
     limit, seconds = args.baseline_events, args.baseline_max_seconds
-    first, *other_sizes = _distinct(args.ranker_batch_sizes)
-    ranker = report.Rounds([], [])
-    for number in range(args.ranker_rounds):
-        drain = drains.drain_ranker(context, workload, first, inspect_dedup=not number)
-        ranker.drains.append(drain)
-        ranker.baselines.append(baselines.ranker_baseline(context, limit, seconds))
-    ranker.others = [
-        drains.drain_ranker(context, workload, size, inspect_dedup=False) for size in other_sizes
-    ]
-    first, *other_sizes = _distinct(args.archiver_batch_sizes)
-    archiver = report.Rounds([], [])
-    for _ in range(args.archiver_rounds):
-        archiver.drains.append(drains.drain_archiver(context, workload, first))
-        archiver.baselines.append(baselines.archiver_baseline(context, limit, seconds))
-    archiver.others = [drains.drain_archiver(context, workload, size) for size in other_sizes]
+    ranker = measure_rounds(
+        args.ranker_rounds,
+        args.ranker_batch_sizes,
+        lambda size, first: drains.drain_ranker(context, workload, size, inspect_dedup=first),
+        lambda: baselines.ranker_baseline(context, limit, seconds),
+    )
+    archiver = measure_rounds(
+        args.archiver_rounds,
+        args.archiver_batch_sizes,
+        lambda size, _: drains.drain_archiver(context, workload, size),
+        lambda: baselines.archiver_baseline(context, limit, seconds),
+    )
     log.info("measuring the dedup script's cost", events=args.micro_events)
     micro = dedup.lua_cost(
         workload.values[: args.micro_events],
