@@ -55,8 +55,24 @@ test-tools: venv ## Install what the browser tests need (Chromium, nginx) when m
 	$(DEVSTACK) tools
 
 .PHONY: kube-tools
-kube-tools: ## Build helm for the offline chart tests into .devstack/tools (once, from the Go module proxy)
+kube-tools: ## Build helm for the offline chart tests into ~/.cache/leaderboard/tools (once, from the Go module proxy)
 	bash k8s/install-tools.sh
+
+CLUSTER := bash k8s/cluster/cluster.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start a single-node Kubernetes cluster on this machine and install the chart (root)
+	$(CLUSTER) up
+	$(CLUSTER) install
+	$(CLUSTER) urls
+
+.PHONY: cluster-down
+cluster-down: ## Stop that cluster and remove all it started (processes, mounts, interfaces, firewall rules)
+	$(CLUSTER) down
+
+.PHONY: test-cluster
+test-cluster: venv test-tools ## Start the cluster, run tests/cluster against it, tear it down (also on failure)
+	@trap '$(CLUSTER) down' EXIT; $(CLUSTER) up && $(UV) run --frozen pytest tests/cluster
 
 .PHONY: test
 test: lint infra-up test-tools kube-tools ## Lint, then run the whole test suite against the local stack

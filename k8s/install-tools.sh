@@ -1,45 +1,124 @@
 #!/usr/bin/env bash
-# Installs the Kubernetes tooling of this repository into .devstack/tools/bin (ignored by
-# git): helm, built from source through the Go module proxy, because no chart or binary
-# registry is reachable from our machines. `make test` runs it first (the offline chart
-# tests need helm); the Tiltfile and docs/kubernetes.md use the same binary.
-#
-# Idempotent: a helm of the pinned version already in place is kept (the build takes about
-# 3.5 minutes on 2 cores). Set LEADERBOARD_K8S_TOOLS_DIR to share one tools folder between
-# clones. Needs Go 1.25 or newer.
+# Builds the Kubernetes tooling of this repository from the Go module proxy, because no
+# chart, image or binary registry is reachable from our machines:
+#   install-tools.sh            helm (the offline chart tests; `make test` runs this)
+#   install-tools.sh cluster    helm and what `make cluster-up` runs: the Kubernetes
+#                               components, etcd, CoreDNS and the Skipper ingress controller
+# Binaries go to $LEADERBOARD_CACHE_DIR/tools/bin (default ~/.cache/leaderboard), outside
+# the clone, so every clone and later runs reuse them; one already built at its pinned
+# version is kept. Cold, on 2 cores: helm ~3.5 min, Kubernetes ~15 min, the rest ~5 min.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${LEADERBOARD_K8S_TOOLS_DIR:-$ROOT/.devstack/tools}"
-BIN="$TOOLS/bin"
+KUBERNETES_VERSION=v1.37.2
+ETCD_VERSION=v3.7.3
+COREDNS_VERSION=v1.15.0
+SKIPPER_VERSION=v0.23.0
 
-installed_version() {
-    "$BIN/helm" version --template '{{.Version}}' 2>/dev/null || true
+CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
+BIN="$CACHE/tools/bin"
+# One module and build cache for every tool: a failed build resumes, and Kubernetes'
+# components share their compiled packages.
+GO_ENV=(GOPATH="$CACHE/tools/go" GOMODCACHE="$CACHE/tools/go/pkg/mod"
+    GOCACHE="$CACHE/tools/go/cache" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0)
+
+log() { echo "install-tools: $*" >&2; }
+quiet_go() { env "${GO_ENV[@]}" go "$@" 2> >(grep -v '^go: downloading ' >&2); }
+
+# The version a tool was built at, from the stamp written beside it.
+stamped() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
+stamp() { echo "$2" >"$BIN/.$1.version"; }
+
+# A throwaway module that requires MODULE@VERSION, for modules whose own go.mod replaces
+# sibling modules by local paths (`go install pkg@version` refuses those). Each local
+# replace becomes a requirement of that sibling at SIBLING_VERSION; other replaces are
+# copied as they are. Prints the module's folder.
+throwaway_module() {
+    local module=$1 version=$2 sibling_version=$3 dir gomod
+    dir="$(mktemp -d "$CACHE/tools/module.XXXXXX")"
+    gomod="$(cd "$dir" && env "${GO_ENV[@]}" go mod download -json "$module@$version" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')"
+    python3 - "$gomod" "$module" "$version" "$sibling_version" >"$dir/go.mod" <<'EOF'
+import re, sys
+gomod, module, version, sibling = sys.argv[1:]
+text = open(gomod).read()
+go = re.search(r"^go (\S+)", text, re.M).group(1)
+replaces = re.findall(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$", text, re.M)
+print(f"module throwaway\n\ngo {go}\n\nrequire {module} {version}\n")
+for old, new, new_version in replaces:
+    if new.startswith("."):
+        print(f"replace {old} => {old} {sibling}")
+    else:
+        print(f"replace {old} => {new} {new_version}")
+EOF
+    echo "$dir"
 }
 
-if [[ -x "$BIN/helm" && "$(installed_version)" == "$HELM_VERSION" ]]; then
-    exit 0
-fi
+# go build PACKAGES... inside a throwaway module of MODULE, to OUTPUT (a file, or $BIN/).
+build_in_module() {
+    local module=$1 version=$2 sibling_version=$3 ldflags=$4 output=$5 dir
+    shift 5
+    dir="$(throwaway_module "$module" "$version" "$sibling_version")"
+    (cd "$dir" && quiet_go get "${@/%/@$version}" && quiet_go build -trimpath -ldflags "$ldflags" -o "$output" "$@")
+    rm -rf "$dir"
+}
+
+build_helm() {
+    stamped helm "$HELM_VERSION" && return
+    log "building helm $HELM_VERSION (a few minutes)"
+    env "${GO_ENV[@]}" GOBIN="$BIN" go install -trimpath \
+        -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+        "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" 2> >(grep -v '^go: downloading ' >&2)
+    stamp helm "$HELM_VERSION"
+}
+
+build_kubernetes() {
+    local components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+    local all=1 c
+    for c in "${components[@]}"; do stamped "$c" "$KUBERNETES_VERSION" || all=0; done
+    ((all)) && return
+    log "building Kubernetes $KUBERNETES_VERSION (about 15 minutes cold)"
+    local minor=${KUBERNETES_VERSION#v1.} ldflags="-s -w" pkg
+    minor=${minor%%.*}
+    # Without the stamp /version says v0.0.0-master, and helm refuses the chart's kubeVersion.
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+        ldflags+=" -X $pkg.gitTreeState=clean"
+    done
+    # The staging modules are published as k8s.io/<name> v0.<minor>.<patch>.
+    build_in_module k8s.io/kubernetes "$KUBERNETES_VERSION" "v0.${KUBERNETES_VERSION#v1.}" "$ldflags" "$BIN/" \
+        "${components[@]/#/k8s.io/kubernetes/cmd/}"
+    for c in "${components[@]}"; do stamp "$c" "$KUBERNETES_VERSION"; done
+}
+
+build_etcd() {
+    stamped etcd "$ETCD_VERSION" && return
+    log "building etcd $ETCD_VERSION"
+    build_in_module go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" "-s -w" "$BIN/etcd" \
+        go.etcd.io/etcd/server/v3
+    stamp etcd "$ETCD_VERSION"
+}
+
+build_go_install() {
+    local name=$1 version=$2 package=$3
+    stamped "$name" "$version" && return
+    log "building $name $version"
+    env "${GO_ENV[@]}" GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "$package@$version" \
+        2> >(grep -v '^go: downloading ' >&2)
+    stamp "$name" "$version"
+}
 
 if ! command -v go >/dev/null 2>&1; then
-    echo "install-tools: building helm $HELM_VERSION needs the Go toolchain (go) on PATH" >&2
+    log "building the tools needs the Go toolchain (go) on PATH"
     exit 1
 fi
-
 mkdir -p "$BIN"
-STAGING="$(mktemp -d "$TOOLS/build.XXXXXX")"
-trap 'chmod -R u+w "$STAGING" 2>/dev/null; rm -rf "$STAGING"' EXIT
-
-echo "install-tools: building helm $HELM_VERSION from the Go module proxy (a few minutes)" >&2
 started=$SECONDS
-# The module and build caches live in the staging folder and go with it: only the binary
-# is kept. The version is stamped in, as the release builds do, so `helm version` is exact.
-env GOPATH="$STAGING/gopath" GOMODCACHE="$STAGING/gopath/pkg/mod" GOCACHE="$STAGING/cache" \
-    GOBIN="$STAGING/bin" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
-    go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
-    2> >(grep -v '^go: downloading ' >&2)
-mv -f "$STAGING/bin/helm" "$BIN/helm"
-echo "install-tools: helm $(installed_version) installed in $BIN ($((SECONDS - started)) s)" >&2
+build_helm
+if [[ "${1:-}" == cluster ]]; then
+    build_kubernetes
+    build_etcd
+    build_go_install coredns "$COREDNS_VERSION" github.com/coredns/coredns
+    build_go_install skipper "$SKIPPER_VERSION" github.com/zalando/skipper/cmd/skipper
+fi
+if ((SECONDS - started > 1)); then log "tools ready in $BIN ($((SECONDS - started)) s)"; fi

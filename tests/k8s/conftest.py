@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings built by these tests see only what the chart renders."""
     for name in list(os.environ):
-        if name.upper().startswith("LEADERBOARD_") and name != "LEADERBOARD_K8S_TOOLS_DIR":
+        if name.upper().startswith("LEADERBOARD_") and name != "LEADERBOARD_CACHE_DIR":
             monkeypatch.delenv(name)
 
 

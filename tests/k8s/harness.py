@@ -2,7 +2,7 @@
 
 Nothing here needs a cluster or a registry. ``ensure_helm()`` runs the project's own
 installer (``k8s/install-tools.sh``, which builds helm from the Go module proxy once and
-caches it in ``.devstack/tools``). ``ChartRenderer`` copies the chart to a temporary
+caches it outside the clone, in ``~/.cache/leaderboard/tools``). ``ChartRenderer`` copies the chart to a temporary
 folder and puts *stub* Bitnami subcharts (empty charts with the names and versions
 ``Chart.lock`` pins) into its ``charts/``, since the real ones cannot be pulled here; the
 stubs render nothing, so every rendered object is one this project wrote.
@@ -29,7 +29,9 @@ IMAGES_DIR = REPO_ROOT / "images"
 #: One Dockerfile for every service image: shared stages, then a target per service.
 DOCKERFILE = IMAGES_DIR / "Dockerfile"
 K8S_DIR = REPO_ROOT / "k8s"
-TOOLS_DIR = Path(os.environ.get("LEADERBOARD_K8S_TOOLS_DIR", REPO_ROOT / ".devstack" / "tools"))
+#: k8s/install-tools.sh builds the tools into this cache outside the clone.
+CACHE_DIR = Path(os.environ.get("LEADERBOARD_CACHE_DIR", Path.home() / ".cache" / "leaderboard"))
+TOOLS_DIR = CACHE_DIR / "tools"
 HELM = TOOLS_DIR / "bin" / "helm"
 #: CI lays a copy of shared/ beside the clone; the CRDs are read from there, never copied.
 CRD_DIR = REPO_ROOT.parent / "shared" / "k8s-crds"
@@ -90,7 +92,7 @@ def ensure_helm() -> Path:
             ["bash", str(K8S_DIR / "install-tools.sh")],
             check=True,
             timeout=1800,
-            env={**os.environ, "LEADERBOARD_K8S_TOOLS_DIR": str(TOOLS_DIR)},
+            env={**os.environ, "LEADERBOARD_CACHE_DIR": str(CACHE_DIR)},
         )
     return HELM
 

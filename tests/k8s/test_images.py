@@ -62,6 +62,15 @@ def test_the_shared_stages_follow_the_house_rules() -> None:
     build, runtime = STAGES["build"], STAGES["runtime"]
     bases = [re.match(r"FROM\s+(\S+)", stage).group(1) for stage in (build, runtime)]  # type: ignore[union-attr]
     assert len(set(bases)) == 1, "both stages on the same Python base"
+    # The base may be a build argument (the local cluster builds on its own Debian); its
+    # default, the production base, is then the one to check.
+    argument = re.fullmatch(r"\$\{?(\w+)\}?", bases[0])
+    if argument:
+        default = re.search(
+            rf"^ARG\s+{argument.group(1)}=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE
+        )
+        assert default, f"the base argument {argument.group(1)} has no default"
+        bases[0] = default.group(1)
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+", bases[0]), f"unpinned base {bases[0]}"
     # Installed from the lock file, never resolved afresh.
     syncs = re.findall(r"uv sync ([^\n&]*)", build)
