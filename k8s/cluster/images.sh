@@ -9,7 +9,7 @@
 #   images.sh build [NAME...]   build and import all images, or only those named
 #                               (base, the services, pause, coredns, skipper, redis,
 #                               postgresql, kafka)
-#   images.sh list              the image references, one a line
+#   images.sh list              the references of the images the cluster runs, one a line
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -47,8 +47,8 @@ ctr_cli() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 
 service_ref() { echo "leaderboard/$1:$APP_VERSION"; }
 
+# The images the cluster runs, i.e. those imported into containerd (not the base).
 all_refs() {
-    echo "$BASE"
     local service
     for service in "${SERVICES[@]}"; do service_ref "$service"; done
     echo "$PAUSE" "$COREDNS" "$SKIPPER" "$REDIS" "$POSTGRESQL" "$KAFKA" | tr ' ' '\n'
@@ -135,13 +135,15 @@ EOF
     trap - EXIT
 }
 
+# The service images (all, or those named) from images/Dockerfile, on the bookworm base.
 build_services() {
     image_exists "$BASE" || die "$BASE is missing: build it first (images.sh build base)"
     local service revision created
-    revision="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    # The day, not the second: a rebuild on the same day hits the cache.
-    created="$(date -u +%Y-%m-%d)"
-    for service in "${SERVICES[@]}"; do
+    revision="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+    # The commit's time, not the build's: a rebuild of the same sources is the same image.
+    created="$(TZ=UTC git -C "$ROOT" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ \
+        2>/dev/null || echo unknown)"
+    for service in "${@:-${SERVICES[@]}}"; do
         timed "service $service" build "$(service_ref "$service")" \
             -f "$ROOT/images/Dockerfile" --target "$service" \
             --build-arg BASE_IMAGE="$BASE" --build-arg VERSION="$APP_VERSION" \
@@ -178,12 +180,18 @@ build_postgresql() { build "$POSTGRESQL" "$HERE/postgresql"; }
 # classpath), plus kafka-tools for the topic command, into a cache once.
 kafka_jars() {
     local pom="$ROOT/src/leaderboard/devstack/kafka-pom.xml" dir="$WORK/kafka" version hash
-    version="$(sed -n 's:.*<artifactId>kafka_2.13</artifactId>.*::; /kafka_2.13/{n;s:.*<version>\(.*\)</version>.*:\1:p}' "$pom")"
+    version="$(grep -A1 '<artifactId>kafka_2.13</artifactId>' "$pom" |
+        sed -n 's:.*<version>\(.*\)</version>.*:\1:p')"
     [[ -n "$version" ]] || die "no kafka_2.13 version in $pom"
     mkdir -p "$dir"
-    # The pom with one more dependency: the tools (kafka-topics) of the same version.
-    sed "s:</dependencies>:  <dependency>\n      <groupId>org.apache.kafka</groupId>\n      <artifactId>kafka-tools</artifactId>\n      <version>$version</version>\n    </dependency>\n  </dependencies>:" \
-        "$pom" >"$dir/pom.xml.new"
+    # The pom with one more dependency: the tools (kafka-topics) of the same version,
+    # without Kafka Connect's runtime (Jetty, Jersey), which only the Connect tools use.
+    local tools="<dependency><groupId>org.apache.kafka</groupId>"
+    tools+="<artifactId>kafka-tools</artifactId><version>$version</version>"
+    tools+="<exclusions><exclusion><groupId>org.apache.kafka</groupId>"
+    tools+="<artifactId>connect-runtime</artifactId></exclusion></exclusions>"
+    tools+="</dependency>"
+    sed "s:</dependencies>:  $tools\n  </dependencies>:" "$pom" >"$dir/pom.xml.new"
     hash="$(sha256sum "$dir/pom.xml.new" | cut -d' ' -f1)"
     if [[ -f "$dir/complete" && "$(cat "$dir/complete")" == "$hash" ]]; then
         rm -f "$dir/pom.xml.new"
@@ -209,8 +217,8 @@ build_kafka() {
     timed "kafka jars (maven)" kafka_jars
     local dir
     dir="$(context kafka "$HERE/kafka/Dockerfile" "$HERE/kafka/entrypoint.sh" \
-        "$HERE/kafka/log4j2.properties")"
-    cp -pl "$WORK/kafka/libs" "$dir/libs" 2>/dev/null || cp -pr "$WORK/kafka/libs" "$dir/libs"
+        "$HERE/kafka/log4j2.properties" "$HERE/kafka/tools-log4j2.properties")"
+    cp -rpl "$WORK/kafka/libs" "$dir/libs" 2>/dev/null || cp -rp "$WORK/kafka/libs" "$dir/libs"
     build "$KAFKA" "$dir"
 }
 
@@ -234,16 +242,38 @@ containerd_id() {
         grep -o '"config":{[^}]*}' | grep -o 'sha256:[0-9a-f]*' || true
 }
 
-import_image() {
-    local ref=$1 id
-    image_exists "$ref" || return 0
-    id="$(docker_cli image inspect --format '{{.Id}}' "$ref")"
-    if [[ "$(containerd_id "$(containerd_ref "$ref")")" == "$id" ]]; then
-        log "$ref: already in containerd"
-        return
-    fi
-    log "$ref: importing into containerd"
-    docker_cli save "$ref" | ctr_cli images import - >/dev/null
+# Imports every built image that containerd lacks (or has with another ID) in one
+# `docker save`, so the layers the images share are written once.
+import_images() {
+    local ref id old missing=() replaced=()
+    # The base runs in no pod: not imported; its layers come with the images built on it.
+    while read -r ref; do
+        image_exists "$ref" || continue
+        id="$(docker_cli image inspect --format '{{.Id}}' "$ref")"
+        old="$(containerd_id "$(containerd_ref "$ref")")"
+        if [[ "$old" == "$id" ]]; then
+            log "$ref: already in containerd"
+        else
+            missing+=("$ref")
+            [[ -z "$old" ]] || replaced+=("$old")
+        fi
+    done < <(all_refs)
+    [[ ${#missing[@]} -gt 0 ]] || return 0
+    log "importing into containerd: ${missing[*]}"
+    docker_cli save "${missing[@]}" | ctr_cli images import - >/dev/null
+    # The kubelet's CRI also names each image by its ID (sha256:...); a replaced image's
+    # ID name would keep its layers forever, so it goes unless a named image still has it.
+    local named
+    named="$(ctr_cli images ls -q | grep -v '^sha256:' || true)"
+    for old in "${replaced[@]}"; do
+        while read -r ref; do
+            [[ "$(containerd_id "$ref")" != "$old" ]] || continue 2
+        done <<<"$named"
+        ctr_cli images rm "$old" >/dev/null 2>&1 || true
+    done
+    # Replaced images' old layers are left to containerd's garbage collection; Docker's
+    # untagged ones (a rebuild's predecessors) are removed here.
+    docker_cli image prune --force >/dev/null
 }
 
 main_build() {
@@ -256,7 +286,7 @@ main_build() {
         case "$name" in
         base) timed base build_base ;;
         services) build_services ;;
-        simulator | ingest | ranker | archiver | publisher | gateway) SERVICES=("$name") build_services ;;
+        simulator | ingest | ranker | archiver | publisher | gateway) build_services "$name" ;;
         pause) timed pause build_pause ;;
         coredns) timed coredns build_static coredns "$COREDNS" ;;
         skipper) timed skipper build_static skipper "$SKIPPER" ;;
@@ -266,10 +296,8 @@ main_build() {
         *) die "unknown image $name" ;;
         esac
     done
-    local ref start=$SECONDS
-    while read -r ref; do
-        import_image "$ref"
-    done < <(all_refs)
+    local start=$SECONDS
+    import_images
     TIMINGS+=("$(printf '%-40s %4ss' "import into containerd" $((SECONDS - start)))")
     TIMINGS+=("$(printf '%-40s %4ss' total $((SECONDS - total)))")
     printf '%s\n' "${TIMINGS[@]}" >&2
