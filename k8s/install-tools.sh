@@ -23,7 +23,7 @@ GO_ENV=(GOPATH="$CACHE/tools/go" GOMODCACHE="$CACHE/tools/go/pkg/mod"
     GOCACHE="$CACHE/tools/go/cache" GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0)
 
 log() { echo "install-tools: $*" >&2; }
-quiet_go() { env "${GO_ENV[@]}" go "$@" 2> >(grep -v '^go: downloading ' >&2); }
+quiet_go() { env "${GO_ENV[@]}" go "$@" 2> >(grep -Ev '^go: (downloading|upgraded|added) ' >&2); }
 
 # The version a tool was built at, from the stamp written beside it.
 stamped() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
@@ -32,18 +32,22 @@ stamp() { echo "$2" >"$BIN/.$1.version"; }
 # A throwaway module that requires MODULE@VERSION, for modules whose own go.mod replaces
 # sibling modules by local paths (`go install pkg@version` refuses those). Each local
 # replace becomes a requirement of that sibling at SIBLING_VERSION; other replaces are
-# copied as they are. Prints the module's folder.
+# copied as they are, and so is its go.sum. Prints the module's folder.
 throwaway_module() {
     local module=$1 version=$2 sibling_version=$3 dir gomod
     dir="$(mktemp -d "$CACHE/tools/module.XXXXXX")"
-    gomod="$(cd "$dir" && env "${GO_ENV[@]}" go mod download -json "$module@$version" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')"
+    read -r gomod source < <(cd "$dir" && env "${GO_ENV[@]}" go mod download -json "$module@$version" |
+        python3 -c 'import json, sys; m = json.load(sys.stdin); print(m["GoMod"], m["Dir"])')
+    # The module's own checksums: the checksum database does not know every dependency.
+    [[ -f "$source/go.sum" ]] && install -m 0644 "$source/go.sum" "$dir/go.sum"
     python3 - "$gomod" "$module" "$version" "$sibling_version" >"$dir/go.mod" <<'EOF'
 import re, sys
 gomod, module, version, sibling = sys.argv[1:]
 text = open(gomod).read()
 go = re.search(r"^go (\S+)", text, re.M).group(1)
-replaces = re.findall(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$", text, re.M)
+replaces = re.findall(
+    r"^[ \t]*(?:replace[ \t]+)?(\S+)(?:[ \t]+\S+)?[ \t]+=>[ \t]+(\S+)(?:[ \t]+(\S+))?[ \t]*$", text, re.M
+)
 print(f"module throwaway\n\ngo {go}\n\nrequire {module} {version}\n")
 for old, new, new_version in replaces:
     if new.startswith("."):
@@ -119,6 +123,12 @@ if [[ "${1:-}" == cluster ]]; then
     build_kubernetes
     build_etcd
     build_go_install coredns "$COREDNS_VERSION" github.com/coredns/coredns
-    build_go_install skipper "$SKIPPER_VERSION" github.com/zalando/skipper/cmd/skipper
+    # Through a module of ours: `go install` asks for the version list, which is refused.
+    stamped skipper "$SKIPPER_VERSION" || {
+        log "building skipper $SKIPPER_VERSION"
+        build_in_module github.com/zalando/skipper "$SKIPPER_VERSION" "$SKIPPER_VERSION" "-s -w" "$BIN/skipper" \
+            github.com/zalando/skipper/cmd/skipper
+        stamp skipper "$SKIPPER_VERSION"
+    }
 fi
 if ((SECONDS - started > 1)); then log "tools ready in $BIN ($((SECONDS - started)) s)"; fi

@@ -7,6 +7,7 @@
 #   cluster.sh down      stop and remove every process, mount, interface and firewall rule
 #   cluster.sh runtime   only containerd and dockerd (enough to build and import images)
 #   cluster.sh status    what runs
+#   cluster.sh urls      where the page and the kubeconfig are
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -468,14 +469,39 @@ down() {
     if [[ -f "$STATE/nft-before.conf" ]]; then
         nft flush ruleset
         nft -f "$STATE/nft-before.conf"
-        rm -f "$STATE/nft-before.conf"
     fi
     if [[ -f "$STATE/ip-forward-before" ]]; then
         cat "$STATE/ip-forward-before" >/proc/sys/net/ipv4/ip_forward
-        rm -f "$STATE/ip-forward-before"
     fi
     rm -rf "$RUN" "$VAR/kubelet" "$STATE/etcd" "$STATE/pids" "$STATE/pki" "$STATE/secrets" "$KUBECONFIG_FILE"
+    check_clean
+    rm -f "$STATE/nft-before.conf" "$STATE/ip-forward-before"
     log "stopped; logs kept in $STATE/logs"
+}
+
+# Fails, naming it, if anything the cluster started or changed is still there.
+check_clean() {
+    local left=()
+    # Every daemon of the cluster, and every container shim, names one of these folders.
+    pgrep -f "$STATE/|$RUN/" >/dev/null && left+=("processes: $(pgrep -af "$STATE/|$RUN/" | head -5)")
+    [[ -z "$(our_mounts)" ]] || left+=("mounts: $(our_mounts | head -5)")
+    ip link show "$POD_BRIDGE" >/dev/null 2>&1 && left+=("interface $POD_BRIDGE")
+    ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && left+=("interface $NODE_BRIDGE")
+    ip -o link show type veth 2>/dev/null | grep -q "master $POD_BRIDGE" && left+=("veth interfaces")
+    ip netns list 2>/dev/null | grep -q '^cni-' && left+=("network namespaces: $(ip netns list | head -3)")
+    if [[ -f "$STATE/nft-before.conf" ]] && ! diff -q <(nft list ruleset) "$STATE/nft-before.conf" >/dev/null; then
+        left+=("firewall rules: $(diff <(nft list ruleset) "$STATE/nft-before.conf" | head -5)")
+    fi
+    ((${#left[@]} == 0)) || die "left behind after down: ${left[*]}"
+}
+
+urls() {
+    cat <<EOF
+The page, through the ingress: http://$NODE_IP:$INGRESS_PORT/
+The REST API:                  http://$NODE_IP:$INGRESS_PORT/docs
+kubectl and helm:              export KUBECONFIG=$KUBECONFIG_FILE PATH=$TOOLS:\$PATH
+Stop and remove it all:        make cluster-down
+EOF
 }
 
 status() {
@@ -493,6 +519,7 @@ up) up ;;
 install) shift && install_chart "$@" ;;
 down) down ;;
 status) status ;;
+urls) urls ;;
 runtime) start_runtime ;;
-*) die "usage: cluster.sh up|down|runtime|status" ;;
+*) die "usage: cluster.sh up|install|down|runtime|status|urls" ;;
 esac
