@@ -120,13 +120,14 @@ def wait_for(
     """Poll ``condition`` until truthy; fail at once if a pod of ``namespaces`` is broken."""
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
-        if value:
-            return value
+        # Broken pods first: a pod without a readiness probe looks ready between crashes.
         for namespace in namespaces:
             reports = broken_pods(namespace)
             if reports:
                 raise BrokenPodError(f"while waiting for {what}:\n" + "\n".join(reports))
+        value = condition()
+        if value:
+            return value
         if time.monotonic() > deadline:
             pods = kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{pods}")

@@ -33,6 +33,7 @@ from tests.cluster.harness import (
 
 PATIENCE_MS = 60_000
 WS_URL = INGRESS_URL.replace("http://", "ws://")
+expect.set_options(timeout=PATIENCE_MS)
 
 
 def http_json(path: str, timeout: float = 10) -> tuple[int, Any]:
@@ -259,6 +260,8 @@ def test_helm_upgrade_rolls_the_pods_and_clients_reconnect(
 
 def test_helm_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
     helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "5m")
+    # The pods go with their Deployments, after their graceful stop.
+    wait_for(lambda: not get_json("pods")["items"], 120, "the release's pods to be gone")
     kinds = kubectl("api-resources", "--verbs=list", "--namespaced", "-o", "name").stdout.split()
     left = kubectl(
         "get", ",".join(kinds), "-n", NAMESPACE, "-o", "json", "--ignore-not-found"
