@@ -1,8 +1,8 @@
 """Offline harness of the Kubernetes tests: helm, the chart with stub subcharts, the CRDs.
 
 Nothing here needs a cluster or a registry. ``ensure_helm()`` runs the project's own
-installer (``k8s/install-tools.sh``, which builds helm from the Go module proxy once and
-caches it outside the clone, in ``~/.cache/leaderboard/tools``). ``ChartRenderer`` copies the chart to a temporary
+installer (``k8s/install-tools.sh``: helm from the Go module proxy, built once into
+``~/.cache/leaderboard/tools``). ``ChartRenderer`` copies the chart to a temporary
 folder and puts *stub* Bitnami subcharts (empty charts with the names and versions
 ``Chart.lock`` pins) into its ``charts/``, since the real ones cannot be pulled here; the
 stubs render nothing, so every rendered object is one this project wrote.
