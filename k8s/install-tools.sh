@@ -3,7 +3,8 @@
 # chart, image or binary registry is reachable from our machines:
 #   install-tools.sh            helm (the offline chart tests; `make test` runs this)
 #   install-tools.sh cluster    helm and what `make cluster-up` runs: the Kubernetes
-#                               components, etcd, CoreDNS and the Skipper ingress controller
+#                               components, etcd, CoreDNS, the Skipper ingress controller
+#                               and kube-router (it enforces NetworkPolicies)
 # Binaries go to $LEADERBOARD_CACHE_DIR/tools/bin (default ~/.cache/leaderboard), outside
 # the clone, so every clone and later runs reuse them; one already built at its pinned
 # version is kept. Cold, on 2 cores: helm ~3.5 min, Kubernetes ~15 min, the rest ~5 min.
@@ -14,6 +15,7 @@ KUBERNETES_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 COREDNS_VERSION=v1.15.0
 SKIPPER_VERSION=v0.23.0
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
 BIN="$CACHE/tools/bin"
@@ -130,5 +132,11 @@ if [[ "${1:-}" == cluster ]]; then
             github.com/zalando/skipper/cmd/skipper
         stamp skipper "$SKIPPER_VERSION"
     }
+    build_go_install kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 fi
-if ((SECONDS - started > 1)); then log "tools ready in $BIN ($((SECONDS - started)) s)"; fi
+if ((SECONDS - started > 1)); then
+    # The compiled packages (about 10 GB after Kubernetes) are only worth keeping while a
+    # build is unfinished; the module downloads stay for the next version.
+    rm -rf "$CACHE/tools/go/cache"
+    log "tools ready in $BIN ($((SECONDS - started)) s)"
+fi

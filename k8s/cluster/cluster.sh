@@ -89,7 +89,7 @@ wait_for() {
 install_packages() {
     local missing=() pair
     for pair in dockerd:docker.io containerd:containerd runc:runc debootstrap:debootstrap \
-        conntrack:conntrack nft:nftables iptables:iptables openssl:openssl socat:socat; do
+        conntrack:conntrack nft:nftables iptables:iptables ipset:ipset openssl:openssl socat:socat; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
@@ -222,11 +222,13 @@ make_pki() {
     cert scheduler "/CN=system:kube-scheduler"
     cert kubelet "/O=system:nodes/CN=system:node:$NODE" "DNS:$NODE,IP:$NODE_IP"
     cert kube-proxy "/CN=system:kube-proxy"
+    cert kube-router "/CN=leaderboard:kube-router"
     kubeconfig admin leaderboard-admin
     kubeconfig controller-manager system:kube-controller-manager
     kubeconfig scheduler system:kube-scheduler
     kubeconfig kubelet "system:node:$NODE"
     kubeconfig kube-proxy system:kube-proxy
+    kubeconfig kube-router leaderboard:kube-router
     cp "$STATE/admin.kubeconfig" "$KUBECONFIG_FILE"
 }
 
@@ -339,6 +341,15 @@ EOF
     wait_for kubelet 120 node_ready
 }
 
+# kube-router's firewall alone enforces NetworkPolicies (the bridge plugin does not);
+# routing and Services stay with the bridge and kube-proxy. Its RBAC is in system.yaml.
+start_network_policies() {
+    start kube-router kube-router --kubeconfig "$STATE/kube-router.kubeconfig" \
+        --hostname-override "$NODE" --run-firewall=true --run-router=false \
+        --run-service-proxy=false --enable-cni=false --health-port=0 --metrics-port=0 \
+        --service-cluster-ip-range "$SERVICE_CIDR"
+}
+
 node_ready() {
     [[ "$(kubectl --kubeconfig "$KUBECONFIG_FILE" get node "$NODE" \
         -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
@@ -424,6 +435,7 @@ up() {
     start_control_plane
     start_node
     deploy_system
+    start_network_policies
     apply_crds
     deploy_datastores
     log "ready: export KUBECONFIG=$KUBECONFIG_FILE"
@@ -439,6 +451,7 @@ our_mounts() {
 
 down() {
     local id
+    stop kube-router
     stop kube-proxy
     stop kubelet
     # The kubelet leaves its pods running: kill them, then their network namespaces.
@@ -506,7 +519,8 @@ EOF
 
 status() {
     local name
-    for name in containerd dockerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+    for name in containerd dockerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet \
+        kube-proxy kube-router; do
         if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
     done
     [[ -f "$KUBECONFIG_FILE" ]] && running kube-apiserver && k get nodes,pods -A -o wide

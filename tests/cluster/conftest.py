@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.cluster.harness import (
     CLUSTER_SCRIPT,
+    INGRESS_URL,
     KUBECONFIG,
     NAMESPACE,
     RELEASE,
@@ -23,6 +24,7 @@ from tests.cluster.harness import (
     secret_value,
     wait_for,
 )
+from tests.support.services import http_status
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -54,6 +56,8 @@ def release() -> Release:
     started = time.monotonic()
     install_watching_pods()
     wait_for(deployments_ready, 300, "every Deployment of the release to be ready")
+    # Skipper polls the API for endpoints: the new pods are routed a few seconds later.
+    wait_for(lambda: http_status(INGRESS_URL + "/readyz") == 200, 60, "the ingress to route")
     key = secret_value(f"{RELEASE}-ingest-api-keys", "api-keys").split(":", 1)[1]
     return Release(installed_in_seconds=time.monotonic() - started, api_key=key)
 

@@ -134,6 +134,12 @@ def wait_for(
         time.sleep(every)
 
 
+def live_pods(component: str) -> list[dict[str, Any]]:
+    """The release's pods of ``component``, leaving out those already terminating."""
+    pods = get_json("pods", "-l", f"app.kubernetes.io/component={component}")["items"]
+    return [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+
+
 def deployments_ready(namespace: str = NAMESPACE) -> bool:
     """Every Deployment has its desired replicas updated, ready and available."""
     items = get_json("deployments", namespace=namespace)["items"]

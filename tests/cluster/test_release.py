@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import yaml
 from playwright.sync_api import Browser, Page, expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -27,11 +28,15 @@ from tests.cluster.harness import (
     get_json,
     helm,
     kubectl,
+    live_pods,
     repo_path,
     wait_for,
 )
 
 PATIENCE_MS = 60_000
+APP_VERSION = yaml.safe_load(repo_path("charts", "leaderboard", "Chart.yaml").read_text())[
+    "appVersion"
+]
 WS_URL = INGRESS_URL.replace("http://", "ws://")
 expect.set_options(timeout=PATIENCE_MS)
 
@@ -41,7 +46,11 @@ def http_json(path: str, timeout: float = 10) -> tuple[int, Any]:
         with urllib.request.urlopen(f"{INGRESS_URL}{path}", timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        body = error.read()
+        try:
+            return error.code, json.loads(body or b"null")
+        except ValueError:  # the ingress controller's own error page
+            return error.code, body.decode(errors="replace")
 
 
 def post_scores(api_key: str, events: list[dict[str, Any]]) -> int:
@@ -191,7 +200,7 @@ def test_deleting_the_ranker_mid_stream_loses_and_counts_nothing_twice(release: 
     producer.start()
     try:
         wait_for(lambda: totals_on(board), 60, "the first scores on the board")
-        (ranker,) = get_json("pods", "-l", "app.kubernetes.io/component=ranker")["items"]
+        (ranker,) = live_pods("ranker")
         kubectl("delete", "pod", "-n", NAMESPACE, ranker["metadata"]["name"], "--wait=false")
         wait_for(
             lambda: (
@@ -221,10 +230,7 @@ def test_deleting_the_ranker_mid_stream_loses_and_counts_nothing_twice(release: 
 def test_helm_upgrade_rolls_the_pods_and_clients_reconnect(
     release: Release, browser: Browser
 ) -> None:
-    before = {
-        p["metadata"]["name"]
-        for p in get_json("pods", "-l", "app.kubernetes.io/component=gateway")["items"]
-    }
+    before = {p["metadata"]["name"] for p in live_pods("gateway")}
     page = open_page(browser, "global")
     closes: list[int | None] = []
 
@@ -244,10 +250,7 @@ def test_helm_upgrade_rolls_the_pods_and_clients_reconnect(
         # A changed value changes every pod template: everything rolls.
         cluster("install", "--set", "logLevel=DEBUG", timeout=900)
         wait_for(deployments_ready, 300, "the upgraded Deployments")
-        after = {
-            p["metadata"]["name"]
-            for p in get_json("pods", "-l", "app.kubernetes.io/component=gateway")["items"]
-        }
+        after = {p["metadata"]["name"] for p in live_pods("gateway")}
         assert before.isdisjoint(after), "the gateway pods were not replaced"
         listener.join(60)
         assert closes == [1012]
@@ -256,6 +259,57 @@ def test_helm_upgrade_rolls_the_pods_and_clients_reconnect(
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
         page.close()
+
+
+def reaches(namespace: str, host: str, port: int) -> bool:
+    """Whether a pod in ``namespace`` can open a TCP connection to ``host:port``."""
+    name = f"reach-{random.randrange(10**6)}"
+    # Tried for a while: the policy engine admits a new pod a moment after it starts.
+    script = (
+        "import socket, sys, time\n"
+        "deadline = time.monotonic() + 20\n"
+        "while time.monotonic() < deadline:\n"
+        f"    try: socket.create_connection(({host!r}, {port}), timeout=2)\n"
+        "    except OSError: time.sleep(0.5); continue\n"
+        "    print('open'); sys.exit(0)\n"
+        "print('closed'); sys.exit(1)"
+    )
+    kubectl(
+        "run",
+        name,
+        "-n",
+        namespace,
+        f"--image=leaderboard/gateway:{APP_VERSION}",
+        "--image-pull-policy=Never",
+        "--restart=Never",
+        "--command",
+        "--",
+        "/opt/leaderboard/venv/bin/python",
+        "-c",
+        script,
+    )
+    try:
+        phase = wait_for(
+            lambda: (
+                get_json("pod", name, namespace=namespace)["status"].get("phase")
+                in ("Succeeded", "Failed")
+                and get_json("pod", name, namespace=namespace)["status"]["phase"]
+            ),
+            60,
+            f"the connection test pod in {namespace}",
+            namespaces=(),
+        )
+    finally:
+        kubectl("delete", "pod", name, "-n", namespace, "--now", "--wait=false")
+    return phase == "Succeeded"
+
+
+def test_network_policies_let_only_the_ingress_controller_reach_the_gateway(
+    release: Release,
+) -> None:
+    gateway = f"{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local"
+    assert reaches("ingress", gateway, 80)
+    assert not reaches("default", gateway, 80)
 
 
 def test_helm_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
