@@ -236,15 +236,23 @@ class SnapshotFeed:
             )
 
     def _check(self, consumer: Any) -> None:
+        # A metadata request, which honours its timeout. Querying watermarks can block
+        # forever once a broker was unreachable (librdkafka's query_watermark_offsets),
+        # and then readiness would never recover.
         try:
-            for tp in self._assigned:
-                consumer.get_watermark_offsets(
-                    TopicPartition(tp.topic, tp.partition),
-                    timeout=REQUEST_TIMEOUT_SECONDS,
-                    cached=False,
-                )
+            metadata = consumer.list_topics(self.topic, timeout=REQUEST_TIMEOUT_SECONDS)
         except KafkaException as exc:
             self._status = (False, f"cannot reach Kafka: {exc.args[0].str()}")
+            return
+        topic = metadata.topics.get(self.topic)
+        partitions = {} if topic is None or topic.error is not None else topic.partitions
+        leaderless = [
+            tp.partition
+            for tp in self._assigned
+            if tp.partition not in partitions or partitions[tp.partition].leader < 0
+        ]
+        if leaderless:
+            self._status = (False, f"cannot reach Kafka: no leader for partitions {leaderless}")
             return
         self._brokers_down = False
         self._status = (True, f"reading {len(self._assigned)} partition(s) of {self.topic!r}")

@@ -19,6 +19,8 @@ class FakeSnapshotConsumer:
         self.config = config
         self.topic = topic
         self.high = high
+        #: The partition's leader in the metadata (-1: none, as while Kafka is down).
+        self.leader = 1
         self.assigned: list[TopicPartition] | None = None
         self.closed = False
         self._queue: queue.Queue[FakeMessage] = queue.Queue()
@@ -31,7 +33,7 @@ class FakeSnapshotConsumer:
         self.high += 1
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
-        partitions = {0: SimpleNamespace(id=0)}
+        partitions = {0: SimpleNamespace(id=0, leader=self.leader, error=None)}
         return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions=partitions)})
 
     def get_watermark_offsets(

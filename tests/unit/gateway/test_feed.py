@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import KafkaError, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
@@ -130,3 +131,34 @@ def test_a_batch_keeps_the_newest_snapshot_of_each_leaderboard() -> None:
     batch = [snapshot("a", 1), snapshot("b", 5), snapshot("a", 3), snapshot("a", 2)]
     newest = {s.leaderboard: s.version for s in newest_per_leaderboard(batch)}
     assert newest == {"a": 3, "b": 5}
+
+
+class MetadataOnlyConsumer(FakeSnapshotConsumer):
+    """Watermark queries block forever here, as librdkafka's can after an outage."""
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]:
+        raise AssertionError("the readiness check must not query watermarks")
+
+
+def checked_feed() -> tuple[SnapshotFeed, MetadataOnlyConsumer]:
+    harness = Harness(high=0, replay=0)
+    consumer = MetadataOnlyConsumer({}, "snapshots")
+    harness.feed._assigned = [TopicPartition("snapshots", 0, 0)]
+    return harness.feed, consumer
+
+
+def test_readiness_recovers_from_brokers_down_through_metadata() -> None:
+    feed, consumer = checked_feed()
+    feed._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
+    assert feed.status() == (False, "all Kafka brokers are down: 1/1 brokers are down")
+    feed._check(consumer)
+    assert feed.status() == (True, "reading 1 partition(s) of 'snapshots'")
+
+
+def test_readiness_fails_while_a_partition_has_no_leader() -> None:
+    feed, consumer = checked_feed()
+    consumer.leader = -1
+    feed._check(consumer)
+    assert feed.status() == (False, "cannot reach Kafka: no leader for partitions [0]")
