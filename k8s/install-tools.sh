@@ -3,19 +3,21 @@
 # chart, image or binary registry is reachable from our machines:
 #   install-tools.sh            helm (the offline chart tests; `make test` runs this)
 #   install-tools.sh cluster    helm and what `make cluster-up` runs: the Kubernetes
-#                               components, etcd, CoreDNS, the Skipper ingress controller
+#                               components, etcd, CoreDNS, the Traefik ingress controller
 #                               and kube-router (it enforces NetworkPolicies)
 # Binaries go to $LEADERBOARD_CACHE_DIR/tools/bin (default ~/.cache/leaderboard), outside
 # the clone, so every clone and later runs reuse them; one already built at its pinned
-# version is kept. Cold, on 2 cores: helm ~3.5 min, Kubernetes ~15 min, the rest ~5 min.
+# version is kept. Cold, on 2 cores: helm ~3.5 min, Kubernetes ~15 min, Traefik ~8 min,
+# the rest ~5 min.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
 KUBERNETES_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 COREDNS_VERSION=v1.15.0
-SKIPPER_VERSION=v0.23.0
 KUBE_ROUTER_VERSION=v2.1.0
+# v3.7 replaces a module by a folder its archive lacks, so it cannot be built here.
+TRAEFIK_VERSION=v3.6.12
 
 CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
 BIN="$CACHE/tools/bin"
@@ -125,14 +127,14 @@ if [[ "${1:-}" == cluster ]]; then
     build_kubernetes
     build_etcd
     build_go_install coredns "$COREDNS_VERSION" github.com/coredns/coredns
-    # Through a module of ours: `go install` asks for the version list, which is refused.
-    stamped skipper "$SKIPPER_VERSION" || {
-        log "building skipper $SKIPPER_VERSION"
-        build_in_module github.com/zalando/skipper "$SKIPPER_VERSION" "$SKIPPER_VERSION" "-s -w" "$BIN/skipper" \
-            github.com/zalando/skipper/cmd/skipper
-        stamp skipper "$SKIPPER_VERSION"
-    }
     build_go_install kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+    stamped traefik "$TRAEFIK_VERSION" || {
+        log "building traefik $TRAEFIK_VERSION"
+        build_in_module github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" "$TRAEFIK_VERSION" \
+            "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+            "$BIN/traefik" github.com/traefik/traefik/v3/cmd/traefik
+        stamp traefik "$TRAEFIK_VERSION"
+    }
 fi
 if ((SECONDS - started > 1)); then
     # The compiled packages (about 10 GB after Kubernetes) are only worth keeping while a

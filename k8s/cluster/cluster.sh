@@ -381,7 +381,7 @@ wait_rollout() {
 deploy_system() {
     k apply -f "$HERE/manifests/system.yaml" >/dev/null
     wait_rollout kube-system coredns
-    wait_rollout ingress skipper
+    wait_rollout traefik traefik
 }
 
 deploy_datastores() {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Every image the local cluster runs, built without any container registry: a Debian
 # bookworm base made with debootstrap, the six service images (images/Dockerfile) on it,
-# and the cluster's own images from k8s/cluster/images/ (pause, CoreDNS, Skipper, Redis,
+# and the cluster's own images from k8s/cluster/images/ (pause, CoreDNS, Traefik, Redis,
 # PostgreSQL, Kafka). Docker (dockerd of `cluster.sh runtime`) builds them, and they are
 # imported into containerd's k8s.io namespace, where the kubelet finds them
 # (imagePullPolicy: Never). Re-runs are fast: Docker's layer cache, and images whose ID
 # containerd already has are not imported again.
 #   images.sh build [NAME...]   build and import all images, or only those named
-#                               (base, the services, pause, coredns, skipper, redis,
+#                               (base, the services, pause, coredns, traefik, redis,
 #                               postgresql, kafka)
 #   images.sh list              the references of the images the cluster runs, one a line
 set -euo pipefail
@@ -31,7 +31,7 @@ APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$ROOT
 BASE=leaderboard.local/base:bookworm
 PAUSE=leaderboard.local/pause:1.0
 COREDNS=leaderboard.local/coredns:1.15.0
-SKIPPER=leaderboard.local/skipper:0.23.0
+TRAEFIK=leaderboard.local/traefik:3.6.12
 REDIS=leaderboard.local/redis:7
 POSTGRESQL=leaderboard.local/postgresql:15
 KAFKA=leaderboard.local/kafka:4.3.1
@@ -51,7 +51,7 @@ service_ref() { echo "leaderboard/$1:$APP_VERSION"; }
 all_refs() {
     local service
     for service in "${SERVICES[@]}"; do service_ref "$service"; done
-    echo "$PAUSE" "$COREDNS" "$SKIPPER" "$REDIS" "$POSTGRESQL" "$KAFKA" | tr ' ' '\n'
+    echo "$PAUSE" "$COREDNS" "$TRAEFIK" "$REDIS" "$POSTGRESQL" "$KAFKA" | tr ' ' '\n'
 }
 
 # ---- timing -----------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ build_pause() {
     build "$PAUSE" "$dir"
 }
 
-# CoreDNS and Skipper: the static binaries that `k8s/install-tools.sh cluster` builds.
+# CoreDNS and Traefik: the static binaries that `k8s/install-tools.sh cluster` builds.
 build_static() {
     local name=$1 ref=$2 binary="$TOOLS/$1" dir
     if [[ ! -x "$binary" ]]; then
@@ -281,7 +281,7 @@ main_build() {
     [[ -n "$APP_VERSION" ]] || die "no appVersion in charts/leaderboard/Chart.yaml"
     local names=("$@") name total=$SECONDS
     [[ ${#names[@]} -gt 0 ]] ||
-        names=(base services pause coredns skipper redis postgresql kafka)
+        names=(base services pause coredns traefik redis postgresql kafka)
     for name in "${names[@]}"; do
         case "$name" in
         base) timed base build_base ;;
@@ -289,7 +289,7 @@ main_build() {
         simulator | ingest | ranker | archiver | publisher | gateway) build_services "$name" ;;
         pause) timed pause build_pause ;;
         coredns) timed coredns build_static coredns "$COREDNS" ;;
-        skipper) timed skipper build_static skipper "$SKIPPER" ;;
+        traefik) timed traefik build_static traefik "$TRAEFIK" ;;
         redis) timed redis build_redis ;;
         postgresql) timed postgresql build_postgresql ;;
         kafka) timed kafka build_kafka ;;

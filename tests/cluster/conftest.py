@@ -56,7 +56,7 @@ def release() -> Release:
     started = time.monotonic()
     install_watching_pods()
     wait_for(deployments_ready, 300, "every Deployment of the release to be ready")
-    # Skipper polls the API for endpoints: the new pods are routed a few seconds later.
+    # The controller learns of the new endpoints from the API, a moment after they are ready.
     wait_for(lambda: http_status(INGRESS_URL + "/readyz") == 200, 60, "the ingress to route")
     key = secret_value(f"{RELEASE}-ingest-api-keys", "api-keys").split(":", 1)[1]
     return Release(installed_in_seconds=time.monotonic() - started, api_key=key)

@@ -157,9 +157,5 @@ def cluster(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess[st
     return run(["bash", str(CLUSTER_SCRIPT), *args], timeout=timeout)
 
 
-def ingress_path(path: str) -> str:
-    return f"{INGRESS_URL}{path}"
-
-
 def repo_path(*parts: str) -> Path:
     return REPO_ROOT.joinpath(*parts)

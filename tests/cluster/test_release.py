@@ -308,7 +308,7 @@ def test_network_policies_let_only_the_ingress_controller_reach_the_gateway(
     release: Release,
 ) -> None:
     gateway = f"{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local"
-    assert reaches("ingress", gateway, 80)
+    assert reaches("traefik", gateway, 80)
     assert not reaches("default", gateway, 80)
 
 
