@@ -89,7 +89,7 @@ wait_for() {
 install_packages() {
     local missing=() pair
     for pair in dockerd:docker.io containerd:containerd runc:runc debootstrap:debootstrap \
-        conntrack:conntrack nft:nftables iptables:iptables ipset:ipset openssl:openssl socat:socat; do
+        conntrack:conntrack nft:nftables iptables:iptables ipset:ipset openssl:openssl curl:curl; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
@@ -417,6 +417,8 @@ install_chart() {
     helm --kubeconfig "$KUBECONFIG_FILE" upgrade --install leaderboard "$(chart_with_stub_subcharts)" \
         -n leaderboard -f "$ROOT/charts/leaderboard/values-external-datastores.yaml" \
         -f "$HERE/values-cluster.yaml" --wait --timeout 10m "$@"
+    # Traefik routes the Ingress once it has seen the ready endpoints, a moment later.
+    wait_for traefik 60 curl -sf -o /dev/null "http://$NODE_IP:$INGRESS_PORT/readyz"
 }
 
 apply_crds() {
