@@ -10,14 +10,11 @@
 #   cluster.sh urls      where the page and the kubeconfig are
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=k8s/cluster/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 HERE="$ROOT/k8s/cluster"
-CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
-TOOLS="$CACHE/tools/bin"
 # The kubeconfig, certificates, configs and logs of the running cluster: in the clone.
 STATE="$ROOT/.devstack/cluster"
-# Sockets and runtime state: one cluster per machine, whichever clone started it.
-RUN=/run/leaderboard-cluster
 VAR=/var/lib/leaderboard-cluster
 
 NODE=leaderboard
@@ -34,8 +31,6 @@ API_PORT=6443
 ETCD_PORT=23790
 INGRESS_PORT=30080
 
-CONTAINERD_SOCK="$RUN/containerd/containerd.sock"
-DOCKER_SOCK="$RUN/docker.sock"
 KUBECONFIG_FILE="$STATE/kubeconfig"
 export PATH="$TOOLS:$PATH"
 
@@ -159,9 +154,6 @@ start_runtime() {
     wait_for dockerd 60 docker_cli info
 }
 
-# Debian's Docker client: its builder understands the Dockerfile's cache and secret mounts
-# without the buildx plugin.
-docker_cli() { DOCKER_HOST="unix://$DOCKER_SOCK" DOCKER_BUILDKIT=1 /usr/bin/docker "$@"; }
 
 
 # ---- certificates and kubeconfigs ---------------------------------------------------------

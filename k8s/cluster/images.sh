@@ -12,15 +12,11 @@
 #   images.sh list              the references of the images the cluster runs, one a line
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=k8s/cluster/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 HERE="$ROOT/k8s/cluster/images"
-CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
-TOOLS="$CACHE/tools/bin"
 # Build contexts, the debootstrap work folder, the Kafka jars and their Maven repository.
 WORK="$CACHE/images"
-RUN=/run/leaderboard-cluster
-DOCKER_SOCK="$RUN/docker.sock"
-CONTAINERD_SOCK="$RUN/containerd/containerd.sock"
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 DEBIAN_MIRROR="${LEADERBOARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
@@ -42,7 +38,6 @@ die() {
     exit 1
 }
 
-docker_cli() { DOCKER_HOST="unix://$DOCKER_SOCK" DOCKER_BUILDKIT=1 /usr/bin/docker "$@"; }
 ctr_cli() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 
 service_ref() { echo "leaderboard/$1:$APP_VERSION"; }

@@ -5,6 +5,7 @@ paths that cannot run here are still checked by the server that would receive th
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,23 @@ from tests.k8s.harness import PROFILES, TOOLS_DIR, ChartRenderer
 
 #: Kinds whose CRDs are not available here (the Gateway API's come from a GitHub release).
 NOT_SERVED = {("gateway.networking.k8s.io/v1", "HTTPRoute")}
+
+
+def server_dry_run(manifest: Path) -> subprocess.CompletedProcess[str]:
+    """`kubectl apply --dry-run=server --validate=strict` of ``manifest``."""
+    return run(
+        [
+            str(TOOLS_DIR / "bin" / "kubectl"),
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-n",
+            NAMESPACE,
+            "-f",
+            str(manifest),
+        ],
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,19 +55,7 @@ def test_every_rendered_object_is_accepted_by_the_api_server(
     assert objects
     manifest = tmp_path / f"{profile}.yaml"
     manifest.write_text(yaml.safe_dump_all(objects))
-    result = run(
-        [
-            str(TOOLS_DIR / "bin" / "kubectl"),
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-n",
-            NAMESPACE,
-            "-f",
-            str(manifest),
-        ],
-        check=False,
-    )
+    result = server_dry_run(manifest)
     assert result.returncode == 0, f"{profile}:\n{result.stderr}"
     # One line per object: nothing was skipped.
     assert len(result.stdout.strip().splitlines()) == len(objects), result.stdout
@@ -61,18 +67,6 @@ def test_an_unknown_field_is_refused(renderer: ChartRenderer, tmp_path: Path) ->
     kafka["spec"]["kafka"]["noSuchField"] = 1
     manifest = tmp_path / "bad.yaml"
     manifest.write_text(yaml.safe_dump(kafka))
-    result = run(
-        [
-            str(TOOLS_DIR / "bin" / "kubectl"),
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-n",
-            NAMESPACE,
-            "-f",
-            str(manifest),
-        ],
-        check=False,
-    )
+    result = server_dry_run(manifest)
     assert result.returncode != 0
     assert "noSuchField" in result.stderr
