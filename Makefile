@@ -72,7 +72,7 @@ cluster-down: ## Stop that cluster and remove all it started (processes, mounts,
 
 .PHONY: test-cluster
 test-cluster: venv test-tools ## Start the cluster, run tests/cluster against it, tear it down (also on failure)
-	@trap '$(CLUSTER) down' EXIT; trap 'exit 130' INT TERM; \
+	@trap 'status=$$?; $(CLUSTER) down || status=1; exit $$status' EXIT; trap 'exit 130' INT TERM; \
 	  $(CLUSTER) up && $(UV) run --frozen pytest tests/cluster
 
 .PHONY: test

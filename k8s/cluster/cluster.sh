@@ -32,6 +32,12 @@ ETCD_PORT=23790
 INGRESS_PORT=30080
 
 KUBECONFIG_FILE="$STATE/kubeconfig"
+# What this node changes in the kernel: this script (forwarding, bridged traffic through
+# the firewall) and the kubelet (its panic, overcommit and keyring defaults).
+SYSCTLS=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables kernel.panic
+    kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom kernel.keys.root_maxkeys
+    kernel.keys.root_maxbytes net.netfilter.nf_conntrack_tcp_timeout_established
+    net.netfilter.nf_conntrack_tcp_timeout_close_wait)
 export PATH="$TOOLS:$PATH"
 
 log() { echo "cluster: $*" >&2; }
@@ -84,7 +90,8 @@ wait_for() {
 install_packages() {
     local missing=() pair
     for pair in dockerd:docker.io containerd:containerd runc:runc debootstrap:debootstrap \
-        conntrack:conntrack nft:nftables iptables:iptables ipset:ipset openssl:openssl curl:curl; do
+        conntrack:conntrack nft:nftables iptables:iptables ipset:ipset openssl:openssl curl:curl \
+        gcc:gcc mvn:maven; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
@@ -140,9 +147,10 @@ EOF
 start_runtime() {
     install_packages
     mkdir -p "$STATE" "$RUN"
-    # The firewall as it was, restored exactly by `down`.
+    # The firewall, ipsets and kernel settings as they were, restored exactly by `down`.
     [[ -f "$STATE/nft-before.conf" ]] || nft list ruleset >"$STATE/nft-before.conf"
-    [[ -f "$STATE/ip-forward-before" ]] || cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip-forward-before"
+    [[ -f "$STATE/ipsets-before" ]] || ipset list -n | sort >"$STATE/ipsets-before"
+    [[ -f "$STATE/sysctl-before" ]] || sysctl "${SYSCTLS[@]}" >"$STATE/sysctl-before"
     write_containerd_config
     start containerd containerd --config "$STATE/containerd.toml"
     wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
@@ -250,7 +258,7 @@ start_control_plane() {
         --initial-cluster "$NODE=http://127.0.0.1:$((ETCD_PORT + 1))" \
         --quota-backend-bytes 2147483648 --log-level warn
     start kube-apiserver kube-apiserver \
-        --advertise-address "$NODE_IP" --bind-address 0.0.0.0 --secure-port "$API_PORT" \
+        --advertise-address "$NODE_IP" --bind-address "$NODE_IP" --secure-port "$API_PORT" \
         --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
         --service-cluster-ip-range "$SERVICE_CIDR" \
         --client-ca-file "$pki/ca.crt" \
@@ -327,7 +335,8 @@ bindAddress: 127.0.0.1
 metricsBindAddress: 127.0.0.1:10249
 healthzBindAddress: 127.0.0.1:10256
 nodePortAddresses: [$NODE_IP/32]
-conntrack: {maxPerCore: 0}
+# Leave the machine's conntrack limits and timeouts as they are.
+conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
     start kube-proxy kube-proxy --config "$STATE/kube-proxy.yaml"
     wait_for kubelet 120 node_ready
@@ -355,13 +364,16 @@ k() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 secret() {
     mkdir -p "$STATE/secrets"
     chmod 700 "$STATE/secrets"
-    [[ -s "$STATE/secrets/$1" ]] || (umask 077 && openssl rand -hex 24 >"$STATE/secrets/$1")
+    [[ -s "$STATE/secrets/$1" ]] || (umask 077 && openssl rand -hex 24 | tr -d '\n' >"$STATE/secrets/$1")
     cat "$STATE/secrets/$1"
 }
 
-# create_secret NAMESPACE NAME KEY VALUE, replacing what was there.
+# create_secret NAMESPACE NAME KEY PASSWORD: the Secret from the password made by `secret`,
+# read from its file (a value on the command line would show in the process list).
 create_secret() {
-    k create secret generic "$2" -n "$1" --from-literal="$3=$4" --dry-run=client -o yaml | k apply -f - >/dev/null
+    secret "$4" >/dev/null
+    k create secret generic "$2" -n "$1" --from-file="$3=$STATE/secrets/$4" --dry-run=client -o yaml |
+        k apply -f - >/dev/null
 }
 
 wait_rollout() {
@@ -378,8 +390,8 @@ deploy_system() {
 
 deploy_datastores() {
     k create namespace data --dry-run=client -o yaml | k apply -f - >/dev/null
-    create_secret data redis redis-password "$(secret redis)"
-    create_secret data postgres password "$(secret postgres)"
+    create_secret data redis redis-password redis
+    create_secret data postgres password postgres
     k apply -f "$HERE/manifests/datastores.yaml" >/dev/null
     local d
     for d in redis postgres kafka; do wait_rollout data "$d"; done
@@ -404,8 +416,8 @@ chart_with_stub_subcharts() {
 # The chart, as a user installs it, against the datastores above.
 install_chart() {
     k create namespace leaderboard --dry-run=client -o yaml | k apply -f - >/dev/null
-    create_secret leaderboard leaderboard-redis redis-password "$(secret redis)"
-    create_secret leaderboard leaderboard-postgresql password "$(secret postgres)"
+    create_secret leaderboard leaderboard-redis redis-password redis
+    create_secret leaderboard leaderboard-postgresql password postgres
     helm --kubeconfig "$KUBECONFIG_FILE" upgrade --install leaderboard "$(chart_with_stub_subcharts)" \
         -n leaderboard -f "$ROOT/charts/leaderboard/values-external-datastores.yaml" \
         -f "$HERE/values-cluster.yaml" --wait --timeout 10m "$@"
@@ -477,12 +489,16 @@ down() {
         nft flush ruleset
         nft -f "$STATE/nft-before.conf"
     fi
-    if [[ -f "$STATE/ip-forward-before" ]]; then
-        cat "$STATE/ip-forward-before" >/proc/sys/net/ipv4/ip_forward
+    if [[ -f "$STATE/ipsets-before" ]]; then
+        # kube-router's sets, unreferenced once the firewall is restored.
+        comm -13 "$STATE/ipsets-before" <(ipset list -n | sort) | while read -r name; do
+            ipset destroy "$name"
+        done
     fi
+    [[ -f "$STATE/sysctl-before" ]] && sysctl -q -p "$STATE/sysctl-before"
     rm -rf "$RUN" "$VAR/kubelet" "$STATE/etcd" "$STATE/pids" "$STATE/pki" "$STATE/secrets" "$KUBECONFIG_FILE"
     check_clean
-    rm -f "$STATE/nft-before.conf" "$STATE/ip-forward-before"
+    rm -f "$STATE/nft-before.conf" "$STATE/ipsets-before" "$STATE/sysctl-before"
     log "stopped; logs kept in $STATE/logs"
 }
 
@@ -498,6 +514,12 @@ check_clean() {
     ip netns list 2>/dev/null | grep -q '^cni-' && left+=("network namespaces: $(ip netns list | head -3)")
     if [[ -f "$STATE/nft-before.conf" ]] && ! diff -q <(nft list ruleset) "$STATE/nft-before.conf" >/dev/null; then
         left+=("firewall rules: $(diff <(nft list ruleset) "$STATE/nft-before.conf" | head -5)")
+    fi
+    if [[ -f "$STATE/ipsets-before" ]] && ! diff -q <(ipset list -n | sort) "$STATE/ipsets-before" >/dev/null; then
+        left+=("ipsets: $(comm -13 "$STATE/ipsets-before" <(ipset list -n | sort) | head -5)")
+    fi
+    if [[ -f "$STATE/sysctl-before" ]] && ! diff -q <(sysctl "${SYSCTLS[@]}") "$STATE/sysctl-before" >/dev/null; then
+        left+=("kernel settings: $(diff <(sysctl "${SYSCTLS[@]}") "$STATE/sysctl-before" | head -5)")
     fi
     ((${#left[@]} == 0)) || die "left behind after down: ${left[*]}"
 }

@@ -160,10 +160,7 @@ build_pause() {
 # CoreDNS and Traefik: the static binaries that `k8s/install-tools.sh cluster` builds.
 build_static() {
     local name=$1 ref=$2 binary="$TOOLS/$1" dir
-    if [[ ! -x "$binary" ]]; then
-        log "skipping $ref: $binary is missing (k8s/install-tools.sh cluster builds it)"
-        return
-    fi
+    [[ -x "$binary" ]] || die "$binary is missing: k8s/install-tools.sh cluster builds it"
     dir="$(context "$name" "$HERE/$name/Dockerfile" "$binary")"
     build "$ref" "$dir"
 }

@@ -4,6 +4,7 @@ and Chromium. `make test-cluster` starts the cluster first and tears it down aft
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,18 +65,18 @@ def release() -> Release:
 
 def install_watching_pods() -> None:
     """`cluster.sh install` (helm --wait); a pod that crash-loops meanwhile fails it at once."""
-    install = subprocess.Popen(
-        ["bash", str(CLUSTER_SCRIPT), "install"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for(lambda: install.poll() is not None, INSTALL_TIMEOUT, "helm install --wait")
-    finally:
-        if install.poll() is None:
-            install.kill()
-        output = install.communicate()[0]
+    with tempfile.TemporaryFile("w+") as log:
+        install = subprocess.Popen(
+            ["bash", str(CLUSTER_SCRIPT), "install"], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(lambda: install.poll() is not None, INSTALL_TIMEOUT, "helm install --wait")
+        finally:
+            if install.poll() is None:
+                install.kill()
+            install.wait()
+            log.seek(0)
+            output = log.read()
     if install.returncode != 0:
         reports = "\n".join(broken_pods()) or "no pod crash-looped"
         raise AssertionError(f"helm install failed:\n{output}\n{reports}")

@@ -11,8 +11,8 @@ before the end of each partition (the latest snapshots, which also covers one pu
 while the gateway started, acknowledged by Kafka but not yet in the Redis cache). Offsets
 are never committed; the group id is unique to the process and only satisfies librdkafka.
 
-A second, small thread checks every few seconds that the partitions' end offsets can be
-read from the broker: that is the Kafka half of readiness. It is a thread of its own
+A second, small thread checks every few seconds that Kafka's metadata gives each assigned
+partition a leader: that is the Kafka half of readiness. It is a thread of its own
 because the request blocks (for as long as a loaded broker takes to answer), and the
 polling thread must never wait on it: a snapshot would wait in librdkafka's queue.
 """
@@ -45,7 +45,7 @@ log = get_logger(__name__)
 POLL_SECONDS = 0.25
 #: Most messages taken from librdkafka's queue per loop iteration.
 BATCH_MESSAGES = 1000
-#: How often the partitions' end offsets are read (the Kafka readiness check).
+#: How often the topic's metadata is read (the Kafka readiness check).
 CHECK_SECONDS = 5.0
 #: Bound on one metadata or watermark request.
 REQUEST_TIMEOUT_SECONDS = 5.0
@@ -135,7 +135,7 @@ class SnapshotFeed:
         return self._failed is None
 
     def status(self) -> tuple[bool, str]:
-        """Readiness: the partitions are assigned and their end offsets were just read."""
+        """Readiness: the partitions are assigned and just had a leader in Kafka's metadata."""
         if self._failed is not None:
             return False, f"the Kafka consumer thread failed: {self._failed}"
         return self._status
@@ -236,16 +236,20 @@ class SnapshotFeed:
             )
 
     def _check(self, consumer: Any) -> None:
-        # A metadata request, which honours its timeout. Querying watermarks can block
-        # forever once a broker was unreachable (librdkafka's query_watermark_offsets),
-        # and then readiness would never recover.
+        # A metadata request, which honours its timeout. A watermark query was seen blocked
+        # for minutes past its timeout after Kafka's name did not resolve at start, and
+        # readiness never recovered.
         try:
             metadata = consumer.list_topics(self.topic, timeout=REQUEST_TIMEOUT_SECONDS)
         except KafkaException as exc:
             self._status = (False, f"cannot reach Kafka: {exc.args[0].str()}")
             return
         topic = metadata.topics.get(self.topic)
-        partitions = {} if topic is None or topic.error is not None else topic.partitions
+        if topic is None or topic.error is not None:
+            reason = topic.error.str() if topic is not None and topic.error else "not found"
+            self._status = (False, f"topic {self.topic!r} is not available: {reason}")
+            return
+        partitions = topic.partitions
         leaderless = [
             tp.partition
             for tp in self._assigned

@@ -34,7 +34,10 @@ class FakeSnapshotConsumer:
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
         partitions = {0: SimpleNamespace(id=0, leader=self.leader, error=None)}
-        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions=partitions)})
+        # Only the topic this fake holds exists.
+        return SimpleNamespace(
+            topics={self.topic: SimpleNamespace(error=None, partitions=partitions)}
+        )
 
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float, cached: bool

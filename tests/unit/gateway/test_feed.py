@@ -162,3 +162,10 @@ def test_readiness_fails_while_a_partition_has_no_leader() -> None:
     consumer.leader = -1
     feed._check(consumer)
     assert feed.status() == (False, "cannot reach Kafka: no leader for partitions [0]")
+
+
+def test_readiness_fails_while_the_topic_is_missing() -> None:
+    feed, consumer = checked_feed()
+    consumer.topic = "elsewhere"
+    feed._check(consumer)
+    assert feed.status() == (False, "topic 'snapshots' is not available: not found")

@@ -45,10 +45,11 @@ host    all       all   ::/0        scram-sha-256
 HBA
     pg_ctl --pgdata "$PGDATA" --wait --silent \
         -o "-c listen_addresses='' -c unix_socket_directories=/run/postgresql" start
-    # psql variables quote the names and the password: no SQL injection, no command line.
+    # psql variables quote the names and the password (no SQL injection); the password is
+    # read from the environment (\getenv), so it is on no command line.
     psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 --host /run/postgresql --username postgres \
-        --dbname postgres --set user="$user" --set password="$POSTGRES_PASSWORD" \
-        --set database="$database" <<'SQL'
+        --dbname postgres --set user="$user" --set database="$database" <<'SQL'
+\getenv password POSTGRES_PASSWORD
 SET password_encryption = 'scram-sha-256';
 SELECT format('CREATE ROLE %I LOGIN', :'user')
     WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
