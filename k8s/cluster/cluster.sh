@@ -48,7 +48,14 @@ die() {
 
 # ---- processes: one log and pid file each under $STATE ------------------------------------
 
-running() { [[ -f "$STATE/pids/$1" ]] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }
+# A pid file outlives a reboot: the process must still be ours (every daemon of the
+# cluster names one of its folders on its command line).
+ours() {
+    local command
+    command="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+    [[ "$command" == *"$STATE/"* || "$command" == *"$RUN/"* ]]
+}
+running() { [[ -f "$STATE/pids/$1" ]] && ours "$(cat "$STATE/pids/$1")"; }
 
 start() {
     local name=$1
@@ -63,7 +70,7 @@ stop() {
     local name=$1 pid
     [[ -f "$STATE/pids/$name" ]] || return 0
     pid="$(cat "$STATE/pids/$name")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if ours "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
