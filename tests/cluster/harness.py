@@ -79,9 +79,19 @@ def secret_value(name: str, key: str, namespace: str = NAMESPACE) -> str:
     return base64.b64decode(data[key]).decode()
 
 
-def pod_log(namespace: str, pod: str, container: str, previous: bool = False) -> str:
+def pod_log(namespace: str, pod: str, container: str, restarted: bool) -> str:
+    """The container's log: the crashed run's when it restarted, else the current one's.
+
+    Just after a restart the kubelet may not serve the previous log yet: it is asked a
+    few times, then the current run (which crashes the same way) stands in.
+    """
     args = ["logs", "-n", namespace, pod, "-c", container, "--tail=60"]
-    result = kubectl(*args, *(["--previous"] if previous else []), check=False)
+    for _ in range(5 if restarted else 0):
+        result = kubectl(*args, "--previous", check=False)
+        if result.returncode == 0 and result.stdout:
+            return result.stdout
+        time.sleep(1)
+    result = kubectl(*args, check=False)
     return result.stdout or result.stderr
 
 
@@ -100,7 +110,7 @@ def broken_pods(namespace: str = NAMESPACE) -> list[str]:
             if reason in BROKEN or status.get("restartCount", 0) > 0:
                 container = status["name"]
                 log = pod_log(
-                    namespace, name, container, previous=status.get("restartCount", 0) > 0
+                    namespace, name, container, restarted=status.get("restartCount", 0) > 0
                 )
                 reports.append(
                     f"pod {name}, container {container}: {reason or 'restarted'} "
