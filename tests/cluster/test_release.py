@@ -211,7 +211,9 @@ def test_deleting_the_ranker_mid_stream_loses_and_counts_nothing_twice(release: 
             180,
             "a new ranker pod",
         )
-        time.sleep(3)  # scores keep coming while the new ranker catches up
+        # Scores keep coming until the new ranker has applied some of them.
+        ready_totals = totals_on(board)
+        wait_for(lambda: totals_on(board) != ready_totals, 60, "the new ranker to apply scores")
     finally:
         stop.set()
         producer.join()
@@ -289,13 +291,14 @@ def reaches(namespace: str, host: str, port: int) -> bool:
         "-c",
         script,
     )
+
+    def finished() -> str | None:
+        phase = get_json("pod", name, namespace=namespace)["status"].get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+
     try:
         phase = wait_for(
-            lambda: (
-                get_json("pod", name, namespace=namespace)["status"].get("phase")
-                in ("Succeeded", "Failed")
-                and get_json("pod", name, namespace=namespace)["status"]["phase"]
-            ),
+            finished,
             60,
             f"the connection test pod in {namespace}",
             namespaces=(),
