@@ -1,6 +1,6 @@
 """Small in-memory stand-ins for confluent-kafka objects, for unit tests of pure logic.
 
-They implement only what ``leaderboard.core.consumer`` calls, with the same signatures,
+They satisfy the Protocols of ``leaderboard.core.clients``, with the same signatures,
 and record what was stored and committed so tests can assert on it. Integration tests
 use a real broker instead.
 """
@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin._metadata import (
+    BrokerMetadata,
+    ClusterMetadata,
+    PartitionMetadata,
+    TopicMetadata,
+)
 
 
 @dataclass
@@ -53,6 +59,7 @@ class FakeConsumer:
     on_empty: Callable[[], None] = lambda: None
     stored: list[TopicPartition] = field(default_factory=list)
     committed: list[TopicPartition] = field(default_factory=list)
+    seeks: list[TopicPartition] = field(default_factory=list)
     closed: bool = False
     callbacks: dict[str, Any] = field(default_factory=dict)
     high_watermark: int = 0
@@ -104,6 +111,12 @@ class FakeConsumer:
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> object:
         return object()
 
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.partitions = [*self.partitions, *partitions]
+
+    def seek(self, partition: TopicPartition) -> None:
+        self.seeks.append(partition)
+
     def store_offsets(self, offsets: list[TopicPartition]) -> None:
         self.stored.extend(offsets)
         self._pending_store.extend(offsets)
@@ -120,3 +133,18 @@ class FakeConsumer:
         if self.revoke_on_close and self._assigned and not self.closed:
             self.callbacks["on_revoke"](self, self.partitions)
         self.closed = True
+
+
+def cluster_metadata(topic: str, leaders: dict[int, int], brokers: int = 1) -> ClusterMetadata:
+    """What ``list_topics`` answers for a cluster holding ``topic``, whose partitions have
+    the given leaders (-1: none)."""
+    metadata = ClusterMetadata()
+    metadata.brokers = {number: BrokerMetadata() for number in range(1, brokers + 1)}
+    topic_metadata = TopicMetadata()
+    topic_metadata.topic = topic
+    for number, leader in leaders.items():
+        partition = PartitionMetadata()
+        partition.id, partition.leader = number, leader
+        topic_metadata.partitions[number] = partition
+    metadata.topics = {topic: topic_metadata}
+    return metadata

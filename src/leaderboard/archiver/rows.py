@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from leaderboard.core.clients import ConsumedRecord
 from leaderboard.core.events import InvalidEventError, ScoreBounds, ScoreEvent, decode_score_event
 from leaderboard.core.logging import get_logger
 
@@ -21,16 +22,6 @@ log = get_logger(__name__)
 #: PostgreSQL text cannot hold U+0000, which the contract allows in a display name.
 _NUL = "\x00"
 _REPLACEMENT = "\ufffd"
-
-
-class ConsumedMessage(Protocol):
-    """The part of ``confluent_kafka.Message`` the archiver reads (a consumed record,
-    not an error event, so it always has a topic, partition and offset)."""
-
-    def topic(self) -> str: ...
-    def partition(self) -> int: ...
-    def offset(self) -> int: ...
-    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +72,7 @@ def event_row(event: ScoreEvent, partition: int, offset: int) -> dict[str, Any]:
     }
 
 
-def decode_batch(messages: Sequence[ConsumedMessage], bounds: ScoreBounds) -> DecodedBatch:
+def decode_batch(messages: Sequence[ConsumedRecord], bounds: ScoreBounds) -> DecodedBatch:
     """Decode every message of a batch; log a warning for each one that is rejected."""
     batch = DecodedBatch()
     for message in messages:

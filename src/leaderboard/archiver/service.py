@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer
 from sqlalchemy import Engine
 
 from leaderboard.archiver import migrate
@@ -29,6 +29,7 @@ from leaderboard.archiver.store import (
     ScoreStore,
     create_archive_engine,
 )
+from leaderboard.core.clients import ConsumedRecord
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.events import ScoreBounds
@@ -62,7 +63,7 @@ class ArchiveHandler:
         self._metrics = metrics
         self._writer = writer
 
-    def start(self, messages: list[Message]) -> Completion:
+    def start(self, messages: list[ConsumedRecord]) -> Completion:
         """Decode the batch and queue its insert; the completion waits for the commit."""
         batch = decode_batch(messages, self._bounds)
         prepared = self._store.prepare(batch.rows)

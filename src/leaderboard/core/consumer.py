@@ -38,10 +38,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import cast
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as LibrdkafkaError
+from confluent_kafka import KafkaException, TopicPartition
 
+from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaMessage, RebalanceHook
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
@@ -50,17 +52,17 @@ from leaderboard.core.probes import Health
 
 #: Makes a batch durable; returns None to store every partition's next offset, or the
 #: exact offsets to store.
-BatchHandler = Callable[[list[Message]], Iterable[TopicPartition] | None]
+BatchHandler = Callable[[list[ConsumedRecord]], Iterable[TopicPartition] | None]
 #: Waits until a started batch is durable; returns what a ``BatchHandler`` returns.
 Completion = Callable[[], Iterable[TopicPartition] | None]
 #: Starts making a batch durable without waiting for it.
-BatchStarter = Callable[[list[Message]], Completion]
-PartitionHook = Callable[[Consumer, list[TopicPartition]], None]
+BatchStarter = Callable[[list[ConsumedRecord]], Completion]
+PartitionHook = RebalanceHook
 
 log = get_logger(__name__)
 
 
-def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
+def next_offsets(messages: Sequence[ConsumedRecord]) -> list[TopicPartition]:
     """Per partition, the offset after the last message: what to store once durable."""
     highest: dict[tuple[str, int], int] = {}
     for message in messages:
@@ -78,7 +80,7 @@ def next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
 class _InFlight:
     """A started batch whose completion has not been awaited yet."""
 
-    messages: list[Message]
+    messages: list[ConsumedRecord]
     completion: Completion
     started: float
 
@@ -93,7 +95,7 @@ class BatchConsumer:
 
     def __init__(
         self,
-        consumer: Consumer,
+        consumer: KafkaConsumer,
         topics: Sequence[str],
         handler: BatchHandler | None = None,
         *,
@@ -114,7 +116,11 @@ class BatchConsumer:
             raise ValueError(f"in_flight must be at least 1, not {in_flight}")
         self._consumer = consumer
         self._topics = list(topics)
-        self._start: BatchStarter = starter or _starter_of(handler)  # type: ignore[arg-type]
+        if starter is not None:
+            self._start: BatchStarter = starter
+        else:
+            assert handler is not None  # exactly one of the two, checked above
+            self._start = _starter_of(handler)
         # A handler's batch is complete when started: nothing may stay in flight.
         self._max_in_flight = in_flight if starter is not None else 0
         self._in_flight: deque[_InFlight] = deque()
@@ -163,7 +169,7 @@ class BatchConsumer:
             self._consumer.close()
             log.info("consumer closed")
 
-    def _next_batch(self, timeout: float) -> list[Message]:
+    def _next_batch(self, timeout: float) -> list[KafkaMessage]:
         """Wait up to ``timeout`` for one message, then take what is already fetched.
 
         ``consume(n, timeout)`` alone would wait until it has ``n`` messages or the
@@ -177,9 +183,9 @@ class BatchConsumer:
             return [first]
         return [first, *self._consumer.consume(self._batch_size - 1, 0)]
 
-    def _begin(self, batch: list[Message]) -> _InFlight | None:
+    def _begin(self, batch: list[KafkaMessage]) -> _InFlight | None:
         """Count error events, and start the batch's valid messages."""
-        messages = []
+        messages: list[KafkaMessage] = []
         for message in batch:
             error = message.error()
             if error is None:
@@ -188,10 +194,12 @@ class BatchConsumer:
                 self._on_error(message, error)
         if not messages:
             return None
+        # Without an error, a message is a record: it has its topic, partition and offset.
+        records = cast("list[ConsumedRecord]", messages)
         started = time.perf_counter()
-        with self._failure_logged(messages):
-            completion = self._start(messages)
-        return _InFlight(messages, completion, started)
+        with self._failure_logged(records):
+            completion = self._start(records)
+        return _InFlight(records, completion, started)
 
     def _complete_in_flight(self, skip: Iterable[tuple[str, int]] = ()) -> None:
         """Complete every batch in flight, in order, storing their offsets (except ``skip``)."""
@@ -241,7 +249,7 @@ class BatchConsumer:
             self._metrics.consumed_messages.labels(topic).inc(count)
 
     @contextlib.contextmanager
-    def _failure_logged(self, messages: list[Message]) -> Iterator[None]:
+    def _failure_logged(self, messages: list[ConsumedRecord]) -> Iterator[None]:
         try:
             yield
         except Exception:
@@ -291,7 +299,7 @@ class BatchConsumer:
             self._health.set_check("kafka", True)
         log.info("Kafka reachable again")
 
-    def _on_error(self, message: Message, error: LibrdkafkaError) -> None:
+    def _on_error(self, message: KafkaMessage, error: LibrdkafkaError) -> None:
         self._metrics.consumer_errors.labels(error.name()).inc()
         context = {
             "topic": message.topic(),
@@ -331,7 +339,7 @@ class BatchConsumer:
                 offset=tp.offset,
             )
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
         self._metrics.rebalances.labels("assign").inc()
         self._assigned.update((tp.topic, tp.partition) for tp in partitions)
         self._metrics.assigned_partitions.set(len(self._assigned))
@@ -339,7 +347,7 @@ class BatchConsumer:
         if self._on_assign_hook is not None:
             self._on_assign_hook(consumer, partitions)
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
         self._metrics.rebalances.labels("revoke").inc()
         # The batch in flight may hold these partitions: finish it so its offsets are
         # part of the commit below.
@@ -351,7 +359,7 @@ class BatchConsumer:
         self._forget(partitions)
         log.info("partitions revoked", partitions=_describe(partitions))
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_lost(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
         # Lost (session expired): another member may own them already; committing now
         # could overwrite its progress, so just forget them.
         self._metrics.rebalances.labels("lost").inc()
@@ -373,7 +381,7 @@ class BatchConsumer:
 def _starter_of(handler: BatchHandler) -> BatchStarter:
     """A handler as a starter: the work is done by the time the completion is asked for."""
 
-    def start(messages: list[Message]) -> Completion:
+    def start(messages: list[ConsumedRecord]) -> Completion:
         result = handler(messages)
         return lambda: result
 

@@ -24,13 +24,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as LibrdkafkaError
+from confluent_kafka.admin._metadata import ClusterMetadata  # not re-exported by admin
 from pydantic import ValidationError
 
+from leaderboard.core.clients import KafkaMessage
 from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.logging import get_logger
@@ -52,12 +54,25 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 LIBRDKAFKA_LOGGER = "leaderboard.gateway.librdkafka"
 
 
+class SnapshotConsumer(Protocol):
+    """A consumer with partitions assigned by hand, as the feed uses it."""
+
+    def list_topics(self, topic: str, timeout: float) -> ClusterMetadata: ...
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]: ...
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+    def poll(self, timeout: float) -> KafkaMessage | None: ...
+    def consume(self, num_messages: int, timeout: float) -> Sequence[KafkaMessage]: ...
+    def close(self) -> None: ...
+
+
 def gateway_group_id(service_name: str) -> str:
     """A group id no other process uses (offsets are never committed under it)."""
     return f"{service_name}-{socket.gethostname()}-{uuid.uuid4().hex[:12]}"
 
 
-def decode_snapshot(message: Message, metrics: GatewayMetrics) -> LeaderboardSnapshot | None:
+def decode_snapshot(message: KafkaMessage, metrics: GatewayMetrics) -> LeaderboardSnapshot | None:
     """The snapshot in ``message``, or None (logged with its coordinates) when invalid."""
     try:
         return LeaderboardSnapshot.model_validate_json(message.value() or b"")
@@ -93,7 +108,7 @@ class SnapshotFeed:
         metrics: GatewayMetrics,
         health: Health,
         *,
-        consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+        consumer_factory: Callable[[dict[str, Any]], SnapshotConsumer] = Consumer,
     ) -> None:
         self.topic = settings.topic_leaderboard
         self._replay = settings.gateway_kafka_replay_messages
@@ -163,7 +178,7 @@ class SnapshotFeed:
                 checker.join(REQUEST_TIMEOUT_SECONDS + 1)
             consumer.close()
 
-    def _loop(self, consumer: Any, checker: threading.Thread) -> None:
+    def _loop(self, consumer: SnapshotConsumer, checker: threading.Thread) -> None:
         while not self._stop.is_set():
             self._health.heartbeat()
             if not self._assigned:
@@ -177,12 +192,12 @@ class SnapshotFeed:
                 messages = [first, *consumer.consume(BATCH_MESSAGES - 1, 0)]
                 self._handle(messages)
 
-    def _check_loop(self, consumer: Any) -> None:
+    def _check_loop(self, consumer: SnapshotConsumer) -> None:
         # librdkafka's API is thread-safe; only polling must stay on one thread.
         while not self._stop.wait(CHECK_SECONDS):
             self._check(consumer)
 
-    def _assign(self, consumer: Any) -> bool:
+    def _assign(self, consumer: SnapshotConsumer) -> bool:
         try:
             metadata = consumer.list_topics(self.topic, timeout=REQUEST_TIMEOUT_SECONDS)
             topic = metadata.topics.get(self.topic)
@@ -211,7 +226,7 @@ class SnapshotFeed:
         )
         return True
 
-    def _handle(self, messages: list[Message]) -> None:
+    def _handle(self, messages: list[KafkaMessage]) -> None:
         snapshots = []
         for message in messages:
             error = message.error()
@@ -235,7 +250,7 @@ class SnapshotFeed:
                 [Update.of(snapshot, received_at) for snapshot in newest_per_leaderboard(snapshots)]
             )
 
-    def _check(self, consumer: Any) -> None:
+    def _check(self, consumer: SnapshotConsumer) -> None:
         # A metadata request, which honours its timeout. A watermark query was seen blocked
         # for minutes past its timeout after Kafka's name did not resolve at start, and
         # readiness never recovered.

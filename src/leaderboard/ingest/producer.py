@@ -32,8 +32,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError as LibrdkafkaError
-from confluent_kafka import KafkaException, Message, Producer
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin._metadata import ClusterMetadata  # not re-exported by admin
 
+from leaderboard.core.clients import KafkaMessage
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
@@ -47,6 +49,9 @@ POLL_SECONDS = 0.05
 #: librdkafka repeats a failed connection line on every reconnect attempt, many per second.
 REPEAT_LOG_SECONDS = 30.0
 LIBRDKAFKA_LOGGER = "leaderboard.ingest.librdkafka"
+
+#: Where a delivered event was written: its partition and offset.
+Delivered = tuple[int | None, int | None]
 
 
 class RepeatFilter(logging.Filter):
@@ -99,6 +104,20 @@ class EventSink(Protocol):
     async def close(self, timeout: float) -> None: ...
 
 
+DeliveryCallback = Callable[[LibrdkafkaError | None, KafkaMessage], None]
+
+
+class DeliveringProducer(Protocol):
+    """A producer whose delivery reports ``poll`` serves (confluent-kafka's ``Producer``)."""
+
+    def produce(
+        self, topic: str, *, key: bytes, value: bytes, on_delivery: DeliveryCallback
+    ) -> None: ...
+    def poll(self, timeout: float) -> int: ...
+    def flush(self, timeout: float) -> int: ...
+    def list_topics(self, *, timeout: float) -> ClusterMetadata: ...
+
+
 class ScoreProducer:
     """Produces score events to ``settings.topic_game_score`` and awaits their acks."""
 
@@ -107,7 +126,7 @@ class ScoreProducer:
         settings: IngestSettings,
         *,
         on_poll: Callable[[], None] = lambda: None,
-        producer_factory: Callable[[dict[str, Any]], Any] = Producer,
+        producer_factory: Callable[[dict[str, Any]], DeliveringProducer] = Producer,
     ) -> None:
         self.topic = settings.topic_game_score
         self.timeout = settings.ingest_request_timeout_seconds
@@ -184,10 +203,10 @@ class ScoreProducer:
             if not reachable:
                 raise KafkaError(f"Kafka is unreachable: {detail}", topic=self.topic)
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[tuple[int, int]]] = []
+        futures: list[asyncio.Future[Delivered]] = []
         try:
             for event in events:
-                future: asyncio.Future[tuple[int, int]] = loop.create_future()
+                future: asyncio.Future[Delivered] = loop.create_future()
                 try:
                     self._producer.produce(
                         self.topic,
@@ -206,9 +225,7 @@ class ScoreProducer:
             for future in futures:
                 future.cancel()  # no-op for settled ones; late callbacks find it done
 
-    async def _await_acks(
-        self, futures: list[asyncio.Future[tuple[int, int]]], deadline: float
-    ) -> None:
+    async def _await_acks(self, futures: list[asyncio.Future[Delivered]], deadline: float) -> None:
         if not futures:
             return
         done, pending = await asyncio.wait(
@@ -228,13 +245,13 @@ class ScoreProducer:
             )
 
     def _delivery_callback(
-        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[tuple[int, int]]
-    ) -> Callable[[LibrdkafkaError | None, Message], None]:
-        def delivered(error: LibrdkafkaError | None, message: Message) -> None:
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Delivered]
+    ) -> DeliveryCallback:
+        def delivered(error: LibrdkafkaError | None, message: KafkaMessage) -> None:
             # Runs on the poll thread: only hand the result over to the loop.
             if error is None:
                 self._brokers_down = None
-                result: tuple[int, int] | KafkaError = (message.partition(), message.offset())
+                result: Delivered | KafkaError = (message.partition(), message.offset())
             else:
                 result = KafkaError(
                     f"delivery failed: {error.str()}",
@@ -303,7 +320,7 @@ class ScoreProducer:
             self._on_poll()
 
 
-def _settle(future: asyncio.Future[tuple[int, int]], result: tuple[int, int] | KafkaError) -> None:
+def _settle(future: asyncio.Future[Delivered], result: Delivered | KafkaError) -> None:
     if future.done():
         return
     if isinstance(result, KafkaError):

@@ -20,10 +20,11 @@ from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Producer
 from pydantic import ValidationError
 from redis import Redis
 
+from leaderboard.core.clients import ConsumedRecord, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import ChangeNotice, LeaderboardSnapshot, SnapshotEntry, utc_now
@@ -51,7 +52,7 @@ class Publisher:
         self,
         settings: PublisherSettings,
         reader: TopReader,
-        producer: Producer,
+        producer: KafkaProducer,
         metrics: PublisherMetrics,
         shutdown: Shutdown,
         retrier: DependencyRetrier,
@@ -66,7 +67,7 @@ class Publisher:
         self._last_entries: dict[str, list[SnapshotEntry]] = {}
         self._last_published: dict[str, float] = {}
 
-    def handle(self, messages: list[Message]) -> None:
+    def handle(self, messages: list[ConsumedRecord]) -> None:
         dirty: dict[str, datetime] = {}
         for message in messages:
             try:

@@ -45,16 +45,16 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import hiredis
-from redis import Redis
 from redis.commands.core import Script
 from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from leaderboard.core.clients import RedisClient, RedisConnection
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
 
@@ -237,6 +237,9 @@ class ApplyResult:
 #: row, and other clients (the publisher, the gateway) wait at most about 20 ms.
 MAX_SCRIPT_EVENTS = 2000
 
+#: An argument of the apply script (Redis receives each as a string).
+ScriptArg = int | str | bytes
+
 
 def split(batch: PartitionBatch, size: int = MAX_SCRIPT_EVENTS) -> list[PartitionBatch]:
     """``batch`` as consecutive pieces of at most ``size`` events that together cover
@@ -258,7 +261,7 @@ class PendingApply:
     """One consumed batch's scripts, sent or to be run again, and what to read back."""
 
     batches: list[PartitionBatch]
-    calls: list[tuple[list[str], list[Any]]]  # (keys, args) of each script
+    calls: list[tuple[list[str], list[ScriptArg]]]  # (keys, args) of each script
     # Each script's boards, in the order it reports them, with their newest occurred_at.
     boards_of: list[dict[str, datetime]]
     pieces: list[PartitionBatch] = field(default_factory=list)  # what each script applies
@@ -269,14 +272,14 @@ class BatchApplier:
     """Runs the apply script for several partitions in one Redis round trip."""
 
     def __init__(
-        self, redis: Redis, keys: RedisKeys, group: str, topic: str, dedup_window: int
+        self, redis: RedisClient, keys: RedisKeys, group: str, topic: str, dedup_window: int
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._offsets_key = keys.offsets(group, topic)
         self._window = dedup_window
         self._script: Script = redis.register_script(APPLY_SCRIPT)
-        self._connection: Connection | None = None  # for send/finish only
+        self._connection: RedisConnection | None = None  # for send/finish only
         self._generation = 0  # bumped whenever that connection is dropped
         self._outstanding: deque[PendingApply] = deque()  # sent or not, not finished yet
 
@@ -304,9 +307,10 @@ class BatchApplier:
         try:
             connection = self._pipelining_connection()
             # hiredis packs the whole argument tuple in C; redis-py's packer first walks
-            # every argument in Python, which cost a sixth of the ranker's time.
+            # every argument in Python, which cost a sixth of the ranker's time. (Its stub
+            # types the command as a one-element tuple.)
             packed = b"".join(
-                hiredis.pack_command(("EVALSHA", self._script.sha, len(keys), *keys, *args))
+                hiredis.pack_command(("EVALSHA", self._script.sha, len(keys), *keys, *args))  # type: ignore[arg-type]
                 for keys, args in pending.calls
             )
             connection.send_packed_command([packed], check_health=False)
@@ -352,7 +356,7 @@ class BatchApplier:
         """Sent on the current connection, so its replies are still coming."""
         return pending.sent_on is not None and pending.sent_on == self._generation
 
-    def _pipelining_connection(self) -> Connection:
+    def _pipelining_connection(self) -> RedisConnection:
         if self._connection is None:
             self._connection = self._redis.connection_pool.get_connection()
             # The script must be known before EVALSHA arrives (after a Redis restart its
@@ -367,7 +371,8 @@ class BatchApplier:
             return
         self._generation += 1
         connection.disconnect()
-        self._redis.connection_pool.release(connection)
+        # Taken from that pool, so one of its own connections.
+        self._redis.connection_pool.release(cast(Connection, connection))
 
     def stored_offsets(self, partitions: Sequence[int]) -> dict[int, int | None]:
         """The next offset to apply of each partition, None where nothing was applied."""
@@ -418,11 +423,13 @@ class BatchApplier:
 
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
-    ) -> tuple[list[str], list[Any], dict[str, datetime]]:
+    ) -> tuple[list[str], list[ScriptArg], dict[str, datetime]]:
         # One pass, per leaderboard: the offsets, the 3 arguments of each event, the
         # events with a name (their number within the leaderboard's events, 1-based),
         # and the newest event time (here rather than in a second pass over the events).
-        groups: dict[str, tuple[list[int], list[Any], list[tuple[int, str]], list[datetime]]] = {}
+        groups: dict[
+            str, tuple[list[int], list[ScriptArg], list[tuple[int, str]], list[datetime]]
+        ] = {}
         for offset, event in batch.events:
             group = groups.get(event.leaderboard)
             if group is None:
@@ -435,8 +442,8 @@ class BatchApplier:
             if event.occurred_at > latest[0]:
                 latest[0] = event.occurred_at
         offsets: list[int] = []
-        names: list[Any] = []
-        event_args: list[Any] = []
+        names: list[ScriptArg] = []
+        event_args: list[ScriptArg] = []
         for board_offsets, board_args, named, _ in groups.values():
             for number, name in named:
                 names += (len(offsets) + number, name)
@@ -446,7 +453,7 @@ class BatchApplier:
         keys = [self._offsets_key, *seen_keys, self._keys.boards()]
         for board in by_board:
             keys += (self._keys.board(board), self._keys.names(board))
-        header = [
+        header: list[ScriptArg] = [
             batch.partition,
             batch.first_offset,
             batch.last_offset,

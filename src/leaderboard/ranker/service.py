@@ -28,9 +28,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from redis import Redis
 
+from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import KafkaError, UnavailableError
 from leaderboard.core.events import (
@@ -63,7 +64,7 @@ class Ranker:
         self,
         settings: RankerSettings,
         applier: BatchApplier,
-        producer: Producer,
+        producer: KafkaProducer,
         metrics: RankerMetrics,
         retrier: DependencyRetrier,
     ) -> None:
@@ -73,12 +74,12 @@ class Ranker:
         self._producer = producer
         self._metrics = metrics
         self._bounds = ScoreBounds(settings.score_min, settings.score_max)
-        self._consumer: Consumer | None = None
+        self._consumer: KafkaConsumer | None = None
         # Rewinds per partition so far: a batch started before its partition was rewound
         # was refused for the same gap, and must not rewind it a second time.
         self._rewinds: dict[int, int] = {}
 
-    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def on_assign(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
         """Start each new partition where Redis says the next unapplied event is (waiting
         for Redis if it is down: a guessed position could skip or repeat events)."""
         self._consumer = consumer
@@ -97,7 +98,7 @@ class Ranker:
             offsets={f"{tp.topic}[{tp.partition}]": tp.offset for tp in partitions},
         )
 
-    def start(self, messages: list[Message]) -> Completion:
+    def start(self, messages: list[ConsumedRecord]) -> Completion:
         """Decode the batch, dead-letter what is invalid and send the rest to Redis; the
         returned completion waits for Redis's replies and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
@@ -125,7 +126,7 @@ class Ranker:
 
     def _complete(
         self,
-        messages: list[Message],
+        messages: list[ConsumedRecord],
         batches: dict[int, PartitionBatch],
         pending: PendingApply,
         sent_at: float,
@@ -156,7 +157,7 @@ class Ranker:
         ]
 
     def _with_retries(
-        self, apply: Callable[[], list[ApplyResult]], first: Message
+        self, apply: Callable[[], list[ApplyResult]], first: ConsumedRecord
     ) -> list[ApplyResult]:
         """Apply, retrying while Redis is unreachable (the script is idempotent, so a
         retry after a lost reply is harmless) until it answers or shutdown is asked."""
@@ -171,7 +172,7 @@ class Ranker:
         gaps: list[ApplyResult],
         batches: dict[int, PartitionBatch],
         results: list[ApplyResult],
-        first: Message,
+        first: ConsumedRecord,
         rewinds: dict[int, int],
     ) -> list[ApplyResult]:
         """Rewind partitions whose batch started past Redis's offset, unless that offset
@@ -210,7 +211,7 @@ class Ranker:
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
 
-    def _dead_letter(self, message: Message, error: InvalidEventError) -> None:
+    def _dead_letter(self, message: ConsumedRecord, error: InvalidEventError) -> None:
         self._metrics.dead_lettered.labels(error.reason).inc()
         log.warning(
             "invalid score event sent to the dead-letter topic",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import queue
-from types import SimpleNamespace
 from typing import Any
 
 from confluent_kafka import TopicPartition
+from confluent_kafka.admin._metadata import ClusterMetadata
 
 from leaderboard.core.events import LeaderboardSnapshot
-from tests.support.kafka_fakes import FakeMessage
+from tests.support.kafka_fakes import FakeMessage, cluster_metadata
 
 
 class FakeSnapshotConsumer:
@@ -32,12 +32,9 @@ class FakeSnapshotConsumer:
         self._queue.put(FakeMessage(self.topic, 0, self.high, value, b"key"))
         self.high += 1
 
-    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
-        partitions = {0: SimpleNamespace(id=0, leader=self.leader, error=None)}
+    def list_topics(self, topic: str, timeout: float) -> ClusterMetadata:
         # Only the topic this fake holds exists.
-        return SimpleNamespace(
-            topics={self.topic: SimpleNamespace(error=None, partitions=partitions)}
-        )
+        return cluster_metadata(self.topic, {0: self.leader})
 
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float, cached: bool

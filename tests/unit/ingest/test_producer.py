@@ -11,18 +11,20 @@ import asyncio
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError as LibrdkafkaError
 from confluent_kafka import KafkaException
+from confluent_kafka.admin._metadata import ClusterMetadata
 
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import ScoreEvent
 from leaderboard.ingest.producer import RepeatFilter, ScoreProducer, librdkafka_logger
 from leaderboard.ingest.settings import IngestSettings
+from tests.support.kafka_fakes import cluster_metadata
 
 TOPIC = "game-score"
 
@@ -43,18 +45,6 @@ class FakeMessage:
 
     def offset(self) -> int:
         return self.offset_value
-
-
-@dataclass
-class FakeTopic:
-    partitions: dict[int, object] = field(default_factory=lambda: {0: None, 1: None})
-    error: LibrdkafkaError | None = None
-
-
-@dataclass
-class FakeMetadata:
-    topics: dict[str, FakeTopic]
-    brokers: dict[int, object] = field(default_factory=lambda: {1: None})
 
 
 class FakeProducer:
@@ -95,10 +85,10 @@ class FakeProducer:
         with self._lock:
             return 0 if not self.hold else len(self._queue)
 
-    def list_topics(self, timeout: float) -> FakeMetadata:
+    def list_topics(self, timeout: float) -> ClusterMetadata:
         if not self.reachable:
             raise KafkaException(LibrdkafkaError(LibrdkafkaError._TRANSPORT, "Connection refused"))
-        return FakeMetadata({TOPIC: FakeTopic()})
+        return cluster_metadata(TOPIC, {0: 1, 1: 1})
 
     def close(self) -> None:
         self.closed = True

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
+from leaderboard.core.clients import Headers
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import (
@@ -59,10 +60,17 @@ class FakeReader:
 
 class FakeProducer:
     def __init__(self) -> None:
-        self.produced: list[tuple[str, bytes, bytes]] = []
+        self.produced: list[tuple[str, bytes | None, bytes | None]] = []
         self.pending = 0
 
-    def produce(self, topic: str, key: bytes, value: bytes) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        *,
+        headers: Headers | None = None,
+    ) -> None:
         self.produced.append((topic, key, value))
 
     def flush(self, timeout: float) -> int:
