@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -181,6 +181,7 @@ def _copy(connection: Connection, data: str) -> None:
     """Stream ``data`` into the staging table, in the connection's open transaction."""
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None  # a connection inside begin() is checked out
-    with dbapi_connection.cursor() as cursor:
+    # The engine's driver is psycopg2 (``sqlalchemy_url``): its cursor has ``copy_expert``.
+    with cast("psycopg2.extensions.connection", dbapi_connection).cursor() as cursor:
         # One read of the whole text: the default 8 KiB reads cost a Python call each.
         cursor.copy_expert(_COPY, io.StringIO(data), size=max(len(data), 8192))

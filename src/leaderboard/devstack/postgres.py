@@ -26,7 +26,6 @@ import shutil
 import signal
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -237,7 +236,9 @@ class PostgresServer(Server):
         ) as conn:
             self._select_one(conn)
 
-    def _connect(self, user: str, password: str | None, database: str) -> Any:
+    def _connect(
+        self, user: str, password: str | None, database: str
+    ) -> psycopg2.extensions.connection:
         return psycopg2.connect(
             host=self.settings.postgres_host,
             port=self.settings.postgres_port,
@@ -249,7 +250,7 @@ class PostgresServer(Server):
         )
 
     @staticmethod
-    def _select_one(conn: Any) -> None:
+    def _select_one(conn: psycopg2.extensions.connection) -> None:
         with conn.cursor() as cursor:
             cursor.execute("SELECT 1")
             if cursor.fetchone() != (1,):
