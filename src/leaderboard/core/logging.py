@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Literal, TextIO
 
 import orjson
 import structlog
+from structlog.typing import EventDict
 
 LogFormat = Literal["auto", "json", "console"]
 
 _HANDLER_NAME = "leaderboard"
 
 
-def _json_dumps(value: object, default: object = None) -> str:
+def _json_dumps(value: object, default: Callable[[object], object] | None = None) -> str:
     # Non-string keys (partition numbers) become strings, as the json module would do;
     # without the option orjson refuses them and the whole line is lost.
-    return orjson.dumps(  # type: ignore[arg-type]
-        value, default=default, option=orjson.OPT_NON_STR_KEYS
-    ).decode()
+    return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def configure_logging(
@@ -43,7 +43,7 @@ def configure_logging(
     stream = stream or sys.stdout
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
 
-    def add_service(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+    def add_service(_: object, __: str, event: EventDict) -> EventDict:
         event.setdefault("service", service)
         return event
 

@@ -80,8 +80,7 @@ class DependencyRetrier:
                 multiplier=self._min_wait, max=self._max_wait, jitter=self._min_wait
             ),
             stop=lambda _state: self._shutdown.requested,
-            # Wakes up as soon as a stop is requested instead of finishing the backoff.
-            sleep=self._shutdown.wait,
+            sleep=self._sleep,
             before_sleep=lambda state: self._on_retry(state, what, log_context or {}),
             reraise=True,
         )
@@ -110,6 +109,10 @@ class DependencyRetrier:
             f"(last failure: {self._last_failure}); nothing of it was stored or "
             "acknowledged, so it will be consumed again"
         )
+
+    def _sleep(self, seconds: float) -> None:
+        # Wakes up as soon as a stop is requested instead of finishing the backoff.
+        self._shutdown.wait(seconds)
 
     def _on_retry(self, state: RetryCallState, what: str, context: Mapping[str, Any]) -> None:
         error = state.outcome.exception() if state.outcome is not None else None

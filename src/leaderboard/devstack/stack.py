@@ -64,8 +64,8 @@ class Stack:
         """Run ``action`` on every server in parallel; report every failure, raise one."""
         with ThreadPoolExecutor(len(self.servers), thread_name_prefix="devstack") as pool:
             futures = [(server, pool.submit(action, server)) for server in self.servers]
-        failures = [(server, future.exception()) for server, future in futures]
-        failures = [(server, error) for server, error in failures if error is not None]
+        outcomes = [(server, future.exception()) for server, future in futures]
+        failures = [(server, error) for server, error in outcomes if error is not None]
         if len(failures) > 1:  # one failure is reported by the caller; several, here
             for server, error in failures:
                 log.error("server failed", server=server.name, error=str(error))
@@ -74,7 +74,7 @@ class Stack:
             if unexpected:
                 raise unexpected[0]  # a bug, not a stack problem: keep its traceback
             if len(failures) == 1:
-                raise failures[0][1]  # type: ignore[misc]
+                raise failures[0][1]
             raise DevstackError("; ".join(f"{s.name}: {error}" for s, error in failures))
         return [future.result() for _, future in futures]
 

@@ -49,7 +49,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 def _rankings(request: Request) -> Rankings:
-    return request.app.state.rankings
+    rankings: Rankings = request.app.state.rankings  # set by the app at start-up
+    return rankings
 
 
 def _unknown_leaderboard(leaderboard_id: str) -> HTTPException:

@@ -29,7 +29,7 @@ integration tests exercise every path above.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -60,7 +60,7 @@ class Channel(Protocol):
         ...
 
 
-def channel_of(scope: dict[str, Any]) -> Channel | None:
+def channel_of(scope: Mapping[str, Any]) -> Channel | None:
     """The connection's ``Channel``, when it runs under ``websocket_protocol``."""
     extension = scope.get("extensions", {}).get(CHANNEL_EXTENSION)
     return None if extension is None else extension["channel"]

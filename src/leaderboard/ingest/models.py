@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any
 
 import orjson
 from fastapi import HTTPException, status
@@ -169,7 +168,9 @@ class Problem(BaseModel):
 _BATCH = TypeAdapter(list[ScoreEventIn])
 
 
-def _invalid(kind: str, message: str, loc: tuple[Any, ...] = ("body",)) -> RequestValidationError:
+def _invalid(
+    kind: str, message: str, loc: tuple[int | str, ...] = ("body",)
+) -> RequestValidationError:
     return RequestValidationError([{"type": kind, "loc": loc, "msg": message, "input": None}])
 
 

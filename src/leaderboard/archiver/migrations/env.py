@@ -9,18 +9,20 @@ connection is built from ``ArchiverSettings``, i.e. from ``LEADERBOARD_POSTGRES_
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
 from leaderboard.archiver.schema import VERSION_TABLE, metadata
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(**kwargs: Any) -> None:  # alembic's options, passed through
     context.configure(
         target_metadata=metadata,
         version_table=VERSION_TABLE,
         compare_type=True,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
