@@ -88,9 +88,10 @@ bench-gateway: infra-up ## Benchmark the gateway: WebSocket fan-out and end-to-e
 	$(UV) run --frozen python -m tests.bench.gateway
 
 .PHONY: lint
-lint: venv ## Lint and check formatting
+lint: venv ## Lint, check formatting and types
 	$(UV) run --frozen ruff check src tests
 	$(UV) run --frozen ruff format --check src tests
+	$(UV) run --frozen mypy
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (keeps .devstack/ data)
