@@ -9,9 +9,10 @@ second copy there would count every poison message twice.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
 from leaderboard.core.clients import ConsumedRecord
 from leaderboard.core.events import InvalidEventError, ScoreBounds, ScoreEvent, decode_score_event
@@ -22,6 +23,9 @@ log = get_logger(__name__)
 #: PostgreSQL text cannot hold U+0000, which the contract allows in a display name.
 _NUL = "\x00"
 _REPLACEMENT = "\ufffd"
+
+#: A ``score_events`` row: each column's value.
+Row = dict[str, uuid.UUID | str | int | datetime | None]
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Rejection:
 class DecodedBatch:
     """The rows to insert and the messages skipped, from one consumed batch."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
     def rejected_by_reason(self) -> dict[str, int]:
@@ -49,7 +53,7 @@ class DecodedBatch:
         return counts
 
 
-def event_row(event: ScoreEvent, partition: int, offset: int) -> dict[str, Any]:
+def event_row(event: ScoreEvent, partition: int, offset: int) -> Row:
     """The ``score_events`` row of ``event``, read at ``partition``/``offset``.
 
     ``archived_at`` is left to the column default (the inserting transaction's time).

@@ -20,12 +20,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import psycopg2
 from psycopg2 import errors as pg_errors
 from sqlalchemy import Connection, Engine, create_engine, exc
 
+from leaderboard.archiver.rows import Row
 from leaderboard.archiver.schema import TABLE_NAME, score_events
 from leaderboard.archiver.settings import ArchiverSettings
 from leaderboard.core.errors import DatabaseError
@@ -57,7 +58,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _NULL = "\\N"
 
 
-def _copy_value(value: Any) -> str:
+def _copy_value(value: object) -> str:
     if value is None:
         return _NULL
     if isinstance(value, str):
@@ -67,7 +68,7 @@ def _copy_value(value: Any) -> str:
     return str(value)  # UUIDs and integers
 
 
-def copy_text(rows: Sequence[dict[str, Any]]) -> str:
+def copy_text(rows: Sequence[Row]) -> str:
     """``rows`` as the body of a text-format ``COPY ... FROM STDIN``, in ``COLUMNS`` order."""
     return "".join(
         "\t".join([_copy_value(row[column]) for column in COLUMNS]) + "\n" for row in rows
@@ -157,12 +158,12 @@ class ScoreStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def insert(self, rows: Sequence[dict[str, Any]]) -> InsertResult:
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
         """Insert ``rows`` (skipping event ids already stored) and commit; raises the
         SQLAlchemy or driver error on failure, leaving nothing of the batch behind."""
         return self.write(self.prepare(rows))
 
-    def prepare(self, rows: Sequence[dict[str, Any]]) -> PreparedBatch:
+    def prepare(self, rows: Sequence[Row]) -> PreparedBatch:
         """The CPU half of ``insert``: the rows as COPY text (no database access)."""
         return PreparedBatch(copy_text(rows), len(rows))
 
