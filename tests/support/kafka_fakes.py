@@ -1,13 +1,14 @@
 """Small in-memory stand-ins for confluent-kafka objects, for unit tests of pure logic.
 
-They implement only what ``leaderboard.core.consumer`` calls, with the same signatures,
-and record what was stored and committed so tests can assert on it. Integration tests
-use a real broker instead.
+They implement only what the project's consumers and producers call, with the same
+signatures, and record what was produced, stored and committed so tests can assert on it.
+Integration tests use a real broker instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,3 +121,77 @@ class FakeConsumer:
         if self.revoke_on_close and self._assigned and not self.closed:
             self.callbacks["on_revoke"](self, self.partitions)
         self.closed = True
+
+
+@dataclass
+class FakeTopic:
+    partitions: dict[int, object] = field(default_factory=lambda: {0: None, 1: None})
+    error: KafkaError | None = None
+
+
+@dataclass
+class FakeMetadata:
+    topics: dict[str, FakeTopic]
+    brokers: dict[int, object] = field(default_factory=lambda: {1: None})
+
+
+class FakeProducer:
+    """Queues what is produced and delivers it on poll(), acknowledged or failed with
+    ``failure``, or never while ``hold`` is set (flush() then reports it as remaining)."""
+
+    def __init__(
+        self, config: dict[str, Any] | None = None, topics: Sequence[str] = ("game-score",)
+    ) -> None:
+        self.config = config or {}
+        self.topics = topics
+        self.produced: list[FakeMessage] = []
+        self.failure: KafkaError | None = None
+        self.hold = False
+        self.reachable = True
+        self.flushed: float | None = None
+        self.closed = False
+        self._queue: list[tuple[FakeMessage, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        on_delivery: Callable[[KafkaError | None, FakeMessage], None] | None = None,
+    ) -> None:
+        message = FakeMessage(topic, 0, len(self.produced), value or b"", key)
+        with self._lock:
+            self.produced.append(message)
+            self._queue.append((message, on_delivery))
+        self._wake.set()
+
+    def poll(self, timeout: float) -> int:
+        self._wake.wait(timeout)
+        self._wake.clear()
+        with self._lock:
+            if self.hold:
+                return 0
+            due, self._queue = self._queue, []
+        for message, callback in due:
+            if callback is not None:
+                callback(self.failure, message)
+        return len(due)
+
+    def flush(self, timeout: float) -> int:
+        self.flushed = timeout
+        with self._lock:
+            return 0 if not self.hold else len(self._queue)
+
+    def list_topics(self, timeout: float) -> FakeMetadata:
+        if not self.reachable:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
+        return FakeMetadata({topic: FakeTopic() for topic in self.topics})
+
+    def close(self) -> None:
+        self.closed = True
+
+    def report(self, code: int, reason: str, *, fatal: bool = False) -> None:
+        """What librdkafka's error callback would say."""
+        self.config["error_cb"](KafkaError(code, reason, fatal=fatal))
