@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.k8s.harness import REPO_ROOT, TOOLS_DIR
+from tests.support import services
 
 STATE = REPO_ROOT / ".devstack" / "cluster"
 KUBECONFIG = STATE / "kubeconfig"
@@ -128,20 +129,19 @@ def wait_for(
     every: float = 1.0,
 ) -> Any:
     """Poll ``condition`` until truthy; fail at once if a pod of ``namespaces`` is broken."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def no_broken_pod_and_condition() -> object:
         # Broken pods first: a pod without a readiness probe looks ready between crashes.
         for namespace in namespaces:
             reports = broken_pods(namespace)
             if reports:
                 raise BrokenPodError(f"while waiting for {what}:\n" + "\n".join(reports))
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pods = kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{pods}")
-        time.sleep(every)
+        return condition()
+
+    def pods() -> str:
+        return kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
+
+    return services.wait_for(no_broken_pod_and_condition, timeout, what, every, details=pods)
 
 
 def live_pods(component: str) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ PostgreSQL server (never the shared one), and across a SIGTERM during such an ou
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -22,7 +21,7 @@ from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.outages import own_server, through_an_outage
-from tests.support.scores import produce, random_events, totals
+from tests.support.scores import produce, produce_in_background, random_events, totals
 from tests.support.services import ServiceProcess, free_port, http_status, metric_value, wait_for
 
 pytestmark = pytest.mark.integration
@@ -160,12 +159,6 @@ def poison_values(sample: ScoreEvent) -> list[bytes]:
         orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "score": 0}),
         orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "version": 2}),
     ]
-
-
-def produce_in_background(settings, chunks) -> threading.Thread:
-    thread = threading.Thread(target=lambda: [produce(settings, chunk) for chunk in chunks])
-    thread.start()
-    return thread
 
 
 def test_every_event_is_archived_once_and_poison_is_skipped(

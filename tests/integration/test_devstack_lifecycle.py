@@ -23,20 +23,9 @@ from leaderboard.core.kafka import admin_config, consumer_config, producer_confi
 from leaderboard.devstack.process import port_accepts, read_cmdline
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from tests.support.services import free_ports
 
 pytestmark = pytest.mark.integration
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def isolated_settings(root: Path, cache_dir: Path, **overrides: Any) -> DevstackSettings:

@@ -18,6 +18,7 @@ from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.pipeline import Services, post_scores
+from tests.support.scores import redis_totals
 from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,15 +31,6 @@ def services(pipeline: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
     started = Services(pipeline, tmp_path)
     yield started
     started.close()
-
-
-def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
-    return {
-        board: Counter(
-            {m.decode(): int(s) for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
-        )
-        for board in boards
-    }
 
 
 def postgres_totals(engine, boards: list[str]) -> dict[str, Counter[str]]:

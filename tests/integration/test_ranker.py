@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,14 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.outages import own_server, through_an_outage
-from tests.support.scores import make_event, produce, random_events, totals
+from tests.support.scores import (
+    make_event,
+    produce,
+    produce_in_background,
+    random_events,
+    redis_totals,
+    totals,
+)
 from tests.support.services import (
     ServiceProcess,
     free_port,
@@ -62,18 +68,6 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
         service.close()
 
 
-def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
-    return {
-        board: Counter(
-            {
-                member.decode(): int(score)
-                for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
-            }
-        )
-        for board in boards
-    }
-
-
 def wait_for_totals(redis, settings, expected, timeout=90.0) -> None:
     keys = RedisKeys(settings.redis_key_prefix)
     boards = sorted(expected)
@@ -82,12 +76,6 @@ def wait_for_totals(redis, settings, expected, timeout=90.0) -> None:
         timeout,
         f"Redis totals to match {sum(sum(c.values()) for c in expected.values())} points",
     )
-
-
-def produce_in_background(settings, chunks) -> threading.Thread:
-    thread = threading.Thread(target=lambda: [produce(settings, chunk) for chunk in chunks])
-    thread.start()
-    return thread
 
 
 def test_totals_are_exact_and_poison_goes_to_the_dlq(

@@ -7,7 +7,9 @@ use a real broker instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,9 @@ from confluent_kafka.admin._metadata import (
     PartitionMetadata,
     TopicMetadata,
 )
+
+from leaderboard.core.clients import Headers
+from leaderboard.core.events import LeaderboardSnapshot
 
 
 @dataclass
@@ -148,3 +153,122 @@ def cluster_metadata(topic: str, leaders: dict[int, int], brokers: int = 1) -> C
         topic_metadata.partitions[number] = partition
     metadata.topics = {topic: topic_metadata}
     return metadata
+
+
+class FakeProducer:
+    """Queues what is produced and delivers it on poll(), acknowledged or failed with
+    ``failure``, or never while ``hold`` is set (flush() then reports it as remaining)."""
+
+    def __init__(
+        self, config: dict[str, Any] | None = None, topics: Sequence[str] = ("game-score",)
+    ) -> None:
+        self.config = config or {}
+        self.topics = topics
+        self.produced: list[FakeMessage] = []
+        self.failure: KafkaError | None = None
+        self.hold = False
+        self.reachable = True
+        self.flushed: float | None = None
+        self.closed = False
+        self._queue: list[tuple[FakeMessage, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        on_delivery: Callable[[KafkaError | None, FakeMessage], None] | None = None,
+        *,
+        headers: Headers | None = None,
+    ) -> None:
+        message = FakeMessage(topic, 0, len(self.produced), value or b"", key)
+        with self._lock:
+            self.produced.append(message)
+            self._queue.append((message, on_delivery))
+        self._wake.set()
+
+    def poll(self, timeout: float) -> int:
+        self._wake.wait(timeout)
+        self._wake.clear()
+        with self._lock:
+            if self.hold:
+                return 0
+            due, self._queue = self._queue, []
+        for message, callback in due:
+            if callback is not None:
+                callback(self.failure, message)
+        return len(due)
+
+    def flush(self, timeout: float) -> int:
+        self.flushed = timeout
+        with self._lock:
+            return 0 if not self.hold else len(self._queue)
+
+    def list_topics(self, timeout: float) -> ClusterMetadata:
+        if not self.reachable:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
+        metadata = cluster_metadata(self.topics[0], {0: 1, 1: 1})
+        for topic in self.topics[1:]:
+            metadata.topics |= cluster_metadata(topic, {0: 1, 1: 1}).topics
+        return metadata
+
+    def close(self) -> None:
+        self.closed = True
+
+    def report(self, code: int, reason: str, *, fatal: bool = False) -> None:
+        """What librdkafka's error callback would say."""
+        self.config["error_cb"](KafkaError(code, reason, fatal=fatal))
+
+
+class FakeSnapshotConsumer:
+    """The gateway's consumer (manual assignment, poll/consume): one partition with the
+    given watermarks; tests push messages with ``publish``."""
+
+    def __init__(self, config: dict[str, Any], topic: str, high: int = 0) -> None:
+        self.config = config
+        self.topic = topic
+        self.high = high
+        #: The partition's leader in the metadata (-1: none, as while Kafka is down).
+        self.leader = 1
+        self.assigned: list[TopicPartition] | None = None
+        self.closed = False
+        self._queue: queue.Queue[FakeMessage] = queue.Queue()
+
+    def publish(self, snapshot: LeaderboardSnapshot) -> None:
+        self.push(snapshot.to_json())
+
+    def push(self, value: bytes) -> None:
+        self._queue.put(FakeMessage(self.topic, 0, self.high, value, b"key"))
+        self.high += 1
+
+    def list_topics(self, topic: str, timeout: float) -> ClusterMetadata:
+        # Only the topic this fake holds exists.
+        return cluster_metadata(self.topic, {0: self.leader})
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float, cached: bool
+    ) -> tuple[int, int]:
+        return 0, self.high
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = partitions
+
+    def poll(self, timeout: float) -> FakeMessage | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        messages = []
+        while len(messages) < num_messages:
+            try:
+                messages.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return messages
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,18 +1,22 @@
-"""Factories for score events and helpers to send them to the real broker."""
+"""Factories for score events, helpers to send them to the real broker, and the totals
+they should add up to (and do, in Redis)."""
 
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from confluent_kafka import Producer
+from redis import Redis
 
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
+from leaderboard.core.keys import RedisKeys
 
 
 def make_event(
@@ -55,6 +59,19 @@ def totals(events: Iterable[ScoreEvent]) -> dict[str, Counter[str]]:
     return result
 
 
+def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
+    """The totals per leaderboard and player in Redis's sorted sets."""
+    return {
+        board: Counter(
+            {
+                member.decode(): int(score)
+                for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
+            }
+        )
+        for board in boards
+    }
+
+
 def produce(
     settings: LeaderboardSettings, events: Iterable[ScoreEvent], raw: Iterable[bytes] = ()
 ) -> None:
@@ -67,3 +84,12 @@ def produce(
         producer.produce(settings.topic_game_score, value=value)
     remaining = producer.flush(60)
     assert remaining == 0, f"{remaining} messages not acknowledged"
+
+
+def produce_in_background(
+    settings: LeaderboardSettings, chunks: Iterable[Iterable[ScoreEvent]]
+) -> threading.Thread:
+    """``produce`` each chunk in turn on a thread of its own (started; join it)."""
+    thread = threading.Thread(target=lambda: [produce(settings, chunk) for chunk in chunks])
+    thread.start()
+    return thread

@@ -48,22 +48,41 @@ def settings_env(settings: BaseSettings) -> dict[str, str]:
     return env
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback TCP ports nothing listens on right now."""
+    # Held open together, so the kernel cannot hand out the same port twice.
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    every: float = 0.1,
+    details: Callable[[], str] | None = None,
+):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``, with
+    what ``details`` says then."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            extra = f"\n{details()}" if details else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{extra}")
         time.sleep(every)
 
 

@@ -1,12 +1,7 @@
 """Reads from Redis (``redis.asyncio``): rankings for the REST API and the snapshot cache.
 
-Every ranking read is one Lua script, so the total, a player's rank and the rows around
-it come from the same instant even while the ranker applies scores. The keys of one
-leaderboard share the project's hash tag, so the scripts also run on Redis Cluster.
-
-Ranks follow Redis's sorted-set order, the same as the snapshots': higher score first;
-equal scores are ordered by player id in reverse byte-wise lexicographic order (what
-``ZREVRANGE`` and ``ZREVRANK`` do), and every player has a distinct rank 1..N.
+Each ranking read is one Lua script, so the total, a player's rank and the rows around it
+come from the same instant even while the ranker applies scores.
 """
 
 from __future__ import annotations
@@ -18,23 +13,18 @@ from redis.commands.core import AsyncScript
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.standings import (
+    APPEND_ROWS,
+    PAGE_SCRIPT,
+    Page,
+    page_args,
+    parse_page,
+    parse_rows,
+    script_keys,
+)
 
-PAGE_SCRIPT = """
-local total = redis.call('ZCARD', KEYS[1])
-local out = {total}
-if total == 0 then return out end
-local rows = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
-for i = 1, #rows, 2 do
-  out[#out + 1] = rows[i]
-  out[#out + 1] = rows[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], rows[i]) or ''
-end
-return out
-"""
-# KEYS: 1 the sorted set, 2 the display-name hash. ARGV: 1 first index, 2 last index
-# (0-based, inclusive). Returns {total, player, score, name, player, score, name, ...}.
-
-AROUND_SCRIPT = """
+AROUND_SCRIPT = (
+    """
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return {0} end
 local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
@@ -43,26 +33,15 @@ local first = rank - tonumber(ARGV[2])
 if first < 0 then first = 0 end
 local rows = redis.call('ZREVRANGE', KEYS[1], first, rank + tonumber(ARGV[2]), 'WITHSCORES')
 local out = {total, rank, first}
-for i = 1, #rows, 2 do
-  out[#out + 1] = rows[i]
-  out[#out + 1] = rows[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], rows[i]) or ''
-end
-return out
 """
-# KEYS as above. ARGV: 1 player id, 2 radius. Returns {0} for an unknown leaderboard,
+    + APPEND_ROWS
+    + "return out\n"
+)
+# KEYS: script_keys(). ARGV: 1 player id, 2 radius. Returns {0} for an unknown leaderboard,
 # {total, -1} for an unknown player, else {total, rank (0-based), first index, rows...}.
 
 #: Snapshot cache keys read per MGET at start.
 CACHE_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class Page:
-    """Rows of one leaderboard; ``total`` is 0 when the leaderboard does not exist."""
-
-    total: int
-    entries: list[SnapshotEntry]
 
 
 @dataclass(frozen=True)
@@ -81,21 +60,6 @@ class Neighbourhood:
     @property
     def player(self) -> SnapshotEntry | None:
         return next((entry for entry in self.entries if entry.rank == self.rank), None)
-
-
-def _entries(rows: list[bytes], first_rank: int) -> list[SnapshotEntry]:
-    entries = []
-    for index in range(0, len(rows), 3):
-        player, score, name = rows[index : index + 3]
-        entries.append(
-            SnapshotEntry(
-                rank=first_rank + index // 3,
-                player_id=player.decode(),
-                display_name=name.decode() or None,
-                score=int(float(score)),
-            )
-        )
-    return entries
 
 
 class Rankings:
@@ -126,15 +90,13 @@ class Rankings:
 
     async def page(self, leaderboard: str, offset: int, limit: int) -> Page:
         reply = await self._page(
-            keys=[self._keys.board(leaderboard), self._keys.names(leaderboard)],
-            args=[offset, offset + limit - 1],
+            keys=script_keys(self._keys, leaderboard), args=page_args(offset, limit)
         )
-        return Page(total=int(reply[0]), entries=_entries(reply[1:], offset + 1))
+        return parse_page(reply, offset)
 
     async def around(self, leaderboard: str, player_id: str, radius: int) -> Neighbourhood:
         reply = await self._around(
-            keys=[self._keys.board(leaderboard), self._keys.names(leaderboard)],
-            args=[player_id, radius],
+            keys=script_keys(self._keys, leaderboard), args=[player_id, radius]
         )
         total = int(reply[0])
         if total == 0:
@@ -142,7 +104,7 @@ class Rankings:
         if int(reply[1]) < 0:
             return Neighbourhood(total=total, rank=None, entries=[])
         rank, first = int(reply[1]) + 1, int(reply[2]) + 1
-        return Neighbourhood(total=total, rank=rank, entries=_entries(reply[3:], first))
+        return Neighbourhood(total=total, rank=rank, entries=parse_rows(reply[3:], first))
 
     async def cached_snapshot(self, leaderboard: str) -> bytes | None:
         """The raw snapshot in the publisher's cache, if any."""

@@ -4,7 +4,6 @@ on shutdown; failures that retrying cannot fix stop at once with a clear error."
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import psycopg2
 import pytest
@@ -16,6 +15,7 @@ from leaderboard.core.errors import DatabaseError, DatabaseUnavailableError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.metrics import ArchiverMetrics
 from leaderboard.core.probes import Health
+from tests.support.flaky import Flaky
 from tests.support.services import wait_for
 
 
@@ -52,23 +52,6 @@ class RecordingHealth(Health):
         super().set_check(name, ok, detail)
 
 
-class Flaky:
-    """An operation failing with ``errors`` in turn, then returning ``result``."""
-
-    def __init__(self, errors: list[Exception], result: str = "stored") -> None:
-        self.errors = list(errors)
-        self.result = result
-        self.calls = 0
-        self.on_call: Callable[[int], None] = lambda call: None
-
-    def __call__(self) -> str:
-        self.calls += 1
-        self.on_call(self.calls)
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.result
-
-
 @pytest.fixture
 def health() -> RecordingHealth:
     return RecordingHealth()
@@ -87,14 +70,14 @@ def retries(metrics: ArchiverMetrics) -> float:
 
 
 def test_success_on_the_first_try_reports_ready(health, shutdown, metrics) -> None:
-    assert retrier(health, shutdown, metrics).call(Flaky([]), "insert") == "stored"
+    assert retrier(health, shutdown, metrics).call(Flaky([], "stored"), "insert") == "stored"
     assert health.changes == [(CHECK, True, "")]
     assert health.readiness()[0]
     assert retries(metrics) == 0
 
 
 def test_an_outage_is_retried_until_postgres_is_back(health, shutdown, metrics) -> None:
-    operation = Flaky([connection_refused() for _ in range(4)])
+    operation = Flaky([connection_refused() for _ in range(4)], "stored")
     assert retrier(health, shutdown, metrics).call(operation, "insert") == "stored"
     assert operation.calls == 5
     assert retries(metrics) == 4

@@ -1,5 +1,7 @@
 """DependencyRetrier waits out outages, reports them, and gives up only on shutdown."""
 
+from itertools import repeat
+
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -7,22 +9,7 @@ from leaderboard.core.errors import InfrastructureError, UnavailableError
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.probes import Health
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
-
-
-class Flaky:
-    """Fails ``failures`` times with ``error``, then returns ``value``."""
-
-    def __init__(self, failures: int, error: Exception, value: object = "done") -> None:
-        self.failures = failures
-        self.error = error
-        self.value = value
-        self.calls = 0
-
-    def __call__(self) -> object:
-        self.calls += 1
-        if self.calls <= self.failures:
-            raise self.error
-        return self.value
+from tests.support.flaky import Flaky
 
 
 def fast(health: Health, shutdown: Shutdown, **options) -> DependencyRetrier:
@@ -41,7 +28,7 @@ def fast(health: Health, shutdown: Shutdown, **options) -> DependencyRetrier:
 def test_an_outage_is_retried_and_reported_until_it_ends(shutdown: Shutdown) -> None:
     health = Health()
     seen_not_ready = []
-    flaky = Flaky(3, ConnectionError("refused"))
+    flaky = Flaky([ConnectionError("refused")] * 3)
 
     def operation():
         seen_not_ready.append(health.readiness()[0])
@@ -54,7 +41,7 @@ def test_an_outage_is_retried_and_reported_until_it_ends(shutdown: Shutdown) -> 
 
 
 def test_shutdown_during_an_outage_gives_up(shutdown: Shutdown) -> None:
-    flaky = Flaky(10**6, ConnectionError("refused"))
+    flaky = Flaky(repeat(ConnectionError("refused")))
 
     def operation():
         if flaky.calls == 2:
@@ -67,7 +54,7 @@ def test_shutdown_during_an_outage_gives_up(shutdown: Shutdown) -> None:
 
 
 def test_other_errors_are_not_retried(shutdown: Shutdown) -> None:
-    flaky = Flaky(1, ValueError("bad data"))
+    flaky = Flaky([ValueError("bad data")])
     with pytest.raises(ValueError, match="bad data"):
         fast(Health(), shutdown).call(flaky, "apply")
     assert flaky.calls == 1
@@ -79,10 +66,10 @@ def test_permanent_failures_are_translated_and_reported(shutdown: Shutdown) -> N
         health, shutdown, permanent=lambda error, what: InfrastructureError(f"{what}: {error}")
     )
     with pytest.raises(InfrastructureError, match="apply: no such table"):
-        retrier.call(Flaky(1, ValueError("no such table")), "apply")
+        retrier.call(Flaky([ValueError("no such table")]), "apply")
     assert not health.readiness()[0]
 
 
 def test_the_redis_retrier_treats_connection_errors_as_outages(shutdown: Shutdown) -> None:
     retrier = redis_retrier(Health(), shutdown, min_wait=0.001, max_wait=0.001)
-    assert retrier.call(Flaky(1, RedisConnectionError("down")), "ping") == "done"
+    assert retrier.call(Flaky([RedisConnectionError("down")]), "ping") == "done"

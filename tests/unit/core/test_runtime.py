@@ -2,7 +2,6 @@
 
 import gc
 import signal
-import socket
 import urllib.error
 import urllib.request
 
@@ -19,6 +18,7 @@ from leaderboard.core.runtime import (
     run_worker,
     tune_garbage_collector,
 )
+from tests.support.services import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +28,6 @@ def _restore_the_garbage_collector():
     yield
     gc.unfreeze()
     gc.set_threshold(*before)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

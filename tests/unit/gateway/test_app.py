@@ -21,8 +21,8 @@ from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.metrics import Metrics
 from leaderboard.gateway.app import create_app
 from leaderboard.gateway.settings import GatewaySettings
+from tests.support.kafka_fakes import FakeSnapshotConsumer
 from tests.support.services import free_port, metric_value, wait_for
-from tests.unit.gateway.fakes import FakeSnapshotConsumer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -21,8 +21,8 @@ from leaderboard.core.probes import Health
 from leaderboard.gateway.feed import SnapshotFeed, newest_per_leaderboard
 from leaderboard.gateway.messages import Update
 from leaderboard.gateway.settings import GatewaySettings
+from tests.support.kafka_fakes import FakeSnapshotConsumer
 from tests.support.services import wait_for
-from tests.unit.gateway.fakes import FakeSnapshotConsumer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,103 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError as LibrdkafkaError
-from confluent_kafka import KafkaException
-from confluent_kafka.admin._metadata import ClusterMetadata
 
 from leaderboard.core.errors import KafkaError
-from leaderboard.core.events import ScoreEvent
 from leaderboard.ingest.producer import RepeatFilter, ScoreProducer, librdkafka_logger
 from leaderboard.ingest.settings import IngestSettings
-from tests.support.kafka_fakes import cluster_metadata
+from tests.support.kafka_fakes import FakeProducer
+from tests.support.scores import make_event
 
 TOPIC = "game-score"
-
-
-@dataclass
-class FakeMessage:
-    topic_name: str
-    key_bytes: bytes
-    value_bytes: bytes
-    partition_id: int = 0
-    offset_value: int = 0
-
-    def topic(self) -> str:
-        return self.topic_name
-
-    def partition(self) -> int:
-        return self.partition_id
-
-    def offset(self) -> int:
-        return self.offset_value
-
-
-class FakeProducer:
-    """Delivers produced messages on poll(): acknowledged, failed, or never (``hold``)."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.produced: list[FakeMessage] = []
-        self.failure: LibrdkafkaError | None = None
-        self.hold = False
-        self.reachable = True
-        self.flushed: float | None = None
-        self.closed = False
-        self._queue: list[tuple[FakeMessage, Any]] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-
-    def produce(self, topic: str, key: bytes, value: bytes, on_delivery: Any) -> None:
-        message = FakeMessage(topic, key, value, offset_value=len(self.produced))
-        with self._lock:
-            self.produced.append(message)
-            self._queue.append((message, on_delivery))
-        self._wake.set()
-
-    def poll(self, timeout: float) -> int:
-        self._wake.wait(timeout)
-        self._wake.clear()
-        with self._lock:
-            if self.hold:
-                return 0
-            due, self._queue = self._queue, []
-        for message, callback in due:
-            callback(self.failure, message)
-        return len(due)
-
-    def flush(self, timeout: float) -> int:
-        self.flushed = timeout
-        with self._lock:
-            return 0 if not self.hold else len(self._queue)
-
-    def list_topics(self, timeout: float) -> ClusterMetadata:
-        if not self.reachable:
-            raise KafkaException(LibrdkafkaError(LibrdkafkaError._TRANSPORT, "Connection refused"))
-        return cluster_metadata(TOPIC, {0: 1, 1: 1})
-
-    def close(self) -> None:
-        self.closed = True
-
-    def report(self, code: int, reason: str, *, fatal: bool = False) -> None:
-        """What librdkafka's error callback would say."""
-        self.config["error_cb"](LibrdkafkaError(code, reason, fatal=fatal))
-
-
-def make_event(player: str = "p1") -> ScoreEvent:
-    return ScoreEvent(
-        event_id=uuid.uuid4(),
-        player_id=player,
-        score=5,
-        occurred_at=datetime.now(UTC),
-        version=1,
-    )
 
 
 @pytest.fixture
@@ -157,7 +72,7 @@ def test_the_config_is_acks_all_with_the_request_deadline_as_delivery_timeout(
 def test_send_returns_once_every_event_is_acknowledged(
     settings: IngestSettings, fake: list[FakeProducer]
 ) -> None:
-    events = [make_event("p1"), make_event("p2")]
+    events = [make_event("p1", 5), make_event("p2", 5)]
 
     async def steps(producer: ScoreProducer, kafka: FakeProducer) -> None:
         await producer.send(events)
@@ -174,7 +89,7 @@ def test_a_failed_delivery_raises_with_the_record_coordinates(
     async def steps(producer: ScoreProducer, kafka: FakeProducer) -> None:
         kafka.failure = LibrdkafkaError(LibrdkafkaError._MSG_TIMED_OUT, "Message timed out")
         with pytest.raises(KafkaError, match="delivery failed: Message timed out") as caught:
-            await producer.send([make_event()])
+            await producer.send([make_event("p1", 5)])
         assert caught.value.log_context()["topic"] == TOPIC
         assert caught.value.log_context()["partition"] == 0
 
@@ -187,7 +102,7 @@ def test_no_acknowledgement_within_the_deadline_raises(
     async def steps(producer: ScoreProducer, kafka: FakeProducer) -> None:
         kafka.hold = True
         with pytest.raises(KafkaError, match=r"did not acknowledge 2 of 2 events within 0\.5 s"):
-            await producer.send([make_event(), make_event()])
+            await producer.send([make_event("p1", 5), make_event("p1", 5)])
 
     run(settings, fake, steps)
 
@@ -199,7 +114,7 @@ def test_all_brokers_down_fails_fast_without_producing(
         kafka.reachable = False
         kafka.report(LibrdkafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down")
         with pytest.raises(KafkaError, match="Kafka is unreachable: cannot reach Kafka"):
-            await producer.send([make_event()])
+            await producer.send([make_event("p1", 5)])
         assert kafka.produced == []
         assert await producer.check() == (
             False,
@@ -214,7 +129,7 @@ def test_a_successful_check_clears_the_brokers_down_mark(
 ) -> None:
     async def steps(producer: ScoreProducer, kafka: FakeProducer) -> None:
         kafka.report(LibrdkafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down")
-        await producer.send([make_event()])  # the check finds Kafka back, so it produces
+        await producer.send([make_event("p1", 5)])  # the check finds Kafka back, so it produces
         assert len(kafka.produced) == 1
         ok, detail = await producer.check()
         assert ok
@@ -230,7 +145,7 @@ def test_a_fatal_error_breaks_the_producer(
         kafka.report(LibrdkafkaError._FATAL, "producer fenced", fatal=True)
         assert producer.broken == "producer fenced"
         with pytest.raises(KafkaError, match="the Kafka producer failed: producer fenced"):
-            await producer.send([make_event()])
+            await producer.send([make_event("p1", 5)])
 
     run(settings, fake, steps)
 
@@ -241,7 +156,7 @@ def test_after_close_nothing_more_is_sent(
     async def steps(producer: ScoreProducer, kafka: FakeProducer) -> None:
         await producer.close(1.0)
         with pytest.raises(KafkaError, match="shutting down"):
-            await producer.send([make_event()])
+            await producer.send([make_event("p1", 5)])
 
     run(settings, fake, steps)
 
@@ -268,6 +183,6 @@ def test_a_full_local_queue_is_a_kafka_error(
 
         kafka.produce = full  # type: ignore[method-assign]
         with pytest.raises(KafkaError, match="cannot queue the event for Kafka: Local: Queue full"):
-            await producer.send([make_event()])
+            await producer.send([make_event("p1", 5)])
 
     run(settings, fake, steps)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from leaderboard.core.clients import Headers
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import (
@@ -23,7 +22,7 @@ from leaderboard.core.probes import Health
 from leaderboard.core.retry import redis_retrier
 from leaderboard.publisher.service import Publisher
 from leaderboard.publisher.settings import PublisherSettings
-from tests.support.kafka_fakes import FakeMessage
+from tests.support.kafka_fakes import FakeMessage, FakeProducer
 
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -58,25 +57,6 @@ class FakeReader:
         self.cache_store[snapshot.leaderboard] = snapshot
 
 
-class FakeProducer:
-    def __init__(self) -> None:
-        self.produced: list[tuple[str, bytes | None, bytes | None]] = []
-        self.pending = 0
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        *,
-        headers: Headers | None = None,
-    ) -> None:
-        self.produced.append((topic, key, value))
-
-    def flush(self, timeout: float) -> int:
-        return self.pending
-
-
 def notice(*changes: tuple[str, datetime]) -> FakeMessage:
     value = ChangeNotice(
         changes=[LeaderboardChange(leaderboard=b, newest_event_at=at) for b, at in changes],
@@ -109,7 +89,7 @@ def make_publisher(reader, producer, interval_ms: int = 50) -> Publisher:
 
 
 def published(producer: FakeProducer) -> list[LeaderboardSnapshot]:
-    return [LeaderboardSnapshot.model_validate_json(value) for _, _, value in producer.produced]
+    return [LeaderboardSnapshot.model_validate_json(m.value()) for m in producer.produced]
 
 
 def test_notices_of_a_batch_are_coalesced_per_leaderboard(reader, producer) -> None:
@@ -128,7 +108,7 @@ def test_notices_of_a_batch_are_coalesced_per_leaderboard(reader, producer) -> N
     assert reader.reads.count("global") == 1
     assert snapshots["global"].newest_event_at == T0 + timedelta(seconds=2)
     assert snapshots["global"].entries[0].player_id == "ada"
-    assert producer.produced[0][0] == "leaderboard"
+    assert producer.produced[0].topic() == "leaderboard"
     assert reader.cache_store["global"] == snapshots["global"]
 
 
@@ -171,7 +151,7 @@ def test_invalid_notices_are_skipped(reader, producer) -> None:
 
 def test_unacknowledged_snapshots_are_not_cached(reader, producer) -> None:
     reader.set_top("global", ("ada", 1))
-    producer.pending = 1
+    producer.hold = True  # nothing is acknowledged
     with pytest.raises(KafkaError, match="not acknowledged"):
         make_publisher(reader, producer).handle([notice(("global", T0))])
     assert reader.cache_store == {}
