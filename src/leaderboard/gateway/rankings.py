@@ -7,6 +7,7 @@ come from the same instant even while the ranker applies scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -63,7 +64,11 @@ class Neighbourhood:
 
 
 class Rankings:
-    """The gateway's Redis reads for one key prefix."""
+    """The gateway's Redis reads for one key prefix.
+
+    redis-py types replies as ``bytes | str``; the client is built without
+    ``decode_responses``, so the casts below state that replies are bytes.
+    """
 
     def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self._redis = redis
@@ -75,7 +80,8 @@ class Rankings:
         return bool(await self._redis.ping())
 
     async def _board_ids(self) -> list[str]:
-        return sorted(member.decode() for member in await self._redis.smembers(self._keys.boards()))
+        members = cast(set[bytes], await self._redis.smembers(self._keys.boards()))
+        return sorted(member.decode() for member in members)
 
     async def leaderboards(self) -> list[tuple[str, int]]:
         """Every known leaderboard with its number of players, sorted by id."""
@@ -108,7 +114,7 @@ class Rankings:
 
     async def cached_snapshot(self, leaderboard: str) -> bytes | None:
         """The raw snapshot in the publisher's cache, if any."""
-        return await self._redis.get(self._keys.snapshot(leaderboard))
+        return cast(bytes | None, await self._redis.get(self._keys.snapshot(leaderboard)))
 
     async def cached_snapshots(self) -> list[bytes]:
         """The raw cached snapshots of every known leaderboard."""
@@ -116,7 +122,8 @@ class Rankings:
         found: list[bytes] = []
         for start in range(0, len(boards), CACHE_CHUNK):
             chunk = boards[start : start + CACHE_CHUNK]
-            values = await self._redis.mget([self._keys.snapshot(board) for board in chunk])
+            keys = [self._keys.snapshot(board) for board in chunk]
+            values = cast(list[bytes | None], await self._redis.mget(keys))
             found.extend(value for value in values if value is not None)
         return found
 
