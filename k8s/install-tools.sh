@@ -121,6 +121,10 @@ if ! command -v go >/dev/null 2>&1; then
     exit 1
 fi
 mkdir -p "$BIN"
+# One build at a time: a second run (tests/k8s builds helm on demand) would otherwise
+# delete the shared Go build cache below while this one still compiles from it.
+exec {lock_fd}>"$CACHE/tools/.install.lock"
+flock "$lock_fd"
 started=$SECONDS
 build_helm
 if [[ "${1:-}" == cluster ]]; then
