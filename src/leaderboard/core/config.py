@@ -258,8 +258,7 @@ SettingsT = TypeVar("SettingsT", bound=LeaderboardSettings)
 def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
     """Build ``settings_class`` from the environment, or raise ``ConfigurationError``.
 
-    ``overrides`` take precedence over the environment (tests and ``main()`` use them for
-    values that are not configuration, such as a per-process service name).
+    ``overrides`` take precedence over the environment (tests use them).
     """
     try:
         return settings_class(**overrides)
