@@ -179,12 +179,11 @@ def drain_ranker(
     settings = ctx.settings.model_copy(update={"redis_key_prefix": prefix})
     env = settings_env(settings) | {
         "LEADERBOARD_RANKER_GROUP_ID": group,
-        "LEADERBOARD_RANKER_BATCH_SIZE": str(batch_size),
     }
     keys = RedisKeys(prefix)
     offsets_key = keys.offsets(group, settings.topic_game_score)
     redis_before = _redis_counters(ctx.redis)
-    service = ServiceProcess("ranker", env, ctx.log_dir)
+    service = ServiceProcess("ranker", env, ctx.log_dir, batch_size=batch_size)
     profiler: list[Profiler] = []
     log.info("ranker drain starting", batch_size=batch_size, prefix=prefix)
     try:
@@ -224,11 +223,10 @@ def drain_archiver(ctx: BenchContext, workload: Workload, batch_size: int) -> Se
     group = f"bench-archiver-{uuid.uuid4().hex[:8]}"
     env = settings_env(ctx.settings) | {
         "LEADERBOARD_ARCHIVER_GROUP_ID": group,
-        "LEADERBOARD_ARCHIVER_BATCH_SIZE": str(batch_size),
         # libpq reads it: the archiver writes into the benchmark's own schema.
         "PGOPTIONS": f"-c search_path={ctx.schema}",
     }
-    service = ServiceProcess("archiver", env, ctx.log_dir)
+    service = ServiceProcess("archiver", env, ctx.log_dir, batch_size=batch_size)
     profiler: list[Profiler] = []
     log.info("archiver drain starting", batch_size=batch_size, schema=ctx.schema)
 

@@ -345,7 +345,7 @@ def freshness(
     seconds: float,
     clients: int,
     label: str,
-    env: dict[str, str],
+    publisher_batch: int | None,
 ) -> FreshnessResult:
     board = f"fresh-{uuid.uuid4().hex[:6]}"
     services = Services(settings, log_dir)
@@ -355,8 +355,8 @@ def freshness(
         target=produce_events, args=(settings, board, rate, stop, counter), daemon=True
     )
     try:
-        services.start("ranker", LEADERBOARD_LOG_LEVEL="WARNING", **env)
-        services.start("publisher", LEADERBOARD_LOG_LEVEL="WARNING", **env)
+        services.start("ranker", LEADERBOARD_LOG_LEVEL="WARNING")
+        services.start("publisher", batch_size=publisher_batch, LEADERBOARD_LOG_LEVEL="WARNING")
         gateway = services.gateway(LEADERBOARD_LOG_LEVEL="WARNING").wait_ready()
         loader.start()
         progress(f"freshness ({label}): {rate:g} events/s; warming up for {warmup:g} s")
@@ -404,11 +404,11 @@ def freshness(
 #: of one notice removes that wait. ``None`` is the ``--events`` rate. See
 #: docs/benchmarks.md.
 LIGHT_LOAD = 1000.0
-PUBLISHER_BATCH_1 = {"LEADERBOARD_PUBLISHER_BATCH_SIZE": "1"}
-EXTRA_FRESHNESS_RUNS: list[tuple[str, float | None, dict[str, str]]] = [
-    ("publisher batch 1", None, PUBLISHER_BATCH_1),
-    ("defaults", LIGHT_LOAD, {}),
-    ("publisher batch 1", LIGHT_LOAD, PUBLISHER_BATCH_1),
+#: The third item is the publisher's batch size (``None``: its constant).
+EXTRA_FRESHNESS_RUNS: list[tuple[str, float | None, int | None]] = [
+    ("publisher batch 1", None, 1),
+    ("defaults", LIGHT_LOAD, None),
+    ("publisher batch 1", LIGHT_LOAD, 1),
 ]
 
 
@@ -528,8 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for clients in arguments.clients
     ]
-    runs: list[tuple[str, float | None, dict[str, str]]] = [
-        ("defaults", arguments.events, {}),
+    runs: list[tuple[str, float | None, int | None]] = [
+        ("defaults", arguments.events, None),
         *EXTRA_FRESHNESS_RUNS,
     ]
     fresh_runs = [
@@ -541,9 +541,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             arguments.fresh_seconds,
             arguments.fresh_clients,
             label,
-            env,
+            publisher_batch,
         )
-        for label, rate, env in runs
+        for label, rate, publisher_batch in runs
     ]
     figures = report(fan_outs, fresh_runs, nofile)
     sys.stdout.write(orjson.dumps(figures).decode() + "\n")

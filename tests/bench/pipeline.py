@@ -41,10 +41,11 @@ from sqlalchemy import create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.core.config import load_settings
-from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
+from leaderboard.core.kafka import admin_config
 from leaderboard.core.logging import configure_logging, get_logger
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from leaderboard.ranker.settings import RankerSettings
 from tests.bench import baselines, dedup, drains, report
 from tests.bench.measure import Drain, load_average, machine_info
@@ -154,7 +155,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "topic_game_score": f"bench-score-{suffix}",
             "topic_game_score_dlq": f"bench-score-{suffix}.dlq",
             "topic_leaderboard_change": f"bench-change-{suffix}",
-            "topic_game_score_partitions": args.partitions,
         }
     )
     schema = f"bench_{suffix}"

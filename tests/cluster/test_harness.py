@@ -27,7 +27,9 @@ CRASHING = {
                         "name": "ranker",
                         "image": "leaderboard/ranker:0.1.0",
                         "imagePullPolicy": "Never",
-                        "env": [{"name": "LEADERBOARD_RANKER_BATCH_SIZE", "value": "banana"}],
+                        "env": [
+                            {"name": "LEADERBOARD_RANKER_DEDUP_WINDOW_SECONDS", "value": "soon"}
+                        ],
                         # As in the chart: without a probe a pod looks ready between crashes.
                         "readinessProbe": {"httpGet": {"path": "/readyz", "port": 9101}},
                     }
@@ -50,6 +52,7 @@ def test_a_crash_looping_pod_fails_the_wait_with_its_log(tmp_path: Path) -> None
             )
         report = str(failure.value)
         assert "crashing-ranker" in report
-        assert "LEADERBOARD_RANKER_BATCH_SIZE" in report  # the settings error the pod logged
+        # The settings error the pod logged.
+        assert "LEADERBOARD_RANKER_DEDUP_WINDOW_SECONDS" in report
     finally:
         kubectl("delete", "namespace", NAMESPACE, "--wait=true")

@@ -51,7 +51,7 @@ def pipeline(
     """Ranker, publisher and ingest on topics of this module's own; returns the ingest."""
     services = Services(isolated_settings(stack), tmp_path_factory.mktemp("pipeline"))
     try:
-        ingest = services.scoring(LEADERBOARD_PUBLISHER_INTERVAL_MS="100")
+        ingest = services.scoring(LEADERBOARD_PUBLISHER_INTERVAL_SECONDS="0.1")
         yield services, ingest
     finally:
         services.close()

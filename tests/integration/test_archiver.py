@@ -17,9 +17,10 @@ from sqlalchemy import Engine, create_engine, text
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.core.config import PostgresSettings
 from leaderboard.core.events import ScoreEvent
-from leaderboard.core.kafka import TopicSpec, admin_config, ensure_topics
+from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.support.outages import own_server, through_an_outage
 from tests.support.scores import produce, produce_in_background, random_events, totals
 from tests.support.services import ServiceProcess, free_port, http_status, metric_value, wait_for
@@ -75,10 +76,8 @@ def archivers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
             "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka_bootstrap_servers,
             "LEADERBOARD_TOPIC_GAME_SCORE": pipeline.topic_game_score,
             "LEADERBOARD_ARCHIVER_GROUP_ID": group,
-            "LEADERBOARD_ARCHIVER_BATCH_SIZE": str(batch_size),
-            "LEADERBOARD_ARCHIVER_RETRY_MAX_SECONDS": "2",
             # A SIGKILLed archiver's partitions move after 6 s instead of 45 s.
-            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "LEADERBOARD_KAFKA_CONSUMER_CONFIG": '{"session.timeout.ms": 6000}',
             "LEADERBOARD_POSTGRES_HOST": database.postgres_host,
             "LEADERBOARD_POSTGRES_PORT": str(database.postgres_port),
             "LEADERBOARD_POSTGRES_USER": database.postgres_user,
@@ -86,7 +85,7 @@ def archivers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
         }
         if database.postgres_password is not None:
             env["LEADERBOARD_POSTGRES_PASSWORD"] = database.postgres_password.get_secret_value()
-        service = ServiceProcess("archiver", env, tmp_path)
+        service = ServiceProcess("archiver", env, tmp_path, batch_size=batch_size)
         started.append(service)
         return service.start()
 

@@ -19,23 +19,37 @@ from sqlalchemy import create_engine, text
 
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import DevstackError
-from leaderboard.core.kafka import admin_config, consumer_config, producer_config, topic_specs
+from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.process import port_accepts, read_cmdline
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from leaderboard.devstack.topics import topic_specs
 from tests.support.services import free_ports
 
 pytestmark = pytest.mark.integration
 
 
+def free_port_pair() -> int:
+    """A free loopback port whose successor is free too (Kafka's broker and controller)."""
+    for _ in range(100):
+        port = free_ports(1)[0]
+        with socket.socket() as successor:
+            try:
+                successor.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports")
+
+
 def isolated_settings(root: Path, cache_dir: Path, **overrides: Any) -> DevstackSettings:
     """A stack of its own under ``root``, on free ports, sharing the jar cache."""
-    kafka, controller, redis_port, postgres = free_ports(4)
+    kafka = free_port_pair()
+    redis_port, postgres = free_ports(2)
     values: dict[str, Any] = {
         "devstack_dir": root / "devstack",
         "devstack_cache_dir": cache_dir,
         "kafka_bootstrap_servers": f"127.0.0.1:{kafka}",
-        "devstack_kafka_controller_port": controller,
         "redis_host": "127.0.0.1",
         "redis_port": redis_port,
         "postgres_host": "127.0.0.1",
@@ -51,7 +65,7 @@ def pids(stack: Stack) -> dict[str, int | None]:
 def all_ports(settings: DevstackSettings) -> list[int]:
     return [
         int(settings.kafka_bootstrap_servers.rpartition(":")[2]),
-        settings.devstack_kafka_controller_port,
+        int(settings.kafka_bootstrap_servers.rpartition(":")[2]) + 1,  # the controller
         settings.redis_port,
         settings.postgres_port,
     ]

@@ -16,6 +16,7 @@ from redis import Redis
 
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.gateway.api import MAX_LIMIT
 from tests.support.pipeline import Services, isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -37,9 +38,7 @@ def gateway(stack: DevstackSettings, tmp_path_factory: pytest.TempPathFactory) -
         redis.zadd(keys.board(BOARD), SCORES)
         redis.hset(keys.names(BOARD), mapping=NAMES)
         redis.sadd(keys.boards(), BOARD)
-        process = services.gateway(
-            LEADERBOARD_GATEWAY_REST_MAX_LIMIT="3", LEADERBOARD_GATEWAY_REST_DEFAULT_LIMIT="3"
-        ).wait_ready()
+        process = services.gateway().wait_ready()
         yield process.base_url
     finally:
         services.close()
@@ -83,7 +82,8 @@ def test_top_pages_through_the_ranking_with_ties_in_a_fixed_order(api: httpx2.Cl
 
 
 def test_the_page_size_is_capped(api: httpx2.Client) -> None:
-    answer = api.get(f"/leaderboards/{BOARD}/top", params={"limit": 4})
+    assert len(api.get(f"/leaderboards/{BOARD}/top").json()["entries"]) == 5  # default 10
+    answer = api.get(f"/leaderboards/{BOARD}/top", params={"limit": MAX_LIMIT + 1})
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["query", "limit"]
 

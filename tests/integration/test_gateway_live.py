@@ -179,11 +179,7 @@ def test_a_client_that_stops_reading_delays_no_one_and_is_dropped(
     settings: DevstackSettings, services: Services, producer: Producer
 ) -> None:
     board = f"slow-{uuid.uuid4().hex[:8]}"
-    gateway = services.gateway(
-        LEADERBOARD_GATEWAY_SEND_TIMEOUT_SECONDS="3",
-        LEADERBOARD_GATEWAY_PING_INTERVAL_SECONDS="5",
-        LEADERBOARD_GATEWAY_PING_TIMEOUT_SECONDS="5",
-    ).wait_ready()
+    gateway = services.gateway(LEADERBOARD_GATEWAY_PING_INTERVAL_SECONDS="5").wait_ready()
     stalled = [stalled_client(gateway, board) for _ in range(10)]
     with ExitStack() as opened:
         for sock in stalled:
@@ -220,22 +216,13 @@ def test_a_client_that_stops_reading_delays_no_one_and_is_dropped(
         assert next_snapshot(healthy)["version"] == rounds + 1
 
 
-def test_with_compression_on_snapshots_arrive_compressed(
-    settings: DevstackSettings, services: Services, producer: Producer
-) -> None:
-    board = f"deflate-{uuid.uuid4().hex[:8]}"
-    gateway = services.gateway(LEADERBOARD_GATEWAY_WS_PER_MESSAGE_DEFLATE="true").wait_ready()
-    with open_client(gateway, board) as client:
-        assert client.response is not None
-        assert "permessage-deflate" in client.response.headers.get("Sec-WebSocket-Extensions", "")
-        assert receive(client)["type"] == "hello"
-        publish(producer, settings.topic_leaderboard, snapshot(board, 1, players=200))
-        assert next_snapshot(client)["version"] == 1
-    # Compression is off by default: the same client negotiates nothing.
-    plain = services.gateway().wait_ready()
-    with open_client(plain, board) as client:
+def test_compression_is_never_negotiated(services: Services) -> None:
+    # The client offers permessage-deflate; the gateway's frames are written uncompressed.
+    gateway = services.gateway().wait_ready()
+    with open_client(gateway, f"deflate-{uuid.uuid4().hex[:8]}") as client:
         assert client.response is not None
         assert "Sec-WebSocket-Extensions" not in client.response.headers
+        assert receive(client)["type"] == "hello"
 
 
 def read_until_closed(client: ClientConnection) -> ConnectionClosed:

@@ -15,15 +15,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.kafka import (
-    TopicSpec,
-    admin_config,
-    consumer_config,
-    ensure_topics,
-    producer_config,
-)
+from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.core.lifecycle import EXIT_SHUTDOWN_TIMEOUT
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.support.services import REPO_ROOT, wait_for
 
 pytestmark = pytest.mark.integration

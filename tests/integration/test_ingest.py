@@ -20,8 +20,9 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from leaderboard.core.events import ScoreBounds, decode_score_event
-from leaderboard.core.kafka import TopicSpec, admin_config, consumer_config, ensure_topics
+from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import GAME_SCORE_PARTITIONS, TopicSpec, ensure_topics
 from tests.support.services import ServiceProcess, free_port, http_status, wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ KEY = secrets.token_urlsafe(24)
 OLD_KEY = secrets.token_urlsafe(24)
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MAX_EVENTS = 50
-MAX_BODY = 64 * 1024
+MAX_BODY = 1024 * 1024  # IngestSettings.max_body_bytes at MAX_EVENTS
 DEADLINE = 3.0
 # Interpreter and librdkafka overhead on a loaded 2-core machine, on top of the deadline.
 SLACK = 7.0
@@ -44,7 +45,7 @@ def stack(stack: DevstackSettings) -> DevstackSettings:
     )
     ensure_topics(
         AdminClient(admin_config(settings)),
-        [TopicSpec(settings.topic_game_score, settings.topic_game_score_partitions)],
+        [TopicSpec(settings.topic_game_score, GAME_SCORE_PARTITIONS)],
     )
     return settings
 
@@ -57,7 +58,6 @@ def ingest_env(stack: DevstackSettings, port: int, **overrides: str) -> dict[str
         "LEADERBOARD_INGEST_API_KEYS": f"game:{KEY},old:{OLD_KEY}",
         "LEADERBOARD_INGEST_DISABLED_KEYS": "old",
         "LEADERBOARD_INGEST_MAX_BATCH_EVENTS": str(MAX_EVENTS),
-        "LEADERBOARD_INGEST_MAX_BODY_BYTES": str(MAX_BODY),
         "LEADERBOARD_INGEST_REQUEST_TIMEOUT_SECONDS": str(DEADLINE),
         "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
         **overrides,
@@ -241,7 +241,7 @@ def test_an_invalid_event_is_422_saying_what_and_where(
 def test_a_body_over_the_size_limit_is_413(client: httpx2.Client) -> None:
     answer = client.post("/api/scores", content=b"[" + b" " * MAX_BODY + b"]", headers=AUTH)
     assert answer.status_code == 413
-    assert f"over the limit of {MAX_BODY} bytes (64 KiB)" in answer.json()["detail"]
+    assert f"over the limit of {MAX_BODY} bytes (1 MiB)" in answer.json()["detail"]
 
 
 def test_too_many_events_is_413_saying_the_limit(client: httpx2.Client) -> None:

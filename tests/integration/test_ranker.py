@@ -55,11 +55,10 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
             "LEADERBOARD_TOPIC_GAME_SCORE_DLQ": pipeline.topic_game_score_dlq,
             "LEADERBOARD_TOPIC_LEADERBOARD_CHANGE": pipeline.topic_leaderboard_change,
             "LEADERBOARD_RANKER_GROUP_ID": group,
-            "LEADERBOARD_RANKER_BATCH_SIZE": str(batch_size),
             # A SIGKILLed member keeps its partitions this long: keep the test short.
-            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "LEADERBOARD_KAFKA_CONSUMER_CONFIG": '{"session.timeout.ms": 6000}',
         }
-        service = ServiceProcess("ranker", env, tmp_path)
+        service = ServiceProcess("ranker", env, tmp_path, batch_size=batch_size)
         started.append(service)
         return service.start()
 

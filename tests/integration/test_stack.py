@@ -13,11 +13,12 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from sqlalchemy import create_engine, text
 
-from leaderboard.core.kafka import admin_config, consumer_config, producer_config, topic_specs
+from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.kafka import KAFKA_JAR, MAIN_CLASS
 from leaderboard.devstack.process import read_cmdline
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from leaderboard.devstack.topics import topic_specs
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import orjson
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.kafka import admin_config, ensure_topics, topic_specs
+from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import ensure_topics, topic_specs
 from tests.support.services import ServiceProcess, free_port, settings_env
 
 
@@ -47,15 +48,23 @@ class Services:
         self.started: list[ServiceProcess] = []
         self.api_key = secrets.token_urlsafe(24)
 
-    def start(self, service: str, port: int | None = None, **extra: str) -> ServiceProcess:
+    def start(
+        self,
+        service: str,
+        port: int | None = None,
+        batch_size: int | None = None,
+        **extra: str,
+    ) -> ServiceProcess:
         suffix = self.settings.redis_key_prefix
         env = settings_env(self.settings) | {
             f"LEADERBOARD_{service.upper()}_GROUP_ID": f"{service}-{suffix}",
-            "LEADERBOARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "LEADERBOARD_KAFKA_CONSUMER_CONFIG": '{"session.timeout.ms": 6000}',
             "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
             **extra,
         }
-        process = ServiceProcess(service, env, self.log_dir, port=port).start()
+        process = ServiceProcess(
+            service, env, self.log_dir, port=port, batch_size=batch_size
+        ).start()
         self.started.append(process)
         return process
 

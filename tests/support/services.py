@@ -1,12 +1,14 @@
 """Run the project's services as real child processes in integration tests.
 
-``ServiceProcess`` starts ``python -m leaderboard.<service>`` with the stack's connection
-settings plus per-test overrides, captures its output to a file (shown when a test
-fails), waits on its readiness probe, and stops it with SIGTERM or SIGKILL.
+``ServiceProcess`` starts ``python -m leaderboard.<service>`` (or, given a batch size,
+``tests.support.batched``) with the stack's connection settings plus per-test overrides,
+captures its output to a file (shown when a test fails), waits on its readiness probe,
+and stops it with SIGTERM or SIGKILL.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -42,6 +44,9 @@ def settings_env(settings: BaseSettings) -> dict[str, str]:
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        if isinstance(value, dict):  # the librdkafka pass-through: JSON
+            env[f"{ENV_PREFIX}{name.upper()}"] = json.dumps(value)
+            continue
         env[f"{ENV_PREFIX}{name.upper()}"] = (
             str(value).lower() if isinstance(value, bool) else str(value)
         )
@@ -117,9 +122,20 @@ class ServiceProcess:
     """One service running as a child process."""
 
     def __init__(
-        self, service: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None
+        self,
+        service: str,
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.service = service
+        self.command = (
+            ["-m", f"leaderboard.{service}"]
+            if batch_size is None
+            else ["-m", "tests.support.batched", service, str(batch_size)]
+        )
         self.port = port or free_port()
         self.env = {
             **os.environ,
@@ -139,7 +155,7 @@ class ServiceProcess:
         self.starts += 1
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"leaderboard.{self.service}"],
+                [sys.executable, *self.command],
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdout=log,

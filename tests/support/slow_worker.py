@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from confluent_kafka import Consumer, Message
 
@@ -26,6 +27,10 @@ from leaderboard.core.logging import configure_logging
 from leaderboard.core.metrics import Metrics
 
 
+class SlowWorkerSettings(LeaderboardSettings):
+    service_name: ClassVar[str] = "slow-worker"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("topic")
@@ -35,7 +40,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args(argv)
 
-    settings = load_settings(LeaderboardSettings, service_name="slow-worker")
+    settings = load_settings(SlowWorkerSettings)
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     shutdown = Shutdown(settings.shutdown_timeout_seconds).install()
 

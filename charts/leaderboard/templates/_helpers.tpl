@@ -171,8 +171,6 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Environment of a service container: the shared ConfigMap, then its own settings. */}}
 {{- define "leaderboard.env" -}}
 {{- $root := .root -}}
-- name: LEADERBOARD_SERVICE_NAME
-  value: {{ .component | quote }}
 {{- range $name, $value := $root.Values.extraEnv }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}

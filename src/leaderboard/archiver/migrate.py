@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from alembic import command
 from alembic.config import Config
@@ -157,6 +158,12 @@ def settings_url() -> URL:
     return load_settings(ArchiverSettings).sqlalchemy_url()
 
 
+class MigrateSettings(ArchiverSettings):
+    """The archiver's settings, under the migration's own name on logs and connections."""
+
+    service_name: ClassVar[str] = "archiver-migrate"
+
+
 def settings_engine() -> Engine:
     """An engine from ``LEADERBOARD_POSTGRES_*`` (for ``env.py`` run by hand)."""
     return create_archive_engine(load_settings(ArchiverSettings))
@@ -172,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--revision", default="head", help="revision to upgrade to (default: head)")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(ArchiverSettings, service_name="archiver-migrate")
+        settings = load_settings(MigrateSettings)
     except ConfigurationError as error:
         sys.stderr.write(f"{error}\n")
         return EXIT_BAD_CONFIGURATION

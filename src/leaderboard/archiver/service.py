@@ -40,6 +40,19 @@ from leaderboard.core.runtime import WorkerContext, run_worker
 
 log = get_logger(__name__)
 
+#: Most messages consumed and inserted per batch (one transaction).
+BATCH_SIZE = 5000
+#: Longest wait for a batch to fill before what came is written: bounds how stale the
+#: archive is under light traffic.
+POLL_TIMEOUT_SECONDS = 0.5
+#: Waits between attempts at a batch PostgreSQL did not accept: doubling from the first
+#: to the last, retried until it comes back or the process is stopped.
+RETRY_MIN_SECONDS = 0.1
+RETRY_MAX_SECONDS = 5.0
+#: Kafka ``max.poll.interval.ms``: how long a batch may stay pending (PostgreSQL down)
+#: before the consumer leaves its group; see ``archiver_consumer_config``.
+MAX_POLL_INTERVAL_MS = 1_800_000
+
 
 class ArchiveHandler:
     """The ``BatchConsumer`` starter: one consumed batch into one committed insert.
@@ -128,12 +141,12 @@ def archiver_consumer_config(settings: ArchiverSettings) -> dict[str, Any]:
     return consumer_config(
         settings,
         settings.archiver_group_id,
-        **{"max.poll.interval.ms": settings.archiver_max_poll_interval_seconds * 1000},
+        **{"max.poll.interval.ms": MAX_POLL_INTERVAL_MS},
     )
 
 
-def work(context: WorkerContext[ArchiverSettings]) -> None:
-    """Archive ``game-score`` until shutdown is requested."""
+def work(context: WorkerContext[ArchiverSettings], batch_size: int = BATCH_SIZE) -> None:
+    """Archive ``game-score`` until shutdown is requested (``batch_size``: benchmarks)."""
     settings = context.settings
     context.health.set_check(CHECK, False, "connecting")
     metrics = ArchiverMetrics(context.metrics.registry)
@@ -141,8 +154,8 @@ def work(context: WorkerContext[ArchiverSettings]) -> None:
         health=context.health,
         shutdown=context.shutdown,
         metrics=metrics,
-        min_wait=settings.archiver_retry_min_seconds,
-        max_wait=settings.archiver_retry_max_seconds,
+        min_wait=RETRY_MIN_SECONDS,
+        max_wait=RETRY_MAX_SECONDS,
     )
     engine = create_archive_engine(settings)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-writer")
@@ -165,8 +178,8 @@ def work(context: WorkerContext[ArchiverSettings]) -> None:
             starter=handler.start,
             shutdown=context.shutdown,
             metrics=context.metrics,
-            batch_size=settings.archiver_batch_size,
-            poll_timeout=settings.archiver_poll_timeout_seconds,
+            batch_size=batch_size,
+            poll_timeout=POLL_TIMEOUT_SECONDS,
             health=context.health,
         )
         try:

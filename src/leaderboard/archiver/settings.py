@@ -1,7 +1,9 @@
-"""``ArchiverSettings``: the archiver's tunables (``LEADERBOARD_ARCHIVER_*``) on top of the
-PostgreSQL connection and the settings every process shares."""
+"""``ArchiverSettings``: the archiver's group and schema policy (``LEADERBOARD_ARCHIVER_*``)
+on top of the PostgreSQL connection and the settings every process shares."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -11,7 +13,7 @@ from leaderboard.core.config import Port, PostgresSettings
 class ArchiverSettings(PostgresSettings):
     """Settings of ``python -m leaderboard.archiver`` and ``leaderboard-migrate``."""
 
-    service_name: str = Field("archiver", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "archiver"
     metrics_port: Port = Field(
         9102, description="Port of the archiver's `/metrics`, `/livez` and `/readyz` server."
     )
@@ -21,48 +23,6 @@ class ArchiverSettings(PostgresSettings):
         min_length=1,
         max_length=255,
         description="Kafka consumer group of the archiver; every replica shares it.",
-    )
-    archiver_batch_size: int = Field(
-        5000,
-        ge=1,
-        le=100_000,
-        description="Most messages consumed and inserted per batch (one transaction).",
-    )
-    archiver_poll_timeout_seconds: float = Field(
-        0.5,
-        gt=0,
-        le=60,
-        description="Longest wait for a batch to fill before the messages received so far "
-        "are written (bounds how stale the archive is under light traffic).",
-    )
-    archiver_retry_min_seconds: float = Field(
-        0.1,
-        gt=0,
-        le=60,
-        description="First wait before retrying a batch PostgreSQL did not accept; each "
-        "further wait doubles, up to `archiver_retry_max_seconds`.",
-    )
-    archiver_retry_max_seconds: float = Field(
-        5.0,
-        gt=0,
-        le=300,
-        description="Longest wait between two attempts at a batch while PostgreSQL is down "
-        "(the archiver retries until it comes back or the process is stopped).",
-    )
-    archiver_connect_timeout_seconds: int = Field(
-        5,
-        ge=2,
-        le=300,
-        description="Bound on opening one PostgreSQL connection (libpq `connect_timeout`).",
-    )
-    archiver_max_poll_interval_seconds: int = Field(
-        1800,
-        ge=60,
-        le=86_400,
-        description="Kafka `max.poll.interval.ms` in seconds: how long a batch may stay "
-        "pending (PostgreSQL down) before the consumer leaves its group. Longer than the "
-        "5 min default so an outage does not cause rebalances; a wedged process is caught "
-        "by the liveness probe instead.",
     )
     archiver_migrate_on_start: bool = Field(
         True,

@@ -37,6 +37,8 @@ MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-mi
 COLUMNS: tuple[str, ...] = tuple(c.name for c in score_events.columns if c.name != "archived_at")
 _COLUMN_LIST = ", ".join(COLUMNS)
 STAGING_TABLE = "pg_temp.archiver_staging"
+#: Bound on opening one PostgreSQL connection, in seconds (libpq ``connect_timeout``).
+CONNECT_TIMEOUT_SECONDS = 5
 
 # Temporary: private to the connection, never in the WAL, emptied by every commit; just
 # the columns (types only, no constraints or indexes: the insert checks those). Created
@@ -105,7 +107,7 @@ def create_archive_engine(settings: ArchiverSettings) -> Engine:
         pool_size=2,
         max_overflow=2,
         connect_args={
-            "connect_timeout": settings.archiver_connect_timeout_seconds,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": settings.service_name,
             "keepalives": 1,
             "keepalives_idle": 10,

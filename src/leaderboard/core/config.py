@@ -13,11 +13,20 @@ A bad value fails at start with one line per variable, e.g.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from leaderboard.core.errors import ConfigurationError
@@ -25,8 +34,70 @@ from leaderboard.core.errors import ConfigurationError
 ENV_PREFIX = "LEADERBOARD_"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-PartitionCount = Annotated[int, Field(ge=1, le=1000)]
 TopicName = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")]
+
+#: librdkafka properties the pass-through settings may not set: the offset and
+#: exactly-once guarantees depend on them, or another setting owns them (aliases included).
+PROTECTED_KAFKA_PROPERTIES = frozenset(
+    {
+        "group.id",
+        "enable.auto.offset.store",
+        "enable.auto.commit",
+        "auto.commit.enable",
+        "auto.offset.reset",
+        "isolation.level",
+        "partition.assignment.strategy",
+        "enable.idempotence",
+        "acks",
+        "request.required.acks",
+        "transactional.id",
+        "bootstrap.servers",
+        "metadata.broker.list",
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.mechanisms",
+        "sasl.username",
+        "sasl.password",
+        "ssl.ca.location",
+    }
+)
+
+
+def _parse_kafka_properties(value: object) -> object:
+    """A JSON object from the environment (or a mapping from code) of plain values."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object of librdkafka properties") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a JSON object of librdkafka properties")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"has a key {key!r} that is not a property name")
+        if not isinstance(item, str | int | float | bool):
+            kind = type(item).__name__
+            raise ValueError(f"sets {key!r} to {kind}: use a string, number or boolean")
+    return dict(value)
+
+
+def _refuse_protected(value: dict[str, Any]) -> dict[str, Any]:
+    refused = sorted(PROTECTED_KAFKA_PROPERTIES.intersection(value))
+    if refused:
+        raise ValueError(
+            f"may not set {', '.join(refused)}: the services set it themselves (a guarantee "
+            "depends on it, or a LEADERBOARD_KAFKA_* setting owns it)"
+        )
+    return value
+
+
+#: Extra librdkafka properties; values are never echoed, as they may hold credentials.
+KafkaProperties = Annotated[
+    dict[str, bool | int | float | str],
+    NoDecode,
+    BeforeValidator(_parse_kafka_properties),
+    AfterValidator(_refuse_protected),
+]
 
 
 class LeaderboardSettings(BaseSettings):
@@ -42,7 +113,8 @@ class LeaderboardSettings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    service_name: str = Field("leaderboard", description="Name on every log line and metric.")
+    #: Name on every log line and metric and the Kafka client id: each service sets its own.
+    service_name: ClassVar[str] = "leaderboard"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."
     )
@@ -71,18 +143,21 @@ class LeaderboardSettings(BaseSettings):
     kafka_ssl_ca_location: str | None = Field(
         None, description="CA bundle path for SSL/SASL_SSL brokers."
     )
-    kafka_session_timeout_ms: int = Field(
-        45_000,
-        ge=6_000,
-        le=300_000,
-        description="How long a consumer that vanished (crash, SIGKILL) keeps its partitions "
-        "before the group moves them; lower means faster takeover, more false alarms.",
+    kafka_consumer_config: KafkaProperties = Field(
+        {},
+        description="JSON object of extra librdkafka properties for every consumer, e.g. "
+        '`{"session.timeout.ms": 10000}` (45000 by default); they override the project\'s '
+        "and the service's defaults. Properties the delivery guarantees depend on or another "
+        "setting owns (group.id, offsets, isolation.level, acks, idempotence, brokers, "
+        "security) are refused.",
+    )
+    kafka_producer_config: KafkaProperties = Field(
+        {},
+        description="JSON object of extra librdkafka properties for every producer, e.g. "
+        '`{"linger.ms": 20}`; the same rules as `LEADERBOARD_KAFKA_CONSUMER_CONFIG`.',
     )
 
     topic_game_score: TopicName = Field("game-score", description="Score events topic.")
-    topic_game_score_partitions: PartitionCount = Field(
-        6, description="Partitions of the score events topic."
-    )
     topic_game_score_dlq: TopicName = Field(
         "game-score.dlq", description="Dead-letter topic for invalid score events."
     )
@@ -91,9 +166,6 @@ class LeaderboardSettings(BaseSettings):
     )
     topic_leaderboard: TopicName = Field(
         "leaderboard", description="Compacted topic of leaderboard snapshots."
-    )
-    topic_replication_factor: Annotated[int, Field(ge=1, le=10)] = Field(
-        1, description="Replication factor used when the stack creates topics."
     )
 
     score_min: int = Field(1, description="Smallest accepted score delta of one event.")
@@ -186,14 +258,16 @@ SettingsT = TypeVar("SettingsT", bound=LeaderboardSettings)
 def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
     """Build ``settings_class`` from the environment, or raise ``ConfigurationError``.
 
-    ``overrides`` take precedence over the environment (tests and ``main()`` use them for
-    values that are not configuration, such as a per-process service name).
+    ``overrides`` take precedence over the environment (tests use them).
     """
     try:
         return settings_class(**overrides)
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(settings_class, exc)) from None
 
+
+#: Fields whose values may hold credentials (librdkafka properties), never echoed.
+_PASS_THROUGH_FIELDS = frozenset({"kafka_consumer_config", "kafka_producer_config"})
 
 _KIND_MESSAGES: Mapping[str, str] = {
     "int_parsing": "is not an integer",
@@ -220,7 +294,9 @@ def describe_validation_error(
             if field in (settings_class.model_fields)
             else None
         )
-        secret = annotation is not None and "SecretStr" in repr(annotation)
+        secret = field in _PASS_THROUGH_FIELDS or (
+            annotation is not None and "SecretStr" in repr(annotation)
+        )
         shown = "<hidden>" if secret else repr(error.get("input"))
         kind = error["type"]
         if kind in _KIND_MESSAGES:

@@ -10,23 +10,23 @@ production defaults live in one spot:
 - consumers use cooperative-sticky assignment, so a rebalance only moves the partitions
   that must move; the loop in ``leaderboard.core.consumer`` supplies the callbacks.
 
-It also owns the topic layout (``TopicSpec``) and idempotent topic creation.
+The operator's pass-through properties (``LEADERBOARD_KAFKA_CONSUMER_CONFIG`` and
+``..._PRODUCER_CONFIG``) come last, over the project's and the service's defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
-
 from leaderboard.core.config import LeaderboardSettings
-from leaderboard.core.errors import TopicError
 
-#: Keys whose values must never reach a log line.
-SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "ssl.keystore.password"})
+#: Keys whose values must never reach a log line (besides any ``*password*``/``*secret*``).
+SECRET_KEYS = frozenset({"sasl.password", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config"})
+
+#: How long a consumer that vanished (crash, SIGKILL) keeps its partitions before the
+#: group moves them; lower means faster takeover, more false alarms.
+SESSION_TIMEOUT_MS = 45_000
 
 
 def connection_config(settings: LeaderboardSettings) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def producer_config(settings: LeaderboardSettings, **overrides: Any) -> dict[str
         # delivery callback, so no caller waits forever on an unreachable cluster.
         "delivery.timeout.ms": 30_000,
     }
-    return config | overrides
+    return config | overrides | settings.kafka_producer_config
 
 
 def consumer_config(
@@ -81,95 +81,20 @@ def consumer_config(
         "isolation.level": "read_committed",
         # Leave the group (and let partitions move) if the loop stalls this long.
         "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": settings.kafka_session_timeout_ms,
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
     }
-    return config | overrides
+    return config | overrides | settings.kafka_consumer_config
 
 
 def admin_config(settings: LeaderboardSettings, **overrides: Any) -> dict[str, Any]:
-    """An admin client for topic management."""
+    """An admin client: the connection only (the pass-through properties are for clients)."""
     return connection_config(settings) | overrides
+
+
+def _secret(key: str) -> bool:
+    return key in SECRET_KEYS or "password" in key or "secret" in key
 
 
 def redacted(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a librdkafka config that is safe to log."""
-    return {key: ("***" if key in SECRET_KEYS else value) for key, value in config.items()}
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """The layout a topic must have: name, partitions, replication and topic configs."""
-
-    name: str
-    partitions: int
-    replication_factor: int = 1
-    config: Mapping[str, str] = field(default_factory=dict)
-
-
-def topic_specs(settings: LeaderboardSettings) -> list[TopicSpec]:
-    """The project's topics, named as in the original design.
-
-    ``game-score`` is keyed by leaderboard and player, so it gets several partitions;
-    ``leaderboard`` holds the latest snapshot per leaderboard, so it is compacted.
-    """
-    replication = settings.topic_replication_factor
-    return [
-        TopicSpec(settings.topic_game_score, settings.topic_game_score_partitions, replication),
-        TopicSpec(settings.topic_game_score_dlq, 1, replication),
-        TopicSpec(settings.topic_leaderboard_change, 1, replication),
-        TopicSpec(
-            settings.topic_leaderboard,
-            1,
-            replication,
-            {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
-        ),
-    ]
-
-
-def ensure_topics(
-    admin: AdminClient, specs: Iterable[TopicSpec], timeout: float = 30.0
-) -> list[str]:
-    """Create the topics that do not exist yet; return the names created.
-
-    Idempotent: an existing topic is left alone, unless it has fewer partitions than
-    asked, which is reported (partitions can grow but the key-to-partition mapping
-    would change under running consumers, so that is an operator's decision).
-    """
-    specs = list(specs)
-    try:
-        existing = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise TopicError(f"cannot list topics: {exc}") from exc
-    for spec in specs:
-        if spec.name in existing and len(existing[spec.name].partitions) < spec.partitions:
-            raise TopicError(
-                f"topic {spec.name!r} has {len(existing[spec.name].partitions)} partitions, "
-                f"fewer than the {spec.partitions} configured",
-                topic=spec.name,
-            )
-    missing = [spec for spec in specs if spec.name not in existing]
-    if not missing:
-        return []
-    futures = admin.create_topics(
-        [
-            NewTopic(
-                spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=spec.replication_factor,
-                config=dict(spec.config),
-            )
-            for spec in missing
-        ],
-        request_timeout=timeout,
-    )
-    created = []
-    for name, future in futures.items():
-        try:
-            future.result()
-            created.append(name)
-        except KafkaException as exc:
-            # Another process created it between our listing and our request: fine.
-            if exc.args[0].name() == "TOPIC_ALREADY_EXISTS":
-                continue
-            raise TopicError(f"cannot create topic {name!r}: {exc}", topic=name) from exc
-    return created
+    return {key: ("***" if _secret(key) else value) for key, value in config.items()}

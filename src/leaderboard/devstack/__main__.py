@@ -82,7 +82,6 @@ def run(settings: DevstackSettings) -> int:
     os.execve(  # noqa: S606 - our own interpreter running honcho, no shell
         sys.executable, [sys.executable, "-m", "honcho", "start", "-f", str(procfile)], env
     )
-    return 0  # not reached: execv does not return
 
 
 def tools(settings: DevstackSettings) -> int:

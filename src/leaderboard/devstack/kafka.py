@@ -2,13 +2,13 @@
 
 One JVM is both broker and controller (``process.roles=broker,controller``) with a static
 one-voter quorum, listening on loopback only: PLAINTEXT on the port of
-``LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS`` and CONTROLLER on
-``LEADERBOARD_DEVSTACK_KAFKA_CONTROLLER_PORT``. There is no Kafka distribution to unpack:
-Maven resolves the broker's runtime classpath from ``kafka-pom.xml`` into the cache once
-(the ``complete`` marker, written last, skips Maven afterwards), and ``java`` runs
-``kafka.Kafka`` on it. The storage is formatted once with a cluster id generated once;
-data under ``<devstack_dir>/kafka/data`` survives restarts. SIGTERM is a controlled
-shutdown. Once the broker answers, the project's topics are created if missing.
+``LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS`` and CONTROLLER on the next port. There is no
+Kafka distribution to unpack: Maven resolves the broker's runtime classpath from
+``kafka-pom.xml`` into the cache once (the ``complete`` marker, written last, skips Maven
+afterwards), and ``java`` runs ``kafka.Kafka`` on it. The storage is formatted once with
+a cluster id generated once; data under ``<devstack_dir>/kafka/data`` survives restarts.
+SIGTERM is a controlled shutdown. Once the broker answers, the project's topics are
+created if missing.
 """
 
 from __future__ import annotations
@@ -28,16 +28,21 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from leaderboard.core.errors import DevstackError, TopicError
-from leaderboard.core.kafka import admin_config, ensure_topics, topic_specs
+from leaderboard.core.kafka import admin_config
 from leaderboard.core.logging import get_logger
-from leaderboard.devstack.packages import ensure_package, which
+from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, which
 from leaderboard.devstack.process import CommandMatcher, port_accepts, run_logged, wait_until
-from leaderboard.devstack.server import PortUse, Server, loopback_host
+from leaderboard.devstack.server import START_TIMEOUT_SECONDS, PortUse, Server, loopback_host
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import ensure_topics, topic_specs
 
 log = get_logger(__name__)
 
 KAFKA_VERSION = "4.3.1"
+#: The KRaft controller listens on the broker's port plus this (9093 beside 9092).
+CONTROLLER_PORT_OFFSET = 1
+#: JVM heap of the broker: enough for a local stack and tests.
+KAFKA_HEAP = "-Xmx512m -Xms512m"
 #: The jar whose presence (and version) identifies the broker's classpath.
 KAFKA_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
 MAIN_CLASS = "kafka.Kafka"
@@ -151,7 +156,7 @@ class KafkaServer(Server):
             )
         self.advertised_host, self.port = bootstrap_address(settings.kafka_bootstrap_servers)
         self._bind_host = loopback_host(self.advertised_host, "KAFKA_BOOTSTRAP_SERVERS")
-        self.controller_port = settings.devstack_kafka_controller_port
+        self.controller_port = self.port + CONTROLLER_PORT_OFFSET
         self.install_dir = settings.cache_dir / f"kafka-{KAFKA_VERSION}"
         self.libs_dir = self.install_dir / "libs"
         home = settings.devstack_dir / self.name
@@ -173,14 +178,14 @@ class KafkaServer(Server):
     def ports(self) -> list[PortUse]:
         return [
             PortUse(self.port, "KAFKA_BOOTSTRAP_SERVERS"),
-            PortUse(self.controller_port, "DEVSTACK_KAFKA_CONTROLLER_PORT"),
+            PortUse(self.controller_port, "KAFKA_BOOTSTRAP_SERVERS"),
         ]
 
     def matcher(self) -> CommandMatcher:
         return CommandMatcher("java", (MAIN_CLASS, str(self.config_file)))
 
     def prepare(self) -> None:
-        timeout = self.settings.devstack_install_timeout_seconds
+        timeout = INSTALL_TIMEOUT_SECONDS
         apt_log = self.settings.logs_dir / "apt.log"
         self._java = ensure_package(
             lambda: which("java"),
@@ -223,7 +228,7 @@ class KafkaServer(Server):
         marker = self.install_dir / "complete"
         if self._marker_matches(marker, expected):
             return
-        timeout = self.settings.devstack_install_timeout_seconds
+        timeout = INSTALL_TIMEOUT_SECONDS
         with self._cache_lock(timeout):
             if self._marker_matches(marker, expected):
                 return  # another stack sharing this cache fetched them meanwhile
@@ -292,7 +297,7 @@ class KafkaServer(Server):
                 "--ignore-formatted",
             ],
             log_file=self.log_file,
-            timeout=self.settings.devstack_start_timeout_seconds,
+            timeout=START_TIMEOUT_SECONDS,
             what="formatting the Kafka storage",
             cwd=self.home,
         )
@@ -327,7 +332,7 @@ class KafkaServer(Server):
         # An explicit jar list rather than `libs/*`, so the command line (ps, /proc) shows
         # exactly which Kafka version runs.
         classpath = ":".join(str(jar) for jar in self.classpath())
-        heap = shlex.split(self.settings.devstack_kafka_heap)
+        heap = shlex.split(KAFKA_HEAP)
         return [str(java), *heap, *_JVM_OPTIONS, log4j, "-cp", classpath]
 
     @staticmethod

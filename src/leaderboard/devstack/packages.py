@@ -20,6 +20,9 @@ from leaderboard.devstack.process import run_logged
 
 log = get_logger(__name__)
 
+#: Bound on one install step (apt-get, the Maven download of the Kafka jars).
+INSTALL_TIMEOUT_SECONDS = 300.0
+
 _apt_lock = threading.Lock()
 
 
@@ -89,7 +92,7 @@ def _apt_get(arguments: list[str], log_file: Path, timeout: float) -> bool:
         [str(apt_get), "-q", *arguments],
         log_file=log_file,
         timeout=timeout,
-        what=f"apt-get {' '.join(arguments)} (LEADERBOARD_DEVSTACK_INSTALL_TIMEOUT_SECONDS)",
+        what=f"apt-get {' '.join(arguments)}",
         env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"},
         check=False,
     )

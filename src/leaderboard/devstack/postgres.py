@@ -31,7 +31,7 @@ import psycopg2
 from psycopg2 import sql
 
 from leaderboard.core.errors import DevstackError
-from leaderboard.devstack.packages import ensure_package, is_root, which
+from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, is_root, which
 from leaderboard.devstack.process import CommandMatcher, run_logged
 from leaderboard.devstack.server import PortUse, Server, loopback_host
 from leaderboard.devstack.settings import DevstackSettings
@@ -178,7 +178,7 @@ class PostgresServer(Server):
                 "--locale=C",
             ],
             log_file=self.log_file,
-            timeout=self.settings.devstack_install_timeout_seconds,
+            timeout=INSTALL_TIMEOUT_SECONDS,
             what="initdb (creating the PostgreSQL cluster)",
             cwd=self.home,
         )
@@ -298,7 +298,7 @@ class PostgresServer(Server):
             "postgresql",
             what="PostgreSQL (/usr/lib/postgresql/*/bin)",
             log_file=self.settings.logs_dir / "apt.log",
-            timeout=self.settings.devstack_install_timeout_seconds,
+            timeout=INSTALL_TIMEOUT_SECONDS,
         )
 
     @staticmethod

@@ -16,7 +16,7 @@ from pathlib import Path
 import redis
 
 from leaderboard.core.errors import DevstackError
-from leaderboard.devstack.packages import ensure_package, which
+from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, which
 from leaderboard.devstack.process import CommandMatcher
 from leaderboard.devstack.server import PortUse, Server, loopback_host
 from leaderboard.devstack.settings import DevstackSettings
@@ -67,7 +67,7 @@ class RedisServer(Server):
             "redis-server",
             what="Redis (redis-server)",
             log_file=self.settings.logs_dir / "apt.log",
-            timeout=self.settings.devstack_install_timeout_seconds,
+            timeout=INSTALL_TIMEOUT_SECONDS,
         )
         self.home.mkdir(parents=True, exist_ok=True)
         password = self.settings.redis_password

@@ -24,6 +24,9 @@ from leaderboard.devstack.settings import DevstackSettings
 
 log = get_logger(__name__)
 
+#: How long a started server may take to answer (and to stop) before the stack gives up.
+START_TIMEOUT_SECONDS = 90.0
+
 
 def loopback_host(host: str, variable: str) -> str:
     """The IPv4 loopback address to listen on for a configured ``host``.
@@ -171,9 +174,7 @@ class Server(ABC):
 
     def stop(self) -> bool:
         """Stop our server cleanly (data kept); return whether it was running."""
-        return self.process.stop(
-            self.stop_signal, timeout=self.settings.devstack_start_timeout_seconds
-        )
+        return self.process.stop(self.stop_signal, timeout=START_TIMEOUT_SECONDS)
 
     def status(self) -> ServerStatus:
         """Whether our server runs and answers a real request right now."""
@@ -191,7 +192,7 @@ class Server(ABC):
         return ServerStatus(self.name, True, True, pid, self.address, self.log_file)
 
     def _wait_answering(self, pid: int) -> None:
-        timeout = self.settings.devstack_start_timeout_seconds
+        timeout = START_TIMEOUT_SECONDS
         last_error: list[BaseException] = []
 
         def answers() -> bool:
@@ -208,6 +209,6 @@ class Server(ABC):
             reason = f": {last_error[0]}" if last_error else ""
             raise DevstackError(
                 f"{self.name} (pid {pid}) did not answer at {self.address} within "
-                f"{timeout:.0f} s (LEADERBOARD_DEVSTACK_START_TIMEOUT_SECONDS){reason}",
+                f"{timeout:.0f} s{reason}",
                 log_file=str(self.log_file),
             )

@@ -8,16 +8,17 @@ will connect to; the ``devstack_*`` fields only concern the stack itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from leaderboard.core.config import Port, PostgresSettings, RedisSettings
+from leaderboard.core.config import PostgresSettings, RedisSettings
 
 
 class DevstackSettings(RedisSettings, PostgresSettings):
     """Settings of ``python -m leaderboard.devstack``: the servers' addresses plus its own."""
 
-    service_name: str = Field("devstack", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "devstack"
 
     devstack_dir: Path = Field(
         Path(".devstack"),
@@ -27,25 +28,6 @@ class DevstackSettings(RedisSettings, PostgresSettings):
         None,
         description="Download cache (Kafka jars, Maven repository); `<devstack_dir>/cache` "
         "when unset. Several stacks can share one.",
-    )
-    devstack_kafka_controller_port: Port = Field(
-        9093, description="Loopback port of the Kafka KRaft controller listener."
-    )
-    devstack_kafka_heap: str = Field(
-        "-Xmx512m -Xms512m", min_length=1, description="JVM heap options of the Kafka broker."
-    )
-    devstack_start_timeout_seconds: float = Field(
-        90.0,
-        gt=0,
-        le=3600,
-        description="How long a started server may take to answer (and to stop) before "
-        "the stack gives up.",
-    )
-    devstack_install_timeout_seconds: float = Field(
-        300.0,
-        gt=0,
-        le=7200,
-        description="Bound on one install step (apt-get, Maven download of the Kafka jars).",
     )
 
     # Absolute paths, fixed when the settings are built: they are compared with the command

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leaderboard.core.logging import get_logger
-from leaderboard.devstack.packages import ensure_package, which
+from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, which
 from leaderboard.devstack.settings import DevstackSettings
 
 log = get_logger(__name__)
@@ -76,7 +76,7 @@ def ensure_test_tools(settings: DevstackSettings) -> dict[str, Path]:
             tool.package,
             what=tool.what,
             log_file=settings.logs_dir / "apt.log",
-            timeout=settings.devstack_install_timeout_seconds,
+            timeout=INSTALL_TIMEOUT_SECONDS,
         )
     log.info("test tools installed", **{name: str(path) for name, path in found.items()})
     return found

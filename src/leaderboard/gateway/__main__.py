@@ -29,6 +29,7 @@ from leaderboard.core.runtime import (
     help_requested,
 )
 from leaderboard.gateway.app import create_app
+from leaderboard.gateway.live import PER_MESSAGE_DEFLATE
 from leaderboard.gateway.settings import GatewaySettings
 from leaderboard.gateway.transport import websocket_protocol
 
@@ -55,10 +56,10 @@ def uvicorn_config(settings: GatewaySettings, metrics: Metrics) -> uvicorn.Confi
         root_path=settings.gateway_root_path,
         proxy_headers=True,
         forwarded_allow_ips=settings.gateway_forwarded_allow_ips,
-        ws=websocket_protocol(settings.gateway_ws_write_buffer_bytes),
+        ws=websocket_protocol(),
         ws_ping_interval=settings.gateway_ping_interval_seconds,
-        ws_ping_timeout=settings.gateway_ping_timeout_seconds,
-        ws_per_message_deflate=settings.gateway_ws_per_message_deflate,
+        ws_ping_timeout=settings.gateway_ping_interval_seconds,
+        ws_per_message_deflate=PER_MESSAGE_DEFLATE,
         ws_max_size=WS_MAX_INCOMING_BYTES,
         backlog=LISTEN_BACKLOG,
         log_config=None,

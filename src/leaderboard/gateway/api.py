@@ -23,9 +23,15 @@ from leaderboard.gateway.models import (
     TopPage,
 )
 from leaderboard.gateway.rankings import Neighbourhood, Rankings
-from leaderboard.gateway.settings import GatewaySettings
 
 log = get_logger(__name__)
+
+#: Page size of ``/top`` when ``limit`` is not given, and the largest accepted.
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+#: Largest ``radius`` accepted by ``/around``, and the default.
+MAX_RADIUS = 25
+DEFAULT_RADIUS = 5
 
 LeaderboardPath = Annotated[
     str,
@@ -88,12 +94,9 @@ async def _neighbourhood(
     return found
 
 
-def api_router(settings: GatewaySettings) -> APIRouter:
-    """The ``/api`` routes, with limits from ``settings``."""
+def api_router() -> APIRouter:
+    """The ``/api`` routes."""
     router = APIRouter(prefix="/api", tags=["leaderboards"])
-    max_limit = settings.gateway_rest_max_limit
-    max_radius = settings.gateway_rest_max_radius
-    default_radius = min(5, max_radius)
 
     @router.get(
         "/leaderboards",
@@ -121,8 +124,8 @@ def api_router(settings: GatewaySettings) -> APIRouter:
         request: Request,
         leaderboard_id: LeaderboardPath,
         limit: Annotated[
-            int, Query(ge=1, le=max_limit, description=f"Rows per page, 1 to {max_limit}.")
-        ] = settings.gateway_rest_default_limit,
+            int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")
+        ] = DEFAULT_LIMIT,
         offset: Annotated[
             int, Query(ge=0, le=10_000_000, description="Rows to skip (0 starts at rank 1).")
         ] = 0,
@@ -176,8 +179,8 @@ def api_router(settings: GatewaySettings) -> APIRouter:
         leaderboard_id: LeaderboardPath,
         player_id: PlayerPath,
         radius: Annotated[
-            int, Query(ge=0, le=max_radius, description=f"Rows on each side, 0 to {max_radius}.")
-        ] = default_radius,
+            int, Query(ge=0, le=MAX_RADIUS, description=f"Rows on each side, 0 to {MAX_RADIUS}.")
+        ] = DEFAULT_RADIUS,
     ) -> PlayerNeighbours:
         found = await _neighbourhood(request, leaderboard_id, player_id, radius)
         row = found.player

@@ -132,7 +132,7 @@ def create_app(
         redoc_url=None,
     )
     app.add_middleware(RequestAccounting, requests=gateway_metrics.api_requests)
-    app.include_router(api_router(settings))
+    app.include_router(api_router())
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:

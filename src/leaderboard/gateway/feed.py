@@ -6,7 +6,7 @@ function that schedules them with ``call_soon_threadsafe``). Parsing and seriali
 happen on this thread, so the event loop only fans out.
 
 Broadcast semantics: every gateway replica must see every snapshot, so the consumer joins
-no group. Its partitions are assigned by hand, starting ``gateway_kafka_replay_messages``
+no group. Its partitions are assigned by hand, starting ``REPLAY_MESSAGES``
 before the end of each partition (the latest snapshots, which also covers one published
 while the gateway started, acknowledged by Kafka but not yet in the Redis cache). Offsets
 are never committed; the group id is unique to the process and only satisfies librdkafka.
@@ -52,6 +52,10 @@ CHECK_SECONDS = 5.0
 #: Bound on one metadata or watermark request.
 REQUEST_TIMEOUT_SECONDS = 5.0
 LIBRDKAFKA_LOGGER = "leaderboard.gateway.librdkafka"
+#: Snapshots re-read per partition at start, before the end: covers snapshots published
+#: while the gateway started (on Kafka but not yet in the Redis cache). Versions make the
+#: replay harmless.
+REPLAY_MESSAGES = 1000
 
 
 class SnapshotConsumer(Protocol):
@@ -109,9 +113,10 @@ class SnapshotFeed:
         health: Health,
         *,
         consumer_factory: Callable[[dict[str, Any]], SnapshotConsumer] = Consumer,
+        replay: int = REPLAY_MESSAGES,
     ) -> None:
         self.topic = settings.topic_leaderboard
-        self._replay = settings.gateway_kafka_replay_messages
+        self._replay = replay
         self._deliver = deliver
         self._metrics = metrics
         self._health = health

@@ -12,7 +12,7 @@ reach the client one of two ways:
 - **direct** (the gateway's own uvicorn protocol, see ``transport``): a
   ``DirectSubscriber`` writes pre-framed snapshots straight to the socket during the
   hub's fan-out; a sweeper task sends heartbeats on idle connections and aborts clients
-  whose pending snapshot could not be written for ``gateway_send_timeout_seconds``;
+  whose pending snapshot could not be written for ``SEND_TIMEOUT_SECONDS``;
 - **portable** (any other ASGI server, or with per-message compression on): a ``Mailbox``
   per client and a sender task doing ASGI sends, with the same heartbeat and timeout.
 """
@@ -53,6 +53,12 @@ CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 #: Most time between two sweeps of the direct clients (heartbeats, stalled clients).
 SWEEP_SECONDS = 1.0
+#: A client whose socket accepts no data for this long (it stopped reading) is
+#: disconnected; until then it only ever has the newest snapshot pending.
+SEND_TIMEOUT_SECONDS = 10.0
+#: permessage-deflate costs about 64 KiB of zlib state per connection, and direct frame
+#: writes bypass it: off.
+PER_MESSAGE_DEFLATE = False
 
 
 class LiveService:
@@ -137,7 +143,7 @@ class LiveService:
         self._metrics.connected_clients.inc()
         try:
             channel = channel_of(websocket.scope)
-            if channel is not None and not self._settings.gateway_ws_per_message_deflate:
+            if channel is not None and not PER_MESSAGE_DEFLATE:
                 reason = await self._direct_session(websocket, leaderboard_id, channel)
             else:
                 reason = await self._mailbox_session(websocket, leaderboard_id)
@@ -219,10 +225,10 @@ class LiveService:
             await asyncio.sleep(every)
             now = time.monotonic()
             for subscriber in list(self._direct):
-                if subscriber.stalled_for(now) > settings.gateway_send_timeout_seconds:
+                if subscriber.stalled_for(now) > SEND_TIMEOUT_SECONDS:
                     log.info(
                         "disconnecting a client that stopped reading",
-                        send_timeout_seconds=settings.gateway_send_timeout_seconds,
+                        send_timeout_seconds=SEND_TIMEOUT_SECONDS,
                     )
                     subscriber.abort()
             if now >= next_heartbeat:
@@ -279,13 +285,13 @@ class LiveService:
             update = await mailbox.take(settings.gateway_ping_interval_seconds)
             text = heartbeat_message() if update is None else update.message
             try:
-                async with asyncio.timeout(settings.gateway_send_timeout_seconds):
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
                     await websocket.send_text(text)
             except TimeoutError:
                 log.info(
                     "disconnecting a client that stopped reading",
                     client=_peer(websocket),
-                    send_timeout_seconds=settings.gateway_send_timeout_seconds,
+                    send_timeout_seconds=SEND_TIMEOUT_SECONDS,
                 )
                 channel = channel_of(websocket.scope)
                 if channel is not None:

@@ -13,11 +13,11 @@ Two problems of the stock protocol at this scale:
   write buffer is flushed, which never happens for a client that stopped reading (a
   frozen tab, a dead phone behind a NAT that still ACKs, a hostile client): the
   connection would stay in memory until TCP gives up, hours later. Here the write buffer
-  is bounded (``gateway_ws_write_buffer_bytes``; past it ``Channel.can_write()`` is False
+  is bounded (``WS_WRITE_BUFFER_BYTES``; past it ``Channel.can_write()`` is False
   and the app keeps only the newest snapshot pending), a keepalive ping left unanswered
   aborts the connection instead of waiting for a flush, connections still open shortly
   after the server's shutdown closed them are aborted, and the app may ``abort()`` a
-  client whose pending snapshot could not be written for ``gateway_send_timeout_seconds``.
+  client whose pending snapshot could not be written for ``live.SEND_TIMEOUT_SECONDS``.
 
 The app finds the connection's ``Channel`` in ``scope["extensions"]["leaderboard.channel"]``
 (absent under another server, where it falls back to ASGI sends). This relies on
@@ -38,6 +38,9 @@ from websockets.http11 import Request
 CHANNEL_EXTENSION = "leaderboard.channel"
 #: How long connections may take to finish their closing handshake at shutdown.
 SHUTDOWN_GRACE_SECONDS = 2.0
+#: Bytes buffered in the process for one client before sends to it wait: bounds the
+#: memory a slow client can hold.
+WS_WRITE_BUFFER_BYTES = 32 * 1024
 
 
 class Channel(Protocol):
@@ -66,7 +69,9 @@ def channel_of(scope: Mapping[str, Any]) -> Channel | None:
     return None if extension is None else extension["channel"]
 
 
-def websocket_protocol(write_buffer_bytes: int) -> type[asyncio.Protocol]:
+def websocket_protocol(
+    write_buffer_bytes: int = WS_WRITE_BUFFER_BYTES,
+) -> type[asyncio.Protocol]:
     """The protocol class to give uvicorn as ``ws``."""
 
     class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):

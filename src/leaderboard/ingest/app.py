@@ -104,7 +104,7 @@ def create_app(
             keys=keyring.names,
             disabled_keys=keyring.disabled_names,
             max_batch_events=settings.ingest_max_batch_events,
-            max_body_bytes=settings.ingest_max_body_bytes,
+            max_body_bytes=settings.max_body_bytes,
         )
         try:
             yield
@@ -136,7 +136,7 @@ def create_app(
         summary="Submit one score event or a batch",
         description="The body is one score event (a JSON object) or a batch (a JSON array "
         f"of at most {settings.ingest_max_batch_events} events), at most "
-        f"{settings.ingest_max_body_bytes} bytes. Answers 202 once Kafka stored every "
+        f"{settings.max_body_bytes} bytes. Answers 202 once Kafka stored every "
         "event; the answer lists the event ids in the order sent.",
         tags=["scores"],
         openapi_extra={
@@ -163,8 +163,8 @@ def create_app(
     async def submit_scores(request: Request, caller: Annotated[str, Depends(authenticate)]) -> Any:
         # The body is read here, not declared as a parameter, so that authentication
         # comes first and the size limit holds while the bytes stream in.
-        check_declared_length(request.headers.get("content-length"), settings.ingest_max_body_bytes)
-        body = await read_limited(request.stream(), settings.ingest_max_body_bytes)
+        check_declared_length(request.headers.get("content-length"), settings.max_body_bytes)
+        body = await read_limited(request.stream(), settings.max_body_bytes)
         events = parse_submission(
             body,
             bounds=bounds,

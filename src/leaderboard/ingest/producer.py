@@ -49,6 +49,11 @@ POLL_SECONDS = 0.05
 #: librdkafka repeats a failed connection line on every reconnect attempt, many per second.
 REPEAT_LOG_SECONDS = 30.0
 LIBRDKAFKA_LOGGER = "leaderboard.ingest.librdkafka"
+#: Bound on one Kafka reachability check (readiness).
+KAFKA_CHECK_TIMEOUT_SECONDS = 1.0
+#: How long a reachability result is reused by /readyz and by requests while the
+#: brokers are reported down.
+KAFKA_CHECK_CACHE_SECONDS = 3.0
 
 #: Where a delivered event was written: its partition and offset.
 Delivered = tuple[int | None, int | None]
@@ -127,12 +132,13 @@ class ScoreProducer:
         *,
         on_poll: Callable[[], None] = lambda: None,
         producer_factory: Callable[[dict[str, Any]], DeliveringProducer] = Producer,
+        check_cache_seconds: float = KAFKA_CHECK_CACHE_SECONDS,
     ) -> None:
         self.topic = settings.topic_game_score
         self.timeout = settings.ingest_request_timeout_seconds
         self._bootstrap = settings.kafka_bootstrap_servers
-        self._check_timeout = min(settings.ingest_kafka_check_timeout_seconds, self.timeout)
-        self._check_cache = settings.ingest_kafka_check_cache_seconds
+        self._check_timeout = min(KAFKA_CHECK_TIMEOUT_SECONDS, self.timeout)
+        self._check_cache = check_cache_seconds
         self._on_poll = on_poll
         config = producer_config(
             settings,

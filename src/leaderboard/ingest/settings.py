@@ -1,4 +1,4 @@
-"""``IngestSettings``: the ingest API's address, API keys, limits and Kafka deadline.
+"""``IngestSettings``: the ingest API's address, API keys, batch limit and Kafka deadline.
 
 API keys have no default: without ``LEADERBOARD_INGEST_API_KEYS`` the settings do not
 build, so the service refuses to start (``load_settings`` raises ``ConfigurationError``
@@ -7,18 +7,22 @@ naming the variable) instead of accepting scores from anyone.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, model_validator
 
 from leaderboard.core.config import LeaderboardSettings, Port
 from leaderboard.ingest.auth import Keyring
 
 MIB = 1024 * 1024
+#: Request body allowed per event of the largest batch (an event is well under 1 KiB).
+BODY_BYTES_PER_EVENT = 2048
 
 
 class IngestSettings(LeaderboardSettings):
     """Settings of ``python -m leaderboard.ingest``."""
 
-    service_name: str = Field("ingest", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "ingest"
     ingest_host: str = Field(
         "127.0.0.1", description="Address the HTTP server binds (0.0.0.0 in pods)."
     )
@@ -36,9 +40,6 @@ class IngestSettings(LeaderboardSettings):
     ingest_max_batch_events: int = Field(
         500, ge=1, le=10_000, description="Most events accepted in one request."
     )
-    ingest_max_body_bytes: int = Field(
-        MIB, ge=1024, le=64 * MIB, description="Largest request body accepted, in bytes."
-    )
     ingest_request_timeout_seconds: float = Field(
         5.0,
         gt=0,
@@ -46,21 +47,16 @@ class IngestSettings(LeaderboardSettings):
         description="Deadline for Kafka to acknowledge a request's events; past it the "
         "request answers 503 (also the producer's delivery timeout).",
     )
-    ingest_kafka_check_timeout_seconds: float = Field(
-        1.0, gt=0, le=30, description="Bound on one Kafka reachability check (readiness)."
-    )
-    ingest_kafka_check_cache_seconds: float = Field(
-        3.0,
-        ge=0,
-        le=300,
-        description="How long a Kafka reachability result is reused by /readyz and by "
-        "requests while the brokers are reported down.",
-    )
 
     @model_validator(mode="after")
     def _check_api_keys(self) -> IngestSettings:
         Keyring.parse(self.ingest_api_keys, self.ingest_disabled_keys or "")
         return self
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body accepted: 1 MiB, or more for a larger batch limit."""
+        return max(MIB, self.ingest_max_batch_events * BODY_BYTES_PER_EVENT)
 
     def keyring(self) -> Keyring:
         """The parsed API keys (validated when the settings were built)."""

@@ -43,6 +43,8 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 FLUSH_TIMEOUT_SECONDS = 30.0
+#: Most change notices read in one batch.
+BATCH_SIZE = 1000
 
 
 class Publisher:
@@ -63,7 +65,7 @@ class Publisher:
         self._metrics = metrics
         self._shutdown = shutdown
         self._retrier = retrier
-        self._interval = settings.publisher_interval_ms / 1000
+        self._interval = settings.publisher_interval_seconds
         self._last_entries: dict[str, list[SnapshotEntry]] = {}
         self._last_published: dict[str, float] = {}
 
@@ -153,8 +155,8 @@ class Publisher:
         return snapshot
 
 
-def run(context: WorkerContext[PublisherSettings]) -> None:
-    """The publisher's work: consume change notices until shutdown."""
+def run(context: WorkerContext[PublisherSettings], batch_size: int = BATCH_SIZE) -> None:
+    """The publisher's work: consume change notices until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
     redis = Redis(**settings.redis_client_kwargs())
     producer = Producer(producer_config(settings))
@@ -174,7 +176,7 @@ def run(context: WorkerContext[PublisherSettings]) -> None:
             publisher.handle,
             shutdown=context.shutdown,
             metrics=context.metrics,
-            batch_size=settings.publisher_batch_size,
+            batch_size=batch_size,
             health=context.health,
         ).run()
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from leaderboard.core.config import RedisSettings
@@ -10,20 +12,17 @@ from leaderboard.core.config import RedisSettings
 class PublisherSettings(RedisSettings):
     """Settings of ``python -m leaderboard.publisher``."""
 
-    service_name: str = Field("publisher", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "publisher"
     metrics_port: int = Field(9103, ge=1, le=65535, description="Port of `/metrics` and probes.")
     publisher_group_id: str = Field(
         "publisher", min_length=1, description="Kafka consumer group of the publishers."
     )
-    publisher_interval_ms: int = Field(
-        100,
-        ge=1,
-        le=60_000,
+    publisher_interval_seconds: float = Field(
+        0.1,
+        gt=0,
+        le=60,
         description="Each leaderboard is published at most once per this interval.",
     )
     publisher_top_n: int = Field(
         10, ge=1, le=1000, description="Entries in each snapshot (the top N players)."
-    )
-    publisher_batch_size: int = Field(
-        1000, ge=1, le=100_000, description="Most change notices read in one batch."
     )

@@ -267,10 +267,12 @@ class Ranker:
 #: neither waits for the other (docs/benchmarks.md). Up to three batches of messages
 #: are held in memory (the oldest is completed after the newest was started).
 IN_FLIGHT_BATCHES = 2
+#: Most events applied in one batch (docs/benchmarks.md has the sweep behind it).
+BATCH_SIZE = 5000
 
 
-def run(context: WorkerContext[RankerSettings]) -> None:
-    """The ranker's work: consume until shutdown."""
+def run(context: WorkerContext[RankerSettings], batch_size: int = BATCH_SIZE) -> None:
+    """The ranker's work: consume until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
     redis = Redis(**settings.redis_client_kwargs())
     producer = Producer(producer_config(settings))
@@ -296,7 +298,7 @@ def run(context: WorkerContext[RankerSettings]) -> None:
             starter=ranker.start,
             shutdown=context.shutdown,
             metrics=context.metrics,
-            batch_size=settings.ranker_batch_size,
+            batch_size=batch_size,
             on_assign=ranker.on_assign,
             health=context.health,
             in_flight=IN_FLIGHT_BATCHES,

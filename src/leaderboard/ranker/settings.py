@@ -1,6 +1,8 @@
-"""``RankerSettings``: the ranker's consumer group, batch size and dedup window."""
+"""``RankerSettings``: the ranker's consumer group and dedup window."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -10,13 +12,10 @@ from leaderboard.core.config import RedisSettings
 class RankerSettings(RedisSettings):
     """Settings of ``python -m leaderboard.ranker``."""
 
-    service_name: str = Field("ranker", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "ranker"
     metrics_port: int = Field(9101, ge=1, le=65535, description="Port of `/metrics` and probes.")
     ranker_group_id: str = Field(
         "ranker", min_length=1, description="Kafka consumer group of the rankers."
-    )
-    ranker_batch_size: int = Field(
-        5000, ge=1, le=100_000, description="Most events the ranker applies in one batch."
     )
     ranker_dedup_window_seconds: int = Field(
         300,

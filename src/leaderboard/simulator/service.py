@@ -47,13 +47,13 @@ def run(context: WorkerContext[SimulatorSettings]) -> None:
         "simulating",
         players=settings.simulator_players,
         leaderboards=settings.leaderboards,
-        batch_size=settings.simulator_batch_size,
+        batch_size=settings.batch_size,
         pause_seconds=round(settings.pause_seconds, 4),
     )
     context.health.started()
     try:
         while not context.shutdown.requested and (remaining is None or remaining > 0):
-            count = settings.simulator_batch_size
+            count = settings.batch_size
             if remaining is not None:
                 count = min(count, remaining)
                 remaining -= count

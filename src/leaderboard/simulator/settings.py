@@ -1,31 +1,27 @@
-"""``SimulatorSettings``: how many players, how fast, in which batches."""
+"""``SimulatorSettings``: how many players, how fast, on which leaderboards."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import DEFAULT_LEADERBOARD
 
+#: The simulator produces a batch of events, then pauses: about this often.
+TICK_SECONDS = 0.25
+
 
 class SimulatorSettings(LeaderboardSettings):
     """Settings of ``python -m leaderboard.simulator``."""
 
-    service_name: str = Field("simulator", description="Name on every log line and metric.")
+    service_name: ClassVar[str] = "simulator"
     metrics_port: int = Field(9104, ge=1, le=65535, description="Port of `/metrics` and probes.")
     simulator_rate: float = Field(
         200.0, gt=0, le=1_000_000, description="Target events per second (all leaderboards)."
     )
     simulator_players: int = Field(1000, ge=1, le=10_000_000, description="Distinct players.")
-    simulator_batch_size: int = Field(
-        50, ge=1, le=100_000, description="Events produced per batch (the original knob)."
-    )
-    simulator_sleep_seconds: float | None = Field(
-        None,
-        ge=0,
-        le=3600,
-        description="Pause between batches (the original knob); unset: derived from the rate.",
-    )
     simulator_leaderboards: str = Field(
         f"{DEFAULT_LEADERBOARD},weekly",
         description="Comma-separated leaderboard ids the events are spread over.",
@@ -53,8 +49,11 @@ class SimulatorSettings(LeaderboardSettings):
         return self.simulator_leaderboards.split(",")
 
     @property
+    def batch_size(self) -> int:
+        """Events produced per tick: what the target rate brings in ``TICK_SECONDS``."""
+        return max(1, round(self.simulator_rate * TICK_SECONDS))
+
+    @property
     def pause_seconds(self) -> float:
-        """Pause between batches: the configured one, or what the target rate implies."""
-        if self.simulator_sleep_seconds is not None:
-            return self.simulator_sleep_seconds
-        return self.simulator_batch_size / self.simulator_rate
+        """Pause between batches, so the batches add up to the target rate."""
+        return self.batch_size / self.simulator_rate

@@ -17,8 +17,6 @@ def test_defaults() -> None:
     assert settings.service_name == "archiver"
     assert settings.metrics_port == 9102
     assert settings.archiver_group_id == "archiver"
-    assert settings.archiver_batch_size == 5000
-    assert settings.archiver_retry_max_seconds == 5.0
     assert settings.archiver_migrate_on_start is True
 
 
@@ -31,20 +29,16 @@ def test_every_field_is_documented() -> None:
 
 def test_the_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADERBOARD_ARCHIVER_GROUP_ID", "archiver-eu")
-    monkeypatch.setenv("LEADERBOARD_ARCHIVER_BATCH_SIZE", "500")
     monkeypatch.setenv("LEADERBOARD_ARCHIVER_MIGRATE_ON_START", "false")
     settings = load_settings(ArchiverSettings)
     assert settings.archiver_group_id == "archiver-eu"
-    assert settings.archiver_batch_size == 500
     assert settings.archiver_migrate_on_start is False
 
 
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("LEADERBOARD_ARCHIVER_BATCH_SIZE", "0", "LEADERBOARD_ARCHIVER_BATCH_SIZE='0'"),
-        ("LEADERBOARD_ARCHIVER_BATCH_SIZE", "many", "is not an integer"),
-        ("LEADERBOARD_ARCHIVER_RETRY_MAX_SECONDS", "-1", "LEADERBOARD_ARCHIVER_RETRY_MAX"),
+        ("LEADERBOARD_ARCHIVER_GROUP_ID", "g" * 256, "LEADERBOARD_ARCHIVER_GROUP_ID='ggg"),
         ("LEADERBOARD_ARCHIVER_MIGRATE_ON_START", "maybe", "is not a boolean"),
     ],
 )
@@ -61,6 +55,15 @@ def test_the_consumer_may_wait_out_an_outage_without_leaving_its_group() -> None
     config = archiver_consumer_config(settings)
     assert config["group.id"] == "arch-test"
     assert config["max.poll.interval.ms"] == 1800 * 1000
+    assert config["session.timeout.ms"] == 45_000
     assert config["enable.auto.offset.store"] is False  # still core's durable-offset rules
     # librdkafka accepts it (building a client validates the configuration, offline).
     Consumer(config).close()
+
+
+def test_the_operator_may_still_shorten_the_poll_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_KAFKA_CONSUMER_CONFIG", '{"max.poll.interval.ms": 600000}')
+    config = archiver_consumer_config(load_settings(ArchiverSettings))
+    assert config["max.poll.interval.ms"] == 600_000

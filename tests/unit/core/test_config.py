@@ -1,5 +1,7 @@
 """Settings read the environment, reject bad values clearly, and never echo secrets."""
 
+from typing import ClassVar
+
 import pytest
 from pydantic import SecretStr
 
@@ -30,17 +32,70 @@ def test_defaults_point_at_the_local_stack() -> None:
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "6380")
-    monkeypatch.setenv("LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS", "12")
+    monkeypatch.setenv("LEADERBOARD_TOPIC_GAME_SCORE", "scores")
     monkeypatch.setenv("leaderboard_log_level", "DEBUG")  # names are case-insensitive
     settings = load_settings(AllSettings)
     assert settings.redis_port == 6380
-    assert settings.topic_game_score_partitions == 12
+    assert settings.topic_game_score == "scores"
     assert settings.log_level == "DEBUG"
 
 
 def test_overrides_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_LOG_LEVEL", "DEBUG")
+    assert load_settings(LeaderboardSettings, log_level="ERROR").log_level == "ERROR"
+
+
+def test_the_service_name_is_the_class_s_not_a_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    class RankerLike(LeaderboardSettings):
+        service_name: ClassVar[str] = "ranker"
+
     monkeypatch.setenv("LEADERBOARD_SERVICE_NAME", "from-env")
-    assert load_settings(LeaderboardSettings, service_name="ranker").service_name == "ranker"
+    assert load_settings(RankerLike).service_name == "ranker"
+    assert "service_name" not in RankerLike.model_fields
+
+
+def test_kafka_pass_through_reads_a_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LEADERBOARD_KAFKA_CONSUMER_CONFIG",
+        '{"session.timeout.ms": 6000, "check.crcs": true, "client.rack": "eu-1a"}',
+    )
+    settings = load_settings(LeaderboardSettings)
+    assert settings.kafka_consumer_config == {
+        "session.timeout.ms": 6000,
+        "check.crcs": True,
+        "client.rack": "eu-1a",
+    }
+    assert settings.kafka_producer_config == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("session.timeout.ms=6000", "must be a JSON object of librdkafka properties"),
+        ('["linger.ms", 5]', "must be a JSON object of librdkafka properties"),
+        ('{"linger.ms": [5]}', "sets 'linger.ms' to list: use a string, number or boolean"),
+        ('{"linger.ms": null}', "sets 'linger.ms' to NoneType"),
+        ('{"acks": "1", "linger.ms": 5}', "may not set acks: the services set it themselves"),
+        ('{"enable.auto.commit": false}', "may not set enable.auto.commit"),
+        ('{"isolation.level": "read_uncommitted"}', "may not set isolation.level"),
+        (
+            '{"group.id": "other", "bootstrap.servers": "x:1"}',
+            "may not set bootstrap.servers, group.id",
+        ),
+        ('{"sasl.password": "hunter2"}', "may not set sasl.password"),
+    ],
+)
+def test_bad_kafka_pass_through_fails_naming_the_variable_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_KAFKA_PRODUCER_CONFIG", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(LeaderboardSettings)
+    assert len(caught.value.problems) == 1
+    problem = caught.value.problems[0]
+    assert problem.startswith("LEADERBOARD_KAFKA_PRODUCER_CONFIG=<hidden> ")
+    assert expected in problem
+    assert "hunter2" not in str(caught.value)
 
 
 def test_non_integer_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,11 +126,6 @@ def test_non_integer_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) ->
             "LEADERBOARD_TOPIC_LEADERBOARD",
             "bad topic!",
             "LEADERBOARD_TOPIC_LEADERBOARD='bad topic!'",
-        ),
-        (
-            "LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS",
-            "0",
-            "LEADERBOARD_TOPIC_GAME_SCORE_PARTITIONS='0' must be greater than or equal to 1",
         ),
     ],
 )

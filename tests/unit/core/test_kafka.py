@@ -1,5 +1,7 @@
 """The settings-to-librdkafka translation carries the production defaults."""
 
+from typing import ClassVar
+
 import pytest
 from confluent_kafka import Consumer, Producer
 
@@ -9,13 +11,16 @@ from leaderboard.core.kafka import (
     consumer_config,
     producer_config,
     redacted,
-    topic_specs,
 )
+
+
+class RankerLike(LeaderboardSettings):
+    service_name: ClassVar[str] = "ranker"
 
 
 @pytest.fixture
 def settings() -> LeaderboardSettings:
-    return load_settings(LeaderboardSettings, service_name="ranker")
+    return load_settings(RankerLike)
 
 
 def test_producer_is_idempotent_with_acks_all(settings: LeaderboardSettings) -> None:
@@ -61,8 +66,42 @@ def test_sasl_credentials_are_passed_and_redacted(monkeypatch: pytest.MonkeyPatc
     assert "s3cret" not in repr(redacted(config))
 
 
-def test_topic_layout_follows_the_original_design(settings: LeaderboardSettings) -> None:
-    specs = {spec.name: spec for spec in topic_specs(settings)}
-    assert set(specs) == {"game-score", "game-score.dlq", "leaderboard-change", "leaderboard"}
-    assert specs["game-score"].partitions == settings.topic_game_score_partitions > 1
-    assert specs["leaderboard"].config["cleanup.policy"] == "compact"
+def test_the_operator_s_properties_win_over_every_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "LEADERBOARD_KAFKA_CONSUMER_CONFIG",
+        '{"session.timeout.ms": 6000, "max.poll.interval.ms": 600000}',
+    )
+    monkeypatch.setenv("LEADERBOARD_KAFKA_PRODUCER_CONFIG", '{"linger.ms": 20}')
+    settings = load_settings(LeaderboardSettings)
+    # project default < the service's own default < the operator's pass-through
+    assert consumer_config(settings, "g")["session.timeout.ms"] == 6000
+    consumer = consumer_config(settings, "g", **{"max.poll.interval.ms": 1_800_000})
+    assert consumer["max.poll.interval.ms"] == 600_000
+    assert consumer["enable.auto.offset.store"] is False
+    assert producer_config(settings, **{"linger.ms": 1})["linger.ms"] == 20
+    assert "linger.ms" not in consumer_config(settings, "g")
+    assert "session.timeout.ms" not in producer_config(settings)
+    assert "session.timeout.ms" not in admin_config(settings)
+    Producer(producer_config(settings)).flush(0)
+    Consumer(consumer_config(settings, "validation")).close()
+
+
+def test_defaults_without_pass_through(settings: LeaderboardSettings) -> None:
+    assert consumer_config(settings, "g")["session.timeout.ms"] == 45_000
+
+
+def test_every_password_or_secret_is_redacted() -> None:
+    config = {
+        "ssl.key.password": "a",
+        "sasl.oauthbearer.client.secret": "b",
+        "ssl.key.pem": "c",
+        "linger.ms": 5,
+    }
+    assert redacted(config) == {
+        "ssl.key.password": "***",
+        "sasl.oauthbearer.client.secret": "***",
+        "ssl.key.pem": "***",
+        "linger.ms": 5,
+    }

@@ -20,8 +20,6 @@ def test_defaults_point_at_the_project_stack(
     assert settings.devstack_dir == tmp_path / ".devstack"
     assert settings.cache_dir == tmp_path / ".devstack" / "cache"
     assert settings.logs_dir == tmp_path / ".devstack" / "logs"
-    assert settings.devstack_kafka_controller_port == 9093
-    assert settings.devstack_start_timeout_seconds == 90
 
 
 def test_the_cache_can_be_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,8 +31,8 @@ def test_the_cache_can_be_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_bad_port_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEADERBOARD_DEVSTACK_KAFKA_CONTROLLER_PORT", "abc")
-    with pytest.raises(ConfigurationError, match="LEADERBOARD_DEVSTACK_KAFKA_CONTROLLER_PORT"):
+    monkeypatch.setenv("LEADERBOARD_REDIS_PORT", "abc")
+    with pytest.raises(ConfigurationError, match="LEADERBOARD_REDIS_PORT"):
         load_settings(DevstackSettings)
 
 

@@ -50,16 +50,19 @@ def log_stream() -> Iterator[io.StringIO]:
 
 class Harness:
     def __init__(self, high: int, replay: int) -> None:
-        self.settings = GatewaySettings(
-            topic_leaderboard="snapshots", gateway_kafka_replay_messages=replay
-        )
+        self.settings = GatewaySettings(topic_leaderboard="snapshots")
         self.metrics = GatewayMetrics(CollectorRegistry())
         self.delivered: list[list[Update]] = []
         self.lock = threading.Lock()
         self.consumer: FakeSnapshotConsumer | None = None
         self.high = high
         self.feed = SnapshotFeed(
-            self.settings, self.deliver, self.metrics, Health(), consumer_factory=self.factory
+            self.settings,
+            self.deliver,
+            self.metrics,
+            Health(),
+            consumer_factory=self.factory,
+            replay=replay,
         )
 
     def factory(self, config: dict[str, Any]) -> FakeSnapshotConsumer:

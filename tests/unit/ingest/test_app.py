@@ -22,7 +22,7 @@ from leaderboard.ingest.settings import IngestSettings
 GAME_KEY = "game-key-0123456789abcdef"
 OLD_KEY = "old-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {GAME_KEY}"}
-MAX_BODY = 4096
+MAX_BODY = 1024 * 1024  # IngestSettings.max_body_bytes for a small batch limit
 
 
 class FakeSink:
@@ -66,7 +66,6 @@ def client(sink: FakeSink, metrics: Metrics) -> Iterator[TestClient]:
         ingest_api_keys=f"game:{GAME_KEY},old:{OLD_KEY}",
         ingest_disabled_keys="old",
         ingest_max_batch_events=5,
-        ingest_max_body_bytes=MAX_BODY,
         score_max=1000,
     )
     with TestClient(create_app(settings, metrics, sink=sink)) as test_client:
@@ -162,25 +161,25 @@ def test_printable_display_names_in_any_script_are_accepted(
 
 
 def test_a_declared_body_over_the_limit_is_413(client: TestClient) -> None:
-    batch = [event(display_name="x" * 60)] * 40
+    batch = [event(display_name="x" * 60)] * 10_000
     body = orjson.dumps(batch)
     assert len(body) > MAX_BODY
     answer = client.post("/api/scores", content=body, headers=AUTH)
     assert answer.status_code == 413
-    assert f"over the limit of {MAX_BODY} bytes (4 KiB)" in answer.json()["detail"]
+    assert f"over the limit of {MAX_BODY} bytes (1 MiB)" in answer.json()["detail"]
 
 
 def test_a_streamed_body_over_the_limit_is_413(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"[" + orjson.dumps(event())
-        for _ in range(200):
-            yield b"," + orjson.dumps(event())
+        for _ in range(MAX_BODY // (64 * 1024) + 1):
+            yield b" " * (64 * 1024)
         yield b"]"
 
     answer = client.post("/api/scores", content=chunks(), headers=AUTH)
     assert "content-length" not in answer.request.headers
     assert answer.status_code == 413
-    assert "over the limit of 4096 bytes" in answer.json()["detail"]
+    assert f"over the limit of {MAX_BODY} bytes" in answer.json()["detail"]
 
 
 def test_too_many_events_is_413_saying_the_limit(client: TestClient) -> None:

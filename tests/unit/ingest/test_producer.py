@@ -28,7 +28,6 @@ def settings() -> IngestSettings:
     return IngestSettings(
         ingest_api_keys="game:game-key-0123456789abcdef",
         ingest_request_timeout_seconds=0.5,
-        ingest_kafka_check_cache_seconds=60,
     )
 
 
@@ -45,7 +44,7 @@ def run(settings: IngestSettings, made: list[FakeProducer], steps: Any) -> Any:
         return made[-1]
 
     async def scenario() -> Any:
-        producer = ScoreProducer(settings, producer_factory=factory)
+        producer = ScoreProducer(settings, producer_factory=factory, check_cache_seconds=60)
         producer.start()
         try:
             return await steps(producer, made[-1])

@@ -19,10 +19,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.service_name == "ingest"
     assert (settings.ingest_host, settings.ingest_port) == ("127.0.0.1", 8001)
     assert settings.ingest_max_batch_events == 500
-    assert settings.ingest_max_body_bytes == 1024 * 1024
+    assert settings.max_body_bytes == 1024 * 1024
     assert settings.ingest_request_timeout_seconds == 5.0
     assert settings.keyring().names == ["game"]
     assert KEY not in repr(settings)
+
+
+def test_a_larger_batch_limit_allows_a_larger_body() -> None:
+    settings = IngestSettings(ingest_api_keys=f"game:{KEY}", ingest_max_batch_events=10_000)
+    assert settings.max_body_bytes == 10_000 * 2048
 
 
 def test_every_field_is_described() -> None:

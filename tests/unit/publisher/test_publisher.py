@@ -75,8 +75,8 @@ def producer() -> FakeProducer:
     return FakeProducer()
 
 
-def make_publisher(reader, producer, interval_ms: int = 50) -> Publisher:
-    settings = load_settings(PublisherSettings, publisher_interval_ms=interval_ms)
+def make_publisher(reader, producer, interval: float = 0.05) -> Publisher:
+    settings = load_settings(PublisherSettings, publisher_interval_seconds=interval)
     shutdown = Shutdown(60, hard_exit=lambda code: None)
     return Publisher(
         settings,
@@ -114,7 +114,7 @@ def test_notices_of_a_batch_are_coalesced_per_leaderboard(reader, producer) -> N
 
 def test_an_unchanged_top_list_is_not_published(reader, producer) -> None:
     reader.set_top("global", ("ada", 10))
-    publisher = make_publisher(reader, producer, interval_ms=1)
+    publisher = make_publisher(reader, producer, interval=0.001)
     publisher.handle([notice(("global", T0))])
     publisher.handle([notice(("global", T0))])
     assert len(producer.produced) == 1
@@ -132,7 +132,7 @@ def test_after_a_restart_the_cache_prevents_a_duplicate(reader, producer) -> Non
 
 
 def test_a_board_is_published_at_most_once_per_interval(reader, producer) -> None:
-    publisher = make_publisher(reader, producer, interval_ms=200)
+    publisher = make_publisher(reader, producer, interval=0.2)
     reader.set_top("global", ("ada", 1))
     publisher.handle([notice(("global", T0))])
     reader.set_top("global", ("ada", 2))

@@ -40,12 +40,16 @@ def test_display_names_are_stable_and_distinct() -> None:
     assert len({display_name(i) for i in range(500)}) == 500
 
 
-def test_pause_comes_from_the_rate_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEADERBOARD_SIMULATOR_RATE", "500")
-    monkeypatch.setenv("LEADERBOARD_SIMULATOR_BATCH_SIZE", "50")
-    assert load_settings(SimulatorSettings).pause_seconds == pytest.approx(0.1)
-    monkeypatch.setenv("LEADERBOARD_SIMULATOR_SLEEP_SECONDS", "2")
-    assert load_settings(SimulatorSettings).pause_seconds == 2
+@pytest.mark.parametrize(
+    ("rate", "batch", "pause"), [(200, 50, 0.25), (500, 125, 0.25), (2, 1, 0.5), (0.1, 1, 10)]
+)
+def test_batches_and_pauses_come_from_the_rate(
+    monkeypatch: pytest.MonkeyPatch, rate: float, batch: int, pause: float
+) -> None:
+    monkeypatch.setenv("LEADERBOARD_SIMULATOR_RATE", str(rate))
+    settings = load_settings(SimulatorSettings)
+    assert settings.batch_size == batch
+    assert settings.pause_seconds == pytest.approx(pause)
 
 
 def test_leaderboards_must_not_be_empty(monkeypatch: pytest.MonkeyPatch) -> None:
