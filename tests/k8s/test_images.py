@@ -186,8 +186,8 @@ def test_the_installed_package_is_the_non_editable_one(image_venv: Path) -> None
 def test_every_command_the_chart_runs_exists_in_its_image(
     image_venv: Path, rendered: dict[str, Rendered]
 ) -> None:
-    """The migration Job and live update override the image's command; the helm test pod
-    runs a script in the gateway image. Each must work there."""
+    """The migration Job overrides the image's command; the helm test pod runs a script in
+    the gateway image. Each must work there."""
     commands = set()
     for profile in rendered.values():
         for workload in profile.workloads():
@@ -202,10 +202,6 @@ def test_every_command_the_chart_runs_exists_in_its_image(
                 line for line in args[0].splitlines() if line.startswith(("import ", "from "))
             )
             result = _run_in_image(image_venv, [command[0], "-c", imports])
-        elif command[0] == "watchfiles":
-            result = _run_in_image(image_venv, ["watchfiles", "--help"])
-        elif command[0] == "python":
-            result = _run_in_image(image_venv, ["python", "-c", "import leaderboard, shutil"])
         else:
             result = _run_in_image(image_venv, [*command, "--help"])
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
