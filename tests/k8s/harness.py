@@ -26,7 +26,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "leaderboard"
 IMAGES_DIR = REPO_ROOT / "images"
-#: One Dockerfile for every service image: shared stages, then a target per service.
+#: One Dockerfile for every service image: shared stages, a target per service, then `dev`.
 DOCKERFILE = IMAGES_DIR / "Dockerfile"
 K8S_DIR = REPO_ROOT / "k8s"
 #: k8s/install-tools.sh builds the tools into this cache outside the clone.
@@ -53,8 +53,16 @@ def stages(text: str) -> dict[str, str]:
 
 
 STAGES = stages(DOCKERFILE.read_text())
-#: Every stage after the shared ones is a service's target.
-SERVICES = sorted(name for name in STAGES if name not in ("build", "runtime"))
+#: The development target (Tilt's live update), built on any service's target.
+DEV_STAGE = "dev"
+#: Every other stage after the shared ones is a service's target.
+SERVICES = sorted(name for name in STAGES if name not in ("build", "runtime", DEV_STAGE))
+
+
+def dev_environment() -> dict[str, str]:
+    """The variables the dev target sets (ENV), as written in the Dockerfile."""
+    lines = re.findall(r"^ENV\s+(.*)$", STAGES[DEV_STAGE], re.MULTILINE)
+    return dict(re.findall(r"\b(\w+)=(\S+)", " ".join(lines)))
 
 
 RELEASE = "leaderboard"

@@ -19,6 +19,7 @@ from tests.k8s.harness import (
     Rendered,
     load_yaml,
     lock_digest,
+    pod_spec,
     run_helm,
 )
 
@@ -47,6 +48,20 @@ def test_the_default_demo_runs_every_service_and_production_drops_the_simulator(
     assert names == {f"leaderboard-{s}" for s in services}
     production = {o["metadata"]["name"] for o in rendered["production"].of_kind("Deployment")}
     assert production == {f"leaderboard-{s}" for s in services - {"simulator"}}
+
+
+def test_service_pods_run_their_image_as_built_with_only_tmp_writable(profile: Rendered) -> None:
+    """No profile changes what a service container runs or mounts (development plumbing,
+    such as Tilt's live update, belongs to the Tiltfile and the images' dev target)."""
+    for deployment in profile.of_kind("Deployment"):
+        name = deployment["metadata"]["name"]
+        spec = pod_spec(deployment)
+        assert "initContainers" not in spec, name
+        assert [(v["name"], list(v)) for v in spec["volumes"]] == [("tmp", ["name", "emptyDir"])]
+        for container in spec["containers"]:
+            assert "command" not in container, f"{name} overrides its image's entry point"
+            assert "args" not in container, name
+            assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"], name
 
 
 def _schema() -> dict[str, Any]:
@@ -86,6 +101,8 @@ def test_shipped_values_files_satisfy_the_schema(profile_name: str) -> None:
         ("topics.gameScore.partitions=0", "/topics/gameScore/partitions"),
         ("logLevel=TRACE", "/logLevel"),
         ("ranker.replicaCounts=2", "replicaCounts"),
+        # Live update is the Tiltfile's and the images' dev target's, not a value.
+        ("dev.liveUpdate.enabled=true", "'dev'"),
     ],
 )
 def test_bad_values_are_refused_with_the_offending_key(

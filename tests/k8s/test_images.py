@@ -1,8 +1,8 @@
 """The service images: one Dockerfile with a target per service, linted with hadolint and
 held to the house rules, and each image's entry point proven to exist by building a
 virtual environment exactly as the Dockerfile does (from uv.lock, the project installed
-non-editable) and running every image's command with ``--help``. No Docker engine is
-needed."""
+non-editable) and running every image's command with ``--help``; the `dev` target's entry
+point (Tilt's live update) is run there too. No Docker engine is needed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.k8s.harness import (
+    DEV_STAGE,
     DOCKERFILE,
     IMAGES_DIR,
     REPO_ROOT,
@@ -24,7 +26,9 @@ from tests.k8s.harness import (
     STAGES,
     Rendered,
     all_containers,
+    dev_environment,
 )
+from tests.support.services import wait_for
 
 VENV_IN_IMAGE = "/opt/leaderboard/venv"
 
@@ -103,6 +107,24 @@ def test_each_service_target_follows_the_house_rules(service: str) -> None:
     assert f'org.opencontainers.image.title="leaderboard-{service}"' in STAGES[service]
 
 
+def test_the_dev_target_is_a_service_image_that_changes_nothing_of_it() -> None:
+    dev = STAGES[DEV_STAGE]
+    # Built on the target of the service a build argument names (the Tiltfile sets it).
+    base = re.match(rf"FROM\s+\$\{{?(\w+)\}}?\s+AS {DEV_STAGE}\n", dev)
+    assert base, "the dev target is built on a service's target, chosen by a build argument"
+    default = re.search(rf"^ARG\s+{base.group(1)}=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert default, f"the global argument {base.group(1)} has no default"
+    assert default.group(1) in SERVICES
+    # Nothing installed, no other user, and no production target built on it.
+    for forbidden in ("RUN ", "USER ", "pip install", "uv ", "apt-get"):
+        assert forbidden not in dev, f"{forbidden!r} in the dev target"
+    assert not [s for s in STAGES.values() if re.match(rf"FROM\s+{DEV_STAGE}\s", s)]
+    # The service process runs under watchfiles, from the live copy first on PYTHONPATH.
+    script = entrypoint(DEV_STAGE)[-1]
+    assert "exec watchfiles" in script
+    assert dev_environment()["PYTHONPATH"] in script
+
+
 @pytest.fixture(scope="session")
 def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment built the way the images' build stage builds theirs: the
@@ -164,8 +186,8 @@ def test_the_installed_package_is_the_non_editable_one(image_venv: Path) -> None
 def test_every_command_the_chart_runs_exists_in_its_image(
     image_venv: Path, rendered: dict[str, Rendered]
 ) -> None:
-    """The migration Job and live update override the image's command; the helm test pod
-    runs a script in the gateway image. Each must work there."""
+    """The migration Job overrides the image's command; the helm test pod runs a script in
+    the gateway image. Each must work there."""
     commands = set()
     for profile in rendered.values():
         for workload in profile.workloads():
@@ -180,10 +202,93 @@ def test_every_command_the_chart_runs_exists_in_its_image(
                 line for line in args[0].splitlines() if line.startswith(("import ", "from "))
             )
             result = _run_in_image(image_venv, [command[0], "-c", imports])
-        elif command[0] == "watchfiles":
-            result = _run_in_image(image_venv, ["watchfiles", "--help"])
-        elif command[0] == "python":
-            result = _run_in_image(image_venv, ["python", "-c", "import leaderboard, shutil"])
         else:
             result = _run_in_image(image_venv, [*command, "--help"])
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+
+def _start_dev_entrypoint(
+    script: str, env: dict[str, str], output: Path
+) -> subprocess.Popen[bytes]:
+    with output.open("ab") as out:
+        return subprocess.Popen(
+            ["/bin/sh", "-c", script], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)  # what the kubelet sends
+    try:
+        return process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_dev_entrypoint_runs_the_live_copy_and_restarts_the_service_on_a_change(
+    image_venv: Path, tmp_path: Path
+) -> None:
+    """The dev image's entry point, in the image's environment with its folders moved
+    under tmp_path: it copies the code into the live folder Tilt syncs into, runs the
+    service from there, runs it again when a file there changes, and a restarted
+    container keeps what was synced."""
+    dev = STAGES[DEV_STAGE]
+    environment = dev_environment()
+    copied = re.search(r"^COPY\s+src/leaderboard\s+(\S+)$", dev, re.MULTILINE)
+    assert copied, "the dev target carries the code it copies into the live folder"
+    image_code, live = copied.group(1), environment["PYTHONPATH"]
+    script = entrypoint(DEV_STAGE)[-1]
+    # Both folders must be in the script: the test must never write the real ones.
+    assert image_code in script
+    assert live in script
+    shutil.copytree(
+        REPO_ROOT / "src" / "leaderboard",
+        tmp_path / "image" / "leaderboard",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    local_live = tmp_path / "tmp" / "live"
+    script = script.replace(image_code, str(tmp_path / "image" / "leaderboard")).replace(
+        live, str(local_live)
+    )
+    (module_variable,) = [
+        name for name, value in environment.items() if value == "leaderboard.${SERVICE}"
+    ]
+    env = {
+        "PATH": f"{image_venv}/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(local_live),
+        # The service's --help: it runs and exits without Kafka, and watchfiles still
+        # runs it again on a change.
+        module_variable: "leaderboard.ingest --help",
+    }
+    output = tmp_path / "output.txt"
+    marker = "from the live copy"
+
+    first = _start_dev_entrypoint(script, env, output)
+    try:
+        wait_for(lambda: "usage:" in output.read_text(), 60, "the service's first run")
+        assert (local_live / "leaderboard" / "ingest" / "__main__.py").is_file()
+        assert marker not in output.read_text()
+        # What a Tilt sync does: change a file of the live copy.
+        with (local_live / "leaderboard" / "ingest" / "__init__.py").open("a") as module:
+            module.write(f"\nprint({marker!r}, flush=True)\n")
+        wait_for(
+            lambda: marker in output.read_text() and output.read_text().count("usage:") == 2,
+            60,
+            "the service's run on the changed code",
+        )
+    finally:
+        stopped = _stop(first)
+    assert stopped == 0, output.read_text()  # a graceful stop on SIGTERM
+
+    # A restarted container (same pod, same /tmp) runs what was synced, not a fresh copy.
+    output.write_text("")
+    second = _start_dev_entrypoint(script, env, output)
+    try:
+        wait_for(lambda: "usage:" in output.read_text(), 60, "the restarted container's run")
+        assert marker in output.read_text()
+    finally:
+        _stop(second)

@@ -1,8 +1,9 @@
 """The Tiltfile, evaluated offline with the Starlark interpreter Tilt itself uses
 (go.starlark.net, through the starlark-go package) and stand-ins for Tilt's builtins that
 record every call. ``helm()`` renders the real chart, so the checks see what Tilt would
-deploy: every image in images/ built with live update and used by the chart, every
-resource and object it names existing, consumers waiting for Kafka, Redis and PostgreSQL.
+deploy: every image built from the Dockerfile's `dev` target with live update into a
+folder the chart's pods can write, and used by the chart; every resource and object it
+names existing; consumers waiting for Kafka, Redis and PostgreSQL.
 
 The `tilt` binary itself cannot be built here (the Go module proxy refuses
 github.com/tilt-dev/tilt), so `tilt alpha tiltfile-result` is not part of the suite.
@@ -22,11 +23,13 @@ import yaml
 
 from tests.k8s.harness import (
     CHART_DIR,
+    DEV_STAGE,
     K8S_DIR,
     REPO_ROOT,
     SERVICES,
     ChartRenderer,
     all_containers,
+    dev_environment,
     load_yaml,
     pod_spec,
 )
@@ -76,7 +79,7 @@ def evaluate_tiltfile(renderer: ChartRenderer) -> TiltCalls:
 
     def helm(chart: str, name: str = "", namespace: str = "", values: Any = (), **kw: Any) -> str:
         calls.helm_calls.append(
-            {"chart": chart, "name": name, "namespace": namespace, "values": list(values)}
+            {"chart": chart, "name": name, "namespace": namespace, "values": list(values), **kw}
         )
         assert Path(chart).resolve() == CHART_DIR.resolve() or chart == "charts/leaderboard"
         files = [str(Path(v).relative_to("charts/leaderboard")) for v in values]
@@ -154,34 +157,55 @@ def test_every_image_is_built_with_live_update_and_used_by_the_chart(tilt: TiltC
     for service in SERVICES:
         build = built[f"leaderboard/{service}"]
         assert build["dockerfile"] == "images/Dockerfile"
-        assert build["target"] == service
+        # The service's image with live update (the production target plus watchfiles).
+        assert build["target"] == DEV_STAGE
+        assert build["build_args"] == {"SERVICE": service}
         assert (REPO_ROOT / build["dockerfile"]).is_file()
         assert build["context"] == "."
         assert {"src", "uv.lock", "pyproject.toml"} <= set(build["only"])
         steps = build["live_update"]
         syncs = [s["sync"] for s in steps if "sync" in s]
-        assert ["src/leaderboard", "/opt/leaderboard/live/leaderboard"] in syncs
+        # Into the copy the dev image runs from, first on its PYTHONPATH.
+        assert syncs == [["src/leaderboard", f"{dev_environment()['PYTHONPATH']}/leaderboard"]]
         assert any("uv.lock" in s.get("fall_back_on", []) for s in steps)
         assert f"leaderboard/{service}" in used, f"the chart does not run leaderboard/{service}"
     assert {u for u in used if u.startswith("leaderboard/")} <= set(built)
 
 
-def test_live_update_syncs_into_the_directory_the_dev_chart_mounts_writable(
-    tilt: TiltCalls,
-) -> None:
+def test_live_update_syncs_into_a_folder_the_production_pods_can_write(tilt: TiltCalls) -> None:
+    """The chart is the production one: the root filesystem stays read-only and the
+    image's entry point (the dev image's watchfiles) is not overridden, so the sync
+    destination must lie on a volume every service pod mounts writable."""
+    destinations = {
+        s["sync"][1] for b in tilt.docker_builds for s in b["live_update"] if "sync" in s
+    }
+    assert destinations
     for deployment in (o for o in tilt.applied_objects() if o["kind"] == "Deployment"):
-        container = pod_spec(deployment)["containers"][0]
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert "/opt/leaderboard/live" in mounts, deployment["metadata"]["name"]
-        assert container["command"][0] == "watchfiles"  # restarts the process on a change
-        env = {v["name"]: v.get("value") for v in container["env"]}
-        assert env["PYTHONPATH"] == "/opt/leaderboard/live"
+        name = deployment["metadata"]["name"]
+        spec = pod_spec(deployment)
+        (container,) = spec["containers"]
+        assert "initContainers" not in spec, name
+        assert "command" not in container, f"{name} overrides the image's entry point"
+        assert "PYTHONPATH" not in {v["name"] for v in container["env"]}, name
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        writable = [
+            m["mountPath"]
+            for m in container["volumeMounts"]
+            if "emptyDir" in volumes[m["name"]] and not m.get("readOnly")
+        ]
+        for destination in destinations:
+            assert any(destination.startswith(path.rstrip("/") + "/") for path in writable), (
+                f"{name}: nothing writable at {destination}"
+            )
 
 
 def test_the_chart_is_deployed_with_the_dev_values_minus_helm_tests(tilt: TiltCalls) -> None:
     (call,) = tilt.helm_calls
     assert call["values"] == ["charts/leaderboard/values-dev.yaml"]
+    assert not call.get("set"), "the Tiltfile deploys the chart with its values files only"
+    # Live update is the Tiltfile's and the dev image's: no development values in the chart.
+    assert "dev" not in load_yaml(CHART_DIR / "values-dev.yaml")
     assert call["release"] == "leaderboard"
     assert call["namespace"] == "leaderboard"
     deployed = tilt.applied_objects()

@@ -105,7 +105,7 @@ and renders nothing while the component (or the feature) is off.
 {{- $spec := include "leaderboard.componentSpec" . | fromYaml }}
 {{- $values := index $root.Values $component }}
 {{- if $values.enabled }}
-{{- $ctx := dict "root" $root "component" $component "module" $spec.module }}
+{{- $ctx := dict "root" $root "component" $component }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -138,17 +138,10 @@ spec:
       {{- with (include "leaderboard.podScheduling" $ctx) }}
       {{- . | trim | nindent 6 }}
       {{- end }}
-      {{- with (include "leaderboard.liveUpdate.initContainers" $ctx) }}
-      initContainers:
-        {{- . | trim | nindent 8 }}
-      {{- end }}
       containers:
         - name: {{ $component }}
           image: {{ include "leaderboard.image" $ctx }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-          {{- with (include "leaderboard.liveUpdate.command" $ctx) }}
-          {{- . | trim | nindent 10 }}
-          {{- end }}
           ports:
             - name: {{ $spec.portName }}
               containerPort: {{ $spec.port }}
@@ -159,9 +152,6 @@ spec:
           env:
             {{- include "leaderboard.env" $ctx | nindent 12 }}
             {{- include (printf "leaderboard.componentEnv.%s" $component) $root | nindent 12 }}
-            {{- with (include "leaderboard.liveUpdate.env" $root) }}
-            {{- . | trim | nindent 12 }}
-            {{- end }}
           {{- include "leaderboard.probes" (dict "root" $root "port" $spec.portName) | nindent 10 }}
           resources:
             {{- toYaml $values.resources | nindent 12 }}

@@ -207,67 +207,16 @@ checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha
 checksum/secrets: {{ include (print .Template.BasePath "/secrets.yaml") . | sha256sum }}
 {{- end }}
 
-{{/* Volumes every service pod mounts: a writable /tmp (the root filesystem is read-only) and, with dev.liveUpdate, the code copy Tilt syncs into. */}}
+{{/* Volumes every service pod mounts: a writable /tmp (the root filesystem is read-only). */}}
 {{- define "leaderboard.volumes" -}}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- if .Values.dev.liveUpdate.enabled }}
-- name: live-code
-  emptyDir:
-    sizeLimit: 64Mi
-{{- end }}
 {{- end }}
 
 {{- define "leaderboard.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-{{- if .Values.dev.liveUpdate.enabled }}
-- name: live-code
-  mountPath: /opt/leaderboard/live
-{{- end }}
-{{- end }}
-
-{{/*
-Development only (dev.liveUpdate.enabled): an init container copies the installed package
-into the writable volume, which comes first on PYTHONPATH; Tilt syncs src/leaderboard into
-it and `watchfiles` (installed with uvicorn[standard]) restarts the process on a change.
-*/}}
-{{- define "leaderboard.liveUpdate.initContainers" -}}
-{{- if .root.Values.dev.liveUpdate.enabled }}
-- name: copy-code
-  image: {{ include "leaderboard.image" . }}
-  imagePullPolicy: {{ .root.Values.image.pullPolicy }}
-  command:
-    - python
-    - -c
-    - "import pathlib, shutil, leaderboard; shutil.copytree(pathlib.Path(leaderboard.__file__).parent, '/opt/leaderboard/live/leaderboard', dirs_exist_ok=True)"
-  securityContext:
-    {{- toYaml .root.Values.containerSecurityContext | nindent 4 }}
-  resources:
-    {{- toYaml (index .root.Values .component).resources | nindent 4 }}
-  volumeMounts:
-    {{- include "leaderboard.volumeMounts" .root | nindent 4 }}
-{{- end }}
-{{- end }}
-
-{{/* The container command: the image's entry point, or under live update the same module run by watchfiles. */}}
-{{- define "leaderboard.liveUpdate.command" -}}
-{{- if .root.Values.dev.liveUpdate.enabled }}
-command:
-  - watchfiles
-  - --filter
-  - python
-  - {{ printf "python -m leaderboard.%s" .module | quote }}
-  - /opt/leaderboard/live
-{{- end }}
-{{- end }}
-
-{{- define "leaderboard.liveUpdate.env" -}}
-{{- if .Values.dev.liveUpdate.enabled }}
-- name: PYTHONPATH
-  value: /opt/leaderboard/live
-{{- end }}
 {{- end }}
 
 {{/* HTTP probes on a named port: leaderboard.probes (dict "root" $ "port" "metrics") */}}
