@@ -5,15 +5,12 @@ caller can catch the project's failures without swallowing programming errors::
 
     LeaderboardError
     ├── ConfigurationError        a setting is missing or invalid (raised at start-up)
-    ├── InfrastructureError       a server the service depends on misbehaves
-    │   ├── KafkaError            a Kafka client call failed (carries topic/partition/offset)
-    │   │   └── TopicError        creating or checking a topic failed
-    │   ├── RedisError            a Redis call failed
-    │   ├── DatabaseError         a PostgreSQL call failed
-    │   │   └── DatabaseUnavailableError  still unreachable when shutdown was requested
-    │   └── UnavailableError      a dependency was still unreachable when shutdown came
-    ├── DevstackError             the local stack could not be installed, started or stopped
-    └── ShutdownTimeoutError      graceful shutdown did not finish within its bound
+    └── InfrastructureError       a server the service depends on misbehaves
+        ├── KafkaError            a Kafka client call failed (carries topic/partition/offset)
+        │   └── TopicError        creating or checking a topic failed
+        ├── DatabaseError         a PostgreSQL call failed
+        │   └── DatabaseUnavailableError  still unreachable when shutdown was requested
+        └── UnavailableError      a dependency was still unreachable when shutdown came
 
 Errors that concern one Kafka record carry its coordinates so that every error log can
 name topic, partition and offset.
@@ -71,10 +68,6 @@ class TopicError(KafkaError):
     """A topic could not be created, or exists with an incompatible layout."""
 
 
-class RedisError(InfrastructureError):
-    """A Redis operation failed."""
-
-
 class DatabaseError(InfrastructureError):
     """A PostgreSQL operation failed."""
 
@@ -91,20 +84,3 @@ class DatabaseUnavailableError(DatabaseError):
 
     The pending work was not stored (its offsets were not either): it is redelivered.
     """
-
-
-class DevstackError(LeaderboardError):
-    """The local development stack could not be installed, started or stopped.
-
-    ``log_file`` names the server's log to read, when there is one.
-    """
-
-    def __init__(self, message: str, *, log_file: str | None = None) -> None:
-        self.log_file = log_file
-        if log_file:
-            message = f"{message} (see its log: {log_file})"
-        super().__init__(message)
-
-
-class ShutdownTimeoutError(LeaderboardError):
-    """Graceful shutdown did not complete within the configured bound."""

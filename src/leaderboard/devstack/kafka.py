@@ -27,9 +27,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.errors import DevstackError, TopicError
+from leaderboard.core.errors import TopicError
 from leaderboard.core.kafka import admin_config, ensure_topics, topic_specs
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.packages import ensure_package, which
 from leaderboard.devstack.process import CommandMatcher, port_accepts, run_logged, wait_until
 from leaderboard.devstack.server import PortUse, Server, loopback_host

@@ -31,7 +31,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.packages import ensure_package, is_root, which
 from leaderboard.devstack.process import CommandMatcher, run_logged
 from leaderboard.devstack.server import PortUse, Server, loopback_host

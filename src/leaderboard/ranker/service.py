@@ -44,10 +44,10 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import RankerMetrics
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
-from leaderboard.core.runtime import WorkerContext
+from leaderboard.core.runtime import ServiceContext
 from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
+from leaderboard.ranker.metrics import RankerMetrics
 from leaderboard.ranker.settings import RankerSettings
 
 log = get_logger(__name__)
@@ -268,7 +268,7 @@ class Ranker:
 IN_FLIGHT_BATCHES = 2
 
 
-def run(context: WorkerContext[RankerSettings]) -> None:
+def work(context: ServiceContext[RankerSettings]) -> None:
     """The ranker's work: consume until shutdown."""
     settings = context.settings
     redis = Redis(**settings.redis_client_kwargs())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.config import LeaderboardSettings, Port
 from leaderboard.core.events import DEFAULT_LEADERBOARD
 
 
@@ -12,7 +12,7 @@ class SimulatorSettings(LeaderboardSettings):
     """Settings of ``python -m leaderboard.simulator``."""
 
     service_name: str = Field("simulator", description="Name on every log line and metric.")
-    metrics_port: int = Field(9104, ge=1, le=65535, description="Port of `/metrics` and probes.")
+    http_port: Port = Field(9104, description="Port of `/metrics` and the probes.")
     simulator_rate: float = Field(
         200.0, gt=0, le=1_000_000, description="Target events per second (all leaderboards)."
     )

@@ -10,12 +10,10 @@ import pytest
 
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.errors import InfrastructureError
+from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
 from leaderboard.core.runtime import (
-    EXIT_BAD_CONFIGURATION,
-    EXIT_FAILED,
-    EXIT_OK,
     GC_YOUNG_THRESHOLD,
-    WorkerContext,
+    ServiceContext,
     run_worker,
     tune_garbage_collector,
 )
@@ -39,7 +37,7 @@ def free_port() -> int:
 @pytest.fixture(autouse=True)
 def _restore_signal_handlers(monkeypatch: pytest.MonkeyPatch):
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    monkeypatch.setenv("LEADERBOARD_METRICS_PORT", str(free_port()))
+    monkeypatch.setenv("LEADERBOARD_HTTP_PORT", str(free_port()))
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
@@ -56,8 +54,8 @@ def test_bad_configuration_exits_2_and_names_the_variable(
 def test_work_runs_with_probes_served_and_exits_0() -> None:
     seen = {}
 
-    def work(context: WorkerContext[LeaderboardSettings]) -> None:
-        port = context.settings.metrics_port
+    def work(context: ServiceContext[LeaderboardSettings]) -> None:
+        port = context.settings.http_port
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5) as response:
             seen["livez"] = response.status
         context.shutdown.request("test")
@@ -78,8 +76,8 @@ def status_of(url: str) -> int:
 def test_a_worker_is_not_ready_until_its_main_loop_started() -> None:
     seen = []
 
-    def work(context: WorkerContext[LeaderboardSettings]) -> None:
-        readyz = f"http://127.0.0.1:{context.settings.metrics_port}/readyz"
+    def work(context: ServiceContext[LeaderboardSettings]) -> None:
+        readyz = f"http://127.0.0.1:{context.settings.http_port}/readyz"
         seen.append(status_of(readyz))  # still setting up (migrating, connecting)
         context.health.started()
         seen.append(status_of(readyz))
@@ -90,7 +88,7 @@ def test_a_worker_is_not_ready_until_its_main_loop_started() -> None:
 
 
 def test_a_project_error_exits_1() -> None:
-    def work(context: WorkerContext[LeaderboardSettings]) -> None:
+    def work(context: ServiceContext[LeaderboardSettings]) -> None:
         raise InfrastructureError("redis went away")
 
     assert run_worker(LeaderboardSettings, work) == EXIT_FAILED
