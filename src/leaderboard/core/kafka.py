@@ -25,9 +25,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.errors import TopicError
 
-#: Keys whose values must never reach a log line.
-SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "ssl.keystore.password"})
-
 
 def connection_config(settings: LeaderboardSettings) -> dict[str, Any]:
     """Broker address, client id and security: what every client type shares."""
@@ -89,11 +86,6 @@ def consumer_config(
 def admin_config(settings: LeaderboardSettings, **overrides: Any) -> dict[str, Any]:
     """An admin client for topic management."""
     return connection_config(settings) | overrides
-
-
-def redacted(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a librdkafka config that is safe to log."""
-    return {key: ("***" if key in SECRET_KEYS else value) for key, value in config.items()}
 
 
 @dataclass(frozen=True)
