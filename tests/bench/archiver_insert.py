@@ -34,7 +34,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.archiver.rows import event_row
-from leaderboard.archiver.store import ScoreStore
+from leaderboard.archiver.store import ScoreStore, database_url
 from leaderboard.core.config import load_settings
 from leaderboard.core.events import ScoreBounds, decode_score_event
 from leaderboard.core.logging import configure_logging
@@ -164,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for index, value in enumerate(workload.values)
     ]
     schema = f"bench_insert_{uuid.uuid4().hex[:8]}"
-    shared = create_engine(settings.sqlalchemy_url())
+    shared = create_engine(database_url(settings))
     engine = create_engine(
-        settings.sqlalchemy_url(), connect_args={"options": f"-c search_path={schema}"}
+        database_url(settings), connect_args={"options": f"-c search_path={schema}"}
     )
     results: dict[str, Any] = {"rows": args.rows, "batch": args.batch}
     try:

@@ -34,6 +34,7 @@ from leaderboard.core.logging import get_logger
 from leaderboard.devstack.redis import redis_command
 from leaderboard.ranker.apply import APPLY_SCRIPT, BatchApplier, PartitionBatch
 from tests.bench.measure import cpu_seconds
+from tests.support.redis_keys import seen_pattern
 from tests.support.services import free_port, wait_for
 
 log = get_logger(__name__)
@@ -186,7 +187,7 @@ def _keep_best(best: dict[str, dict[str, float]], name: str, measured: dict[str,
 
 def _seen_bytes_per_id(client: Redis, keys: RedisKeys) -> float | None:
     ids = size = 0
-    for key in client.scan_iter(match=keys.seen_pattern_prefix() + "*"):
+    for key in client.scan_iter(match=seen_pattern(keys)):
         ids += client.scard(key)
         size += client.memory_usage(key, samples=0) or 0
     return round(size / ids, 1) if ids else None

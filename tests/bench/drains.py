@@ -37,6 +37,7 @@ from leaderboard.devstack.settings import DevstackSettings
 from tests.bench.measure import CpuProbe, Drain, Scope, observe_drain
 from tests.bench.profile import Profiler, summarize
 from tests.bench.workload import Workload
+from tests.support.redis_keys import seen_pattern
 from tests.support.services import ServiceProcess, metric_value, settings_env
 
 log = get_logger(__name__)
@@ -157,7 +158,7 @@ def dedup_memory(redis: Redis, prefix: str) -> dict[str, Any]:
     members = 0
     memory = 0
     sets = 0
-    for key in redis.scan_iter(match=RedisKeys(prefix).seen_pattern_prefix() + "*", count=100):
+    for key in redis.scan_iter(match=seen_pattern(RedisKeys(prefix)), count=100):
         sets += 1
         members += redis.scard(key)
         memory += redis.memory_usage(key, samples=0) or 0

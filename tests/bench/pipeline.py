@@ -40,6 +40,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
+from leaderboard.archiver.store import database_url
 from leaderboard.core.config import load_settings
 from leaderboard.core.kafka import admin_config
 from leaderboard.core.logging import configure_logging, get_logger
@@ -158,9 +159,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     )
     schema = f"bench_{suffix}"
-    shared = create_engine(stack.sqlalchemy_url())
+    shared = create_engine(database_url(stack))
     engine = create_engine(
-        stack.sqlalchemy_url(), connect_args={"options": f"-c search_path={schema}"}
+        database_url(stack), connect_args={"options": f"-c search_path={schema}"}
     )
     redis = Redis(**stack.redis_client_kwargs())
     log_dir = Path(tempfile.mkdtemp(prefix="leaderboard-bench-"))

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
+from leaderboard.archiver.store import database_url
 from leaderboard.core.config import PostgresSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import admin_config
@@ -32,7 +33,7 @@ OUTAGE_SECONDS = 20.0
 
 
 def make_engine(settings: PostgresSettings) -> Engine:
-    return create_engine(settings.sqlalchemy_url(), pool_pre_ping=True)
+    return create_engine(database_url(settings), pool_pre_ping=True)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from leaderboard.archiver.migrate import (
     upgrade,
 )
 from leaderboard.archiver.schema import TABLE_NAME, VERSION_TABLE, metadata
+from leaderboard.archiver.store import database_url
 from leaderboard.core.errors import DatabaseError
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.services import REPO_ROOT, ServiceProcess, free_port, wait_for
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.integration
 def schema(stack: DevstackSettings) -> Iterator[str]:
     """An empty schema of this test's own, dropped with everything in it afterwards."""
     name = f"archiver_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(stack.sqlalchemy_url())
+    admin = create_engine(database_url(stack))
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{name}"'))
     yield name
@@ -55,7 +56,7 @@ def schema(stack: DevstackSettings) -> Iterator[str]:
 def engine(stack: DevstackSettings, schema: str) -> Iterator[Engine]:
     """An engine whose connections see only ``schema``."""
     engine = create_engine(
-        stack.sqlalchemy_url(), connect_args={"options": f"-c search_path={schema}"}
+        database_url(stack), connect_args={"options": f"-c search_path={schema}"}
     )
     yield engine
     engine.dispose()
@@ -131,7 +132,7 @@ def test_concurrent_migrators_wait_for_each_other(
     # really start together.
     env = os.environ | env_for(stack, schema)
     command = [sys.executable, "-m", "leaderboard.archiver.migrate"]
-    observer = create_engine(stack.sqlalchemy_url())
+    observer = create_engine(database_url(stack))
     migrators: list[subprocess.Popen[str]] = []
     try:
         with observer.connect() as holder, observer.connect() as watcher:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.archiver.rows import event_row
-from leaderboard.archiver.store import ScoreStore
+from leaderboard.archiver.store import ScoreStore, database_url
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.scores import make_event
 
@@ -34,7 +34,7 @@ AWKWARD_NAMES = [
 
 @pytest.fixture(scope="module")
 def engine(stack: DevstackSettings) -> Iterator[Engine]:
-    engine = create_engine(stack.sqlalchemy_url())
+    engine = create_engine(database_url(stack))
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -17,9 +17,10 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, text
 
+from leaderboard.archiver.store import database_url
 from leaderboard.core.config import load_settings
-from leaderboard.core.errors import DevstackError
 from leaderboard.core.kafka import admin_config, consumer_config, producer_config
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.process import port_accepts, read_cmdline
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
@@ -105,7 +106,7 @@ def test_data_survives_down_and_up(isolated: Stack) -> None:
     run = uuid.uuid4().hex
     values = {f"survivor-{run}-{i}".encode() for i in range(5)}
     produce_values(settings, values)
-    engine = create_engine(settings.sqlalchemy_url())
+    engine = create_engine(database_url(settings))
     try:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE survivors (name text PRIMARY KEY)"))
@@ -130,7 +131,7 @@ def test_data_survives_down_and_up(isolated: Stack) -> None:
         AdminClient(admin_config(settings)).list_topics(timeout=30).topics
     )
     assert consume_values(settings, len(values), prefix=f"survivor-{run}-".encode()) == values
-    engine = create_engine(settings.sqlalchemy_url())
+    engine = create_engine(database_url(settings))
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM survivors")).scalars().all() == [run]

@@ -54,7 +54,7 @@ def ingest_env(stack: DevstackSettings, port: int, **overrides: str) -> dict[str
     return {
         "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
         "LEADERBOARD_TOPIC_GAME_SCORE": stack.topic_game_score,
-        "LEADERBOARD_INGEST_PORT": str(port),
+        "LEADERBOARD_HTTP_PORT": str(port),
         "LEADERBOARD_INGEST_API_KEYS": f"game:{KEY},old:{OLD_KEY}",
         "LEADERBOARD_INGEST_DISABLED_KEYS": "old",
         "LEADERBOARD_INGEST_MAX_BATCH_EVENTS": str(MAX_EVENTS),

@@ -13,6 +13,7 @@ from confluent_kafka import Consumer
 from redis import Redis
 from sqlalchemy import create_engine, text
 
+from leaderboard.archiver.store import database_url
 from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
@@ -71,7 +72,7 @@ def test_scores_flow_to_redis_postgres_and_snapshots(
     wait_for(lambda: simulator.process.poll() is not None, 60, "the simulator to finish")
     assert simulator.process.returncode == 0, simulator.output()
 
-    engine = create_engine(pipeline.sqlalchemy_url())
+    engine = create_engine(database_url(pipeline))
     redis = Redis(**pipeline.redis_client_kwargs())
     keys = RedisKeys(pipeline.redis_key_prefix)
     try:

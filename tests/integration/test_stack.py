@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from sqlalchemy import create_engine, text
 
+from leaderboard.archiver.store import database_url
 from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.kafka import KAFKA_JAR, MAIN_CLASS
 from leaderboard.devstack.process import read_cmdline
@@ -97,7 +98,7 @@ def test_redis_answers(stack: DevstackSettings) -> None:
 
 
 def test_postgres_answers_as_the_app_role(stack: DevstackSettings) -> None:
-    engine = create_engine(stack.sqlalchemy_url())
+    engine = create_engine(database_url(stack))
     try:
         with engine.begin() as conn:
             assert conn.execute(text("SELECT current_user")).scalar() == stack.postgres_user

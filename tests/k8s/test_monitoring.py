@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from leaderboard.archiver import metrics as archiver_metrics
 from leaderboard.core import metrics as metrics_module
+from leaderboard.gateway import metrics as gateway_metrics
+from leaderboard.ingest import metrics as ingest_metrics
+from leaderboard.publisher import metrics as publisher_metrics
+from leaderboard.ranker import metrics as ranker_metrics
+from leaderboard.simulator import metrics as simulator_metrics
 from tests.k8s.harness import CHART_DIR, K8S_DIR, Rendered, load_yaml
 
 #: PromQL words that are not metric names.
@@ -35,18 +41,30 @@ KEYWORDS = {
 PROMETHEUS_SERIES = {"up"}
 
 
+#: Each service declares its own metrics in its ``metrics`` module.
+SERVICE_METRICS = (
+    simulator_metrics,
+    ingest_metrics,
+    ranker_metrics,
+    archiver_metrics,
+    publisher_metrics,
+    gateway_metrics,
+)
+
+
 def declared_metric_names() -> set[str]:
     """Every series name the code's metrics classes export (counters as ``_total`` and
     ``_created``, histograms as ``_bucket``/``_sum``/``_count``, info as ``_info``),
     including the process and Python collectors every process registers."""
     registry = CollectorRegistry()
     metrics_module.Metrics("check", registry)
-    for _, cls in inspect.getmembers(metrics_module, inspect.isclass):
-        if cls.__module__ != metrics_module.__name__ or cls is metrics_module.Metrics:
-            continue
-        parameters = list(inspect.signature(cls).parameters)
-        if parameters == ["registry"]:
-            cls(registry)
+    for module in SERVICE_METRICS:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            parameters = list(inspect.signature(cls).parameters)
+            if parameters == ["registry"]:
+                cls(registry)
     names = set()
     suffixes = {
         "counter": ("_total", "_created"),

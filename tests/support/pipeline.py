@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
-from tests.support.services import ServiceProcess, free_port, settings_env
+from tests.support.services import ServiceProcess, settings_env
 
 
 def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
@@ -72,18 +72,11 @@ class Services:
         """Ranker, publisher and ingest API; returns the ingest process (ready)."""
         self.start("ranker")
         self.start("publisher", **publisher_env)
-        port = free_port()
-        return self.start(
-            "ingest",
-            port=port,
-            LEADERBOARD_INGEST_PORT=str(port),
-            LEADERBOARD_INGEST_API_KEYS=f"test:{self.api_key}",
-        ).wait_ready()
+        return self.start("ingest", LEADERBOARD_INGEST_API_KEYS=f"test:{self.api_key}").wait_ready()
 
     def gateway(self, port: int | None = None, **extra: str) -> ServiceProcess:
         """A gateway process (not waited for)."""
-        port = port or free_port()
-        return self.start("gateway", port=port, LEADERBOARD_GATEWAY_PORT=str(port), **extra)
+        return self.start("gateway", port=port, **extra)
 
     def close(self) -> None:
         for process in self.started:

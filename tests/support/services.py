@@ -140,7 +140,7 @@ class ServiceProcess:
         self.env = {
             **os.environ,
             "LEADERBOARD_LOG_FORMAT": "json",
-            "LEADERBOARD_METRICS_PORT": str(self.port),
+            "LEADERBOARD_HTTP_PORT": str(self.port),
             **env,
         }
         self.log_path = log_dir / f"{service}-{self.port}.log"

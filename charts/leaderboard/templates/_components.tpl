@@ -1,22 +1,21 @@
 {{/*
 The services of the chart. Each entry: the values key, the Python module the image runs,
-the name of its HTTP port (workers serve /metrics, /livez and /readyz on "metrics"; the
-web services serve everything on "http") and that port's number.
+the name of its one HTTP port (workers serve /metrics, /livez and /readyz on "metrics"; the
+web services serve everything on "http") and that port's number, `<component>.port`,
+which the Deployment passes as LEADERBOARD_HTTP_PORT.
 */}}
 {{- define "leaderboard.components" -}}
 {{- $v := .Values -}}
-simulator: {module: simulator, portName: metrics, port: {{ $v.simulator.metricsPort }}}
+simulator: {module: simulator, portName: metrics, port: {{ $v.simulator.port }}}
 ingest: {module: ingest, portName: http, port: {{ $v.ingest.port }}}
-ranker: {module: ranker, portName: metrics, port: {{ $v.ranker.metricsPort }}}
-archiver: {module: archiver, portName: metrics, port: {{ $v.archiver.metricsPort }}}
-publisher: {module: publisher, portName: metrics, port: {{ $v.publisher.metricsPort }}}
+ranker: {module: ranker, portName: metrics, port: {{ $v.ranker.port }}}
+archiver: {module: archiver, portName: metrics, port: {{ $v.archiver.port }}}
+publisher: {module: publisher, portName: metrics, port: {{ $v.publisher.port }}}
 gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
 {{/* Each service's own settings (non-secret first, then secrets from Secrets). */}}
 {{- define "leaderboard.componentEnv.simulator" -}}
-- name: LEADERBOARD_METRICS_PORT
-  value: {{ .Values.simulator.metricsPort | quote }}
 - name: LEADERBOARD_SIMULATOR_RATE
   value: {{ .Values.simulator.rate | quote }}
 - name: LEADERBOARD_SIMULATOR_PLAYERS
@@ -26,10 +25,6 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.ingest" -}}
-- name: LEADERBOARD_INGEST_HOST
-  value: "0.0.0.0"
-- name: LEADERBOARD_INGEST_PORT
-  value: {{ .Values.ingest.port | quote }}
 - name: LEADERBOARD_INGEST_API_KEYS
   valueFrom:
     secretKeyRef:
@@ -38,16 +33,12 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.ranker" -}}
-- name: LEADERBOARD_METRICS_PORT
-  value: {{ .Values.ranker.metricsPort | quote }}
 - name: LEADERBOARD_RANKER_GROUP_ID
   value: {{ .Values.ranker.groupId | quote }}
 {{- include "leaderboard.env.redisPassword" . }}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.archiver" -}}
-- name: LEADERBOARD_METRICS_PORT
-  value: {{ .Values.archiver.metricsPort | quote }}
 - name: LEADERBOARD_ARCHIVER_GROUP_ID
   value: {{ .Values.archiver.groupId | quote }}
 - name: LEADERBOARD_ARCHIVER_MIGRATE_ON_START
@@ -56,8 +47,6 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.publisher" -}}
-- name: LEADERBOARD_METRICS_PORT
-  value: {{ .Values.publisher.metricsPort | quote }}
 - name: LEADERBOARD_PUBLISHER_GROUP_ID
   value: {{ .Values.publisher.groupId | quote }}
 - name: LEADERBOARD_PUBLISHER_TOP_N
@@ -66,10 +55,6 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.gateway" -}}
-- name: LEADERBOARD_GATEWAY_HOST
-  value: "0.0.0.0"
-- name: LEADERBOARD_GATEWAY_PORT
-  value: {{ .Values.gateway.port | quote }}
 - name: LEADERBOARD_GATEWAY_ALLOWED_ORIGINS
   value: {{ .Values.gateway.allowedOrigins | quote }}
 - name: LEADERBOARD_GATEWAY_ALLOW_LOOPBACK_ORIGINS
@@ -150,6 +135,8 @@ spec:
             - configMapRef:
                 name: {{ include "leaderboard.componentName" (dict "root" $root "component" "env") }}
           env:
+            - name: LEADERBOARD_HTTP_PORT
+              value: {{ $spec.port | quote }}
             {{- include "leaderboard.env" $ctx | nindent 12 }}
             {{- include (printf "leaderboard.componentEnv.%s" $component) $root | nindent 12 }}
           {{- include "leaderboard.probes" (dict "root" $root "port" $spec.portName) | nindent 10 }}

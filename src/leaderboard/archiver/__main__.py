@@ -1,6 +1,6 @@
-"""``python -m leaderboard.archiver``: run the archiver worker until SIGTERM."""
+"""``python -m leaderboard.archiver``: see ``leaderboard.archiver.main``."""
 
-from leaderboard.archiver.service import main
+from leaderboard.archiver.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

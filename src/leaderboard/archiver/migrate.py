@@ -31,18 +31,20 @@ from sqlalchemy import URL, Connection, Engine, exc, text
 
 from leaderboard.archiver.schema import TABLE_NAME, VERSION_TABLE
 from leaderboard.archiver.settings import ArchiverSettings
-from leaderboard.archiver.store import MIGRATE_HINT, create_archive_engine, describe_failure
+from leaderboard.archiver.store import (
+    MIGRATE_HINT,
+    create_archive_engine,
+    database_url,
+    describe_failure,
+)
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError, DatabaseError
+from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
 from leaderboard.core.logging import configure_logging, get_logger
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 #: The advisory lock every migrator takes (zlib.crc32(b"leaderboard.archiver.migrate")).
 MIGRATION_LOCK_KEY = 3_956_605_797
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_CONFIGURATION = 2
 
 # Named explicitly: run with `python -m`, __name__ would be "__main__".
 log = get_logger("leaderboard.archiver.migrate")
@@ -155,7 +157,7 @@ def check_schema(engine: Engine) -> str:
 
 def settings_url() -> URL:
     """The database URL from ``LEADERBOARD_POSTGRES_*`` (for ``env.py`` run by hand)."""
-    return load_settings(ArchiverSettings).sqlalchemy_url()
+    return database_url(load_settings(ArchiverSettings))
 
 
 class MigrateSettings(ArchiverSettings):
@@ -184,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{error}\n")
         return EXIT_BAD_CONFIGURATION
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    database = settings.sqlalchemy_url().render_as_string(hide_password=True)
+    database = database_url(settings).render_as_string(hide_password=True)
     engine = create_archive_engine(settings)
     try:
         upgrade(engine, args.revision)

@@ -10,10 +10,10 @@ outage raises ``DatabaseUnavailableError``, so the pending batch is redelivered.
 
 from __future__ import annotations
 
+from leaderboard.archiver.metrics import ArchiverMetrics
 from leaderboard.archiver.store import describe_failure, is_transient, permanent_failure
 from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.lifecycle import Shutdown
-from leaderboard.core.metrics import ArchiverMetrics
 from leaderboard.core.probes import Health
 from leaderboard.core.retry import DependencyRetrier
 

@@ -1,6 +1,6 @@
 """The archiver worker: wiring settings, PostgreSQL and Kafka into one batch loop.
 
-``main()`` is ``run_worker(ArchiverSettings, work)``. ``work()`` waits for PostgreSQL
+``work()`` (run by ``leaderboard.archiver.main``) waits for PostgreSQL
 (not ready meanwhile), migrates or checks the schema, then runs ``BatchConsumer`` on
 ``game-score`` with ``ArchiveHandler``: decode the batch, insert its valid events in
 one transaction (retried until PostgreSQL accepts it) on a writer thread while the next
@@ -20,6 +20,7 @@ from confluent_kafka import Consumer
 from sqlalchemy import Engine
 
 from leaderboard.archiver import migrate
+from leaderboard.archiver.metrics import ArchiverMetrics
 from leaderboard.archiver.retry import CHECK, PostgresRetrier
 from leaderboard.archiver.rows import DecodedBatch, decode_batch
 from leaderboard.archiver.settings import ArchiverSettings
@@ -35,8 +36,7 @@ from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.events import ScoreBounds
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import ArchiverMetrics
-from leaderboard.core.runtime import WorkerContext, run_worker
+from leaderboard.core.runtime import ServiceContext
 
 log = get_logger(__name__)
 
@@ -145,7 +145,7 @@ def archiver_consumer_config(settings: ArchiverSettings) -> dict[str, Any]:
     )
 
 
-def work(context: WorkerContext[ArchiverSettings], batch_size: int = BATCH_SIZE) -> None:
+def work(context: ServiceContext[ArchiverSettings], batch_size: int = BATCH_SIZE) -> None:
     """Archive ``game-score`` until shutdown is requested (``batch_size``: benchmarks)."""
     settings = context.settings
     context.health.set_check(CHECK, False, "connecting")
@@ -193,8 +193,3 @@ def work(context: WorkerContext[ArchiverSettings], batch_size: int = BATCH_SIZE)
         # consumed again, and its insert skips whatever of it was committed.
         writer.shutdown(wait=True, cancel_futures=True)
         engine.dispose()
-
-
-def main() -> int:
-    """The archiver process; returns its exit status."""
-    return run_worker(ArchiverSettings, work)

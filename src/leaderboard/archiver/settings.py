@@ -14,9 +14,7 @@ class ArchiverSettings(PostgresSettings):
     """Settings of ``python -m leaderboard.archiver`` and ``leaderboard-migrate``."""
 
     service_name: ClassVar[str] = "archiver"
-    metrics_port: Port = Field(
-        9102, description="Port of the archiver's `/metrics`, `/livez` and `/readyz` server."
-    )
+    http_port: Port = Field(9102, description="Port of `/metrics` and the probes.")
 
     archiver_group_id: str = Field(
         "archiver",

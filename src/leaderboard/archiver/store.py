@@ -24,11 +24,12 @@ from typing import cast
 
 import psycopg2
 from psycopg2 import errors as pg_errors
-from sqlalchemy import Connection, Engine, create_engine, exc
+from sqlalchemy import URL, Connection, Engine, create_engine, exc
 
 from leaderboard.archiver.rows import Row
 from leaderboard.archiver.schema import TABLE_NAME, score_events
 from leaderboard.archiver.settings import ArchiverSettings
+from leaderboard.core.config import PostgresSettings
 from leaderboard.core.errors import DatabaseError
 
 MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-migrate`) first"
@@ -93,6 +94,19 @@ class InsertResult:
     duplicates: int
 
 
+def database_url(settings: PostgresSettings) -> URL:
+    """The SQLAlchemy URL for psycopg2; the password is quoted, never formatted by hand."""
+    password = settings.postgres_password
+    return URL.create(
+        "postgresql+psycopg2",
+        username=settings.postgres_user,
+        password=password.get_secret_value() if password else None,
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        database=settings.postgres_database,
+    )
+
+
 def create_archive_engine(settings: ArchiverSettings) -> Engine:
     """The archiver's engine: pre-pinged connections, bounded connects, TCP keepalives.
 
@@ -102,7 +116,7 @@ def create_archive_engine(settings: ArchiverSettings) -> Engine:
     kernel's two-hour default, so retries and heartbeats keep going.
     """
     return create_engine(
-        settings.sqlalchemy_url(),
+        database_url(settings),
         pool_pre_ping=True,
         pool_size=2,
         max_overflow=2,

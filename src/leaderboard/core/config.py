@@ -1,6 +1,6 @@
 """Settings: every tunable of every process, read from ``LEADERBOARD_*`` environment variables.
 
-``LeaderboardSettings`` holds what all processes share (logging, metrics, shutdown bound,
+``LeaderboardSettings`` holds what all processes share (logging, HTTP address, shutdown bound,
 Kafka connection, topic names). ``RedisSettings`` and ``PostgresSettings`` add the
 connection fields of those servers; each service defines one subclass combining what it
 needs and builds it in ``main()`` with ``load_settings()``, then passes it down. Nothing
@@ -27,7 +27,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import URL
 
 from leaderboard.core.errors import ConfigurationError
 
@@ -101,7 +100,7 @@ KafkaProperties = Annotated[
 
 
 class LeaderboardSettings(BaseSettings):
-    """Settings shared by every process: logging, metrics, shutdown, Kafka and topics."""
+    """Settings shared by every process: logging, HTTP address, shutdown, Kafka and topics."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -121,10 +120,12 @@ class LeaderboardSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`auto` is console on a terminal and JSON lines otherwise."
     )
-    metrics_host: str = Field(
-        "127.0.0.1", description="Address a worker's `/metrics` server binds (0.0.0.0 in pods)."
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Address the process's HTTP server binds (0.0.0.0 in pods): the API, "
+        "probes and `/metrics` of a web service; probes and `/metrics` of a worker.",
     )
-    metrics_port: Port = Field(9100, description="Port of a worker's `/metrics` server.")
+    http_port: Port = Field(9100, description="Port of the process's HTTP server.")
     shutdown_timeout_seconds: float = Field(
         10.0, gt=0, le=600, description="Bound on graceful shutdown after SIGTERM/SIGINT."
     )
@@ -239,17 +240,6 @@ class PostgresSettings(LeaderboardSettings):
         None, description="PostgreSQL password (secret); the local stack trusts loopback."
     )
     postgres_database: str = Field("leaderboard", min_length=1, description="Database name.")
-
-    def sqlalchemy_url(self) -> URL:
-        """The SQLAlchemy URL for psycopg2; the password is quoted, never formatted by hand."""
-        return URL.create(
-            "postgresql+psycopg2",
-            username=self.postgres_user,
-            password=self.postgres_password.get_secret_value() if self.postgres_password else None,
-            host=self.postgres_host,
-            port=self.postgres_port,
-            database=self.postgres_database,
-        )
 
 
 SettingsT = TypeVar("SettingsT", bound=LeaderboardSettings)

@@ -1,22 +1,6 @@
-"""The leaderboard exception hierarchy.
+"""The exception tree rooted at ``LeaderboardError``: what the services raise on purpose.
 
-Every exception the package raises on purpose derives from ``LeaderboardError``, so a
-caller can catch the project's failures without swallowing programming errors::
-
-    LeaderboardError
-    ├── ConfigurationError        a setting is missing or invalid (raised at start-up)
-    ├── InfrastructureError       a server the service depends on misbehaves
-    │   ├── KafkaError            a Kafka client call failed (carries topic/partition/offset)
-    │   │   └── TopicError        creating or checking a topic failed
-    │   ├── RedisError            a Redis call failed
-    │   ├── DatabaseError         a PostgreSQL call failed
-    │   │   └── DatabaseUnavailableError  still unreachable when shutdown was requested
-    │   └── UnavailableError      a dependency was still unreachable when shutdown came
-    ├── DevstackError             the local stack could not be installed, started or stopped
-    └── ShutdownTimeoutError      graceful shutdown did not finish within its bound
-
-Errors that concern one Kafka record carry its coordinates so that every error log can
-name topic, partition and offset.
+Its shape is drawn in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -67,14 +51,6 @@ class KafkaError(InfrastructureError):
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 
-class TopicError(KafkaError):
-    """A topic could not be created, or exists with an incompatible layout."""
-
-
-class RedisError(InfrastructureError):
-    """A Redis operation failed."""
-
-
 class DatabaseError(InfrastructureError):
     """A PostgreSQL operation failed."""
 
@@ -91,20 +67,3 @@ class DatabaseUnavailableError(DatabaseError):
 
     The pending work was not stored (its offsets were not either): it is redelivered.
     """
-
-
-class DevstackError(LeaderboardError):
-    """The local development stack could not be installed, started or stopped.
-
-    ``log_file`` names the server's log to read, when there is one.
-    """
-
-    def __init__(self, message: str, *, log_file: str | None = None) -> None:
-        self.log_file = log_file
-        if log_file:
-            message = f"{message} (see its log: {log_file})"
-        super().__init__(message)
-
-
-class ShutdownTimeoutError(LeaderboardError):
-    """Graceful shutdown did not complete within the configured bound."""

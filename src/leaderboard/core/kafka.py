@@ -16,13 +16,9 @@ The operator's pass-through properties (``LEADERBOARD_KAFKA_CONSUMER_CONFIG`` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from leaderboard.core.config import LeaderboardSettings
-
-#: Keys whose values must never reach a log line (besides any ``*password*``/``*secret*``).
-SECRET_KEYS = frozenset({"sasl.password", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config"})
 
 #: How long a consumer that vanished (crash, SIGKILL) keeps its partitions before the
 #: group moves them; lower means faster takeover, more false alarms.
@@ -89,12 +85,3 @@ def consumer_config(
 def admin_config(settings: LeaderboardSettings, **overrides: Any) -> dict[str, Any]:
     """An admin client: the connection only (the pass-through properties are for clients)."""
     return connection_config(settings) | overrides
-
-
-def _secret(key: str) -> bool:
-    return key in SECRET_KEYS or "password" in key or "secret" in key
-
-
-def redacted(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a librdkafka config that is safe to log."""
-    return {key: ("***" if _secret(key) else value) for key, value in config.items()}

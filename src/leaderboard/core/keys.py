@@ -47,9 +47,6 @@ class RedisKeys:
     def seen(self, bucket: int) -> str:
         return f"{self.tag}:seen:{bucket}"
 
-    def seen_pattern_prefix(self) -> str:
-        return f"{self.tag}:seen:"
-
     def snapshot(self, leaderboard: str) -> str:
         return f"{self.tag}:snapshot:{leaderboard}"
 

@@ -1,13 +1,6 @@
-"""Process lifecycle: turning SIGTERM/SIGINT into a graceful, bounded shutdown.
-
-A worker installs ``Shutdown`` in ``main()``. The first SIGTERM or SIGINT only sets a
-flag: the loop notices it between batches, lets the current batch finish (its work
-becomes durable and its offsets are committed), closes its clients and returns, so the
-process exits 0. The same signal arms a watchdog: if the process is still running
-after ``timeout`` seconds, it is ended with ``EXIT_SHUTDOWN_TIMEOUT`` without
-committing anything more. That is safe because offsets are stored only after durable
-work, so an abandoned batch is simply consumed again. A second signal ends the process
-at once, for an operator who does not want to wait.
+"""Process lifecycle: the exit statuses of every service, and SIGTERM/SIGINT turned into a
+graceful shutdown bounded by ``LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS`` (``Shutdown``,
+installed by ``leaderboard.core.runtime``; docs/services.md describes the sequence).
 """
 
 from __future__ import annotations
@@ -21,6 +14,12 @@ from types import FrameType
 
 from leaderboard.core.logging import get_logger
 
+#: The process stopped cleanly (after SIGTERM, or its work was done).
+EXIT_OK = 0
+#: An error stopped the process (logged as one structured line).
+EXIT_FAILED = 1
+#: A setting is missing or invalid (one line per problem on stderr); nothing was started.
+EXIT_BAD_CONFIGURATION = 2
 #: Exit status when the shutdown bound expired (EX_SOFTWARE in sysexits.h).
 EXIT_SHUTDOWN_TIMEOUT = 70
 #: Exit status after a second signal: the conventional 128 + SIGINT.

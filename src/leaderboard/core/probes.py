@@ -1,49 +1,45 @@
-"""Liveness, readiness and ``/metrics`` for worker processes.
-
-``Health`` holds the state the probes report; the service updates it as it works, so a
-probe never does I/O of its own and always answers fast:
-
-- **liveness** fails when the main loop stopped calling ``heartbeat()`` for longer than
-  ``stall_after`` seconds (a wedged process that Kubernetes should restart);
-- **readiness** fails while any named dependency check is failing (for example the
-  archiver while PostgreSQL is down), so the pod is reported not ready without being
-  restarted, and lag builds up in Kafka instead. A worker's ``Health`` is built
-  ``starting``: it is not ready until its main loop calls ``started()`` (the archiver
-  once it has migrated or checked its schema, every consumer once it has subscribed),
-  so the probe, which serves from the first moment, does not report a worker ready
-  while it is still setting up. Subscribing reaches no server yet: a consumer's Kafka
-  and Redis checks turn red when they first fail.
-
-``serve_worker_http()`` serves ``/livez``, ``/readyz`` and ``/metrics`` from one small
-threaded HTTP server on the worker's metrics port. Web services expose the same
-``Health`` through their own application instead.
+"""Liveness, readiness and ``/metrics``, answered the same way by every process: by a small
+HTTP server in a worker (``serve_worker_http``), by routes mounted in a web service's app
+(``probe_router``). ``Health`` holds what the probes report; docs/services.md says when.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Route
 
-from leaderboard.core.metrics import Metrics
+from leaderboard.core.metrics import Metrics, MetricsEndpoint
 
 #: The readiness check a ``starting`` Health fails until ``started()``.
 STARTUP_CHECK = "startup"
+JSON = "application/json"
+
+#: Names what broke for good (a dead client thread), or None while all is well.
+Fault = Callable[[], str | None]
+#: Brings a web service's checks up to date before ``/readyz`` answers (it may ping a
+#: server) and returns extra fields for the answer.
+ReadinessRefresh = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class Health:
-    """What the liveness and readiness probes report."""
+    """What the liveness and readiness probes report; never does I/O, so always fast."""
 
     def __init__(self, stall_after: float = 120.0, *, starting: bool = False) -> None:
         self.stall_after = stall_after
         self._lock = threading.Lock()
         self._last_beat = time.monotonic()
         self._checks: dict[str, tuple[bool, str]] = {}
+        self._faults: list[Fault] = []
         if starting:
             self._checks[STARTUP_CHECK] = (False, "starting")
 
@@ -60,9 +56,22 @@ class Health:
         with self._lock:
             self._checks[name] = (ok, detail)
 
+    def watch(self, fault: Fault) -> None:
+        """Fail liveness whenever ``fault()`` names something (called at each probe)."""
+        with self._lock:
+            self._faults.append(fault)
+
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         idle = time.monotonic() - self._last_beat
-        return idle <= self.stall_after, {"seconds_since_heartbeat": round(idle, 3)}
+        live = idle <= self.stall_after
+        body: dict[str, Any] = {"seconds_since_heartbeat": round(idle, 3)}
+        with self._lock:
+            faults = list(self._faults)
+        for fault in faults:
+            error = fault()
+            if error:
+                live, body["error"] = False, error
+        return live, body
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -70,6 +79,34 @@ class Health:
         live, _ = self.liveness()
         body = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}
         return live and all(ok for ok, _ in checks.values()), {"checks": body}
+
+
+def probe_answer(ok: bool, body: dict[str, Any]) -> tuple[HTTPStatus, bytes]:
+    """The status and JSON body of a probe's answer."""
+    status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
+    return status, orjson.dumps({"status": "ok" if ok else "failing", **body})
+
+
+def probe_router(
+    metrics: Metrics, health: Health, *, refresh: ReadinessRefresh | None = None
+) -> APIRouter:
+    """``/livez``, ``/readyz`` and ``/metrics`` for a web service's app."""
+    router = APIRouter(tags=["probes"])
+
+    @router.get("/livez", summary="Liveness: the process makes progress")
+    async def livez() -> Response:
+        status, body = probe_answer(*health.liveness())
+        return Response(body, status_code=status, media_type=JSON)
+
+    @router.get("/readyz", summary="Readiness: the servers it depends on are reachable")
+    async def readyz() -> Response:
+        extra = await refresh() if refresh is not None else {}
+        ready, body = health.readiness()
+        status, payload = probe_answer(ready, body | extra)
+        return Response(payload, status_code=status, media_type=JSON)
+
+    router.routes.append(Route("/metrics", MetricsEndpoint(metrics), include_in_schema=False))
+    return router
 
 
 def serve_worker_http(
@@ -83,10 +120,10 @@ def serve_worker_http(
             if path == "/metrics":
                 self._send(HTTPStatus.OK, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
             elif path in ("/livez", "/readyz"):
-                ok, body = health.liveness() if path == "/livez" else health.readiness()
-                status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-                payload = orjson.dumps({"status": "ok" if ok else "failing", **body})
-                self._send(status, payload, "application/json")
+                self._send(
+                    *probe_answer(*(health.liveness() if path == "/livez" else health.readiness())),
+                    JSON,
+                )
             else:
                 self._send(HTTPStatus.NOT_FOUND, b"not found: try /metrics, /livez or /readyz\n")
 

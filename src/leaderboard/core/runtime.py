@@ -1,37 +1,33 @@
-"""The start-up and shutdown sequence every worker process shares.
-
-A worker's ``__main__`` is one line, ``raise SystemExit(run_worker(Settings, work))``.
-``run_worker`` builds the settings from the environment (a bad value ends the process
-with status 2 and one line per problem, before anything connects anywhere), configures
-logging, builds the metrics and health state, installs the graceful-shutdown handlers,
-serves ``/livez``, ``/readyz`` and ``/metrics`` on the worker's port, then calls
-``work(context)`` until it returns. An exception escaping ``work`` is logged (as one
-structured line with its traceback) and ends the process with status 1; a clean return
-after SIGTERM ends it with 0.
-
-``--help`` (or ``-h``) on the command line prints the environment variables the service
-reads, with their defaults and descriptions, and exits 0 without connecting anywhere
-(``help_requested`` does the same for the web services' own mains).
+"""The start-up and shutdown every service shares: ``run_worker`` for the workers,
+``run_web_service`` for the web services (uvicorn). Each service's ``main()`` is one call
+of either; docs/services.md describes the sequence and the exit statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic
+from pathlib import Path
+from typing import Any, Generic
 
-from leaderboard.core.config import ENV_PREFIX, SettingsT, load_settings
+import uvicorn
+from starlette.types import ASGIApp
+
+from leaderboard.core.config import ENV_PREFIX, LeaderboardSettings, SettingsT, load_settings
 from leaderboard.core.errors import ConfigurationError, LeaderboardError
-from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.lifecycle import (
+    EXIT_BAD_CONFIGURATION,
+    EXIT_FAILED,
+    EXIT_OK,
+    Shutdown,
+)
 from leaderboard.core.logging import configure_logging, get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health, serve_worker_http
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_CONFIGURATION = 2
 
 HELP_FLAGS = frozenset({"-h", "--help"})
 
@@ -39,8 +35,8 @@ log = get_logger(__name__)
 
 
 @dataclass
-class WorkerContext(Generic[SettingsT]):
-    """What ``run_worker`` hands to a service's work function."""
+class ServiceContext(Generic[SettingsT]):
+    """What ``run_worker`` hands to a worker's ``work`` function."""
 
     settings: SettingsT
     metrics: Metrics
@@ -65,18 +61,6 @@ def settings_help(settings_class: type[SettingsT], prog: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def help_requested(
-    settings_class: type[SettingsT], prog: str, argv: Sequence[str] | None = None
-) -> bool:
-    """Print ``settings_help`` and return True if the arguments ask for help."""
-    arguments = sys.argv[1:] if argv is None else argv
-    if not HELP_FLAGS.intersection(arguments):
-        return False
-    sys.stdout.write(settings_help(settings_class, prog))
-    sys.stdout.flush()
-    return True
-
-
 #: Allocations between two collections of the youngest generation (Python's default: 700).
 GC_YOUNG_THRESHOLD = 50_000
 
@@ -99,15 +83,102 @@ def tune_garbage_collector() -> None:
 
 def run_worker(
     settings_class: type[SettingsT],
-    work: Callable[[WorkerContext[SettingsT]], None],
+    work: Callable[[ServiceContext[SettingsT]], None],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Run one worker process from start-up to exit; returns the exit status.
+    """Run a worker from start-up to exit: probes and ``/metrics`` on its HTTP address,
+    then ``work(context)`` until it returns; returns the exit status."""
+    started = _start(settings_class, argv)
+    if isinstance(started, int):
+        return started
+    settings, metrics, shutdown = started
+    # Not ready until work() reaches its main loop; see Health.started().
+    context = ServiceContext(settings, metrics, Health(starting=True), shutdown)
+    server = serve_worker_http(metrics, context.health, settings.http_host, settings.http_port)
+    log.info("started", url=f"http://{settings.http_host}:{server.server_port}/metrics")
+    tune_garbage_collector()
+    try:
+        status = _run_guarded(lambda: work(context))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return _stopped(metrics, shutdown, status)
 
-    ``argv`` defaults to ``sys.argv[1:]``; only ``--help``/``-h`` means anything there.
-    """
-    prog = f"python -m {settings_class.__module__.rpartition('.')[0]}"
-    if help_requested(settings_class, prog, argv):
+
+def run_web_service(
+    settings_class: type[SettingsT],
+    create_app: Callable[[SettingsT, Metrics], ASGIApp],
+    argv: Sequence[str] | None = None,
+    *,
+    server_options: Callable[[SettingsT], Mapping[str, Any]] | None = None,
+) -> int:
+    """Run a web service from start-up to exit: ``create_app(settings, metrics)`` served by
+    uvicorn on its HTTP address (``server_options`` adds uvicorn options) until a stop is
+    requested; returns the exit status."""
+    started = _start(settings_class, argv)
+    if isinstance(started, int):
+        return started
+    settings, metrics, shutdown = started
+    try:
+        app = create_app(settings, metrics)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_BAD_CONFIGURATION
+    options = server_options(settings) if server_options is not None else {}
+    server = _StoppableServer(web_server_config(settings, app, **options), shutdown)
+    log.info("starting", url=f"http://{settings.http_host}:{settings.http_port}/")
+    status = _run_guarded(server.run)
+    if status == EXIT_OK and not server.started:
+        log.error("the HTTP server did not start", port=settings.http_port)
+        status = EXIT_FAILED
+    return _stopped(metrics, shutdown, status)
+
+
+def web_server_config(
+    settings: LeaderboardSettings, app: ASGIApp, **options: Any
+) -> uvicorn.Config:
+    """uvicorn's configuration for a web service; ``options`` add to or replace the base."""
+    base: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,
+        "access_log": False,  # one line per probe would drown the useful ones
+        "timeout_graceful_shutdown": math.ceil(settings.shutdown_timeout_seconds),
+        "lifespan": "on",
+    }
+    return uvicorn.Config(app, **(base | options))
+
+
+class _StoppableServer(uvicorn.Server):
+    """uvicorn stopped by the process's ``Shutdown`` (the same signals, bound and exit
+    statuses as a worker) instead of by signal handlers of its own."""
+
+    def __init__(self, config: uvicorn.Config, shutdown: Shutdown) -> None:
+        super().__init__(config)
+        self._shutdown = shutdown
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._shutdown.requested:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def _start(
+    settings_class: type[SettingsT], argv: Sequence[str] | None
+) -> tuple[SettingsT, Metrics, Shutdown] | int:
+    """Help, settings, logging, metrics and signal handlers; an exit status instead when
+    the process must stop here (help printed, or a bad setting)."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if HELP_FLAGS.intersection(arguments):
+        script = Path(sys.argv[0]).name
+        package = settings_class.__module__.rpartition(".")[0]
+        prog = script if script.startswith("leaderboard-") else f"python -m {package}"
+        sys.stdout.write(settings_help(settings_class, prog))
+        sys.stdout.flush()
         return EXIT_OK
     try:
         settings = load_settings(settings_class)
@@ -115,30 +186,27 @@ def run_worker(
         sys.stderr.write(f"{exc}\n")
         return EXIT_BAD_CONFIGURATION
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    context = WorkerContext(
-        settings=settings,
-        metrics=Metrics(settings.service_name),
-        # Not ready until work() reaches its main loop; see Health.started().
-        health=Health(starting=True),
-        shutdown=Shutdown(settings.shutdown_timeout_seconds).install(),
-    )
-    server = serve_worker_http(
-        context.metrics, context.health, settings.metrics_host, settings.metrics_port
-    )
-    log.info("started", metrics=f"http://{settings.metrics_host}:{server.server_port}/metrics")
-    tune_garbage_collector()
-    status = EXIT_OK
+    shutdown = Shutdown(settings.shutdown_timeout_seconds).install()
+    return settings, Metrics(settings.service_name), shutdown
+
+
+def _run_guarded(run: Callable[[], None]) -> int:
+    """Run the service's main part; an error ends it with ``EXIT_FAILED``, logged as JSON."""
     try:
-        work(context)
+        run()
     except LeaderboardError as exc:
         log.exception("stopping on error", error=str(exc))
-        status = EXIT_FAILED
+        return EXIT_FAILED
+    except SystemExit as exc:  # uvicorn's own exit (address in use, lifespan failed)
+        log.error("the HTTP server stopped", status=exc.code)
+        return EXIT_FAILED
     except Exception:  # a bug or an unwrapped client error: log it as JSON, not a traceback
         log.exception("stopping on an unexpected error")
-        status = EXIT_FAILED
-    finally:
-        server.shutdown()
-        server.server_close()
-    context.metrics.shutdown_seconds.set(context.shutdown.elapsed())
-    context.shutdown.complete()
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _stopped(metrics: Metrics, shutdown: Shutdown, status: int) -> int:
+    metrics.shutdown_seconds.set(shutdown.elapsed())
+    shutdown.complete()
     return status

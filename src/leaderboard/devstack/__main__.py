@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from leaderboard.core.config import load_settings
-from leaderboard.core.errors import ConfigurationError, DevstackError
+from leaderboard.core.errors import ConfigurationError
+from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_FORCED
 from leaderboard.core.logging import configure_logging, get_logger
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.procfile import procfile_processes
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
@@ -126,16 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         configure_logging("devstack", stream=sys.stderr)
         log.error("invalid configuration", problems=exc.problems)
-        return 2
+        return EXIT_BAD_CONFIGURATION
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     try:
         return COMMANDS[arguments.command](settings)
     except DevstackError as exc:
         log.error(str(exc), command=arguments.command)
-        return 1
+        return EXIT_FAILED
     except KeyboardInterrupt:
         log.warning("interrupted", command=arguments.command)
-        return 130
+        return EXIT_FORCED
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.errors import DevstackError, TopicError
 from leaderboard.core.kafka import admin_config
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError, TopicError
 from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, which
 from leaderboard.devstack.process import CommandMatcher, port_accepts, run_logged, wait_until
 from leaderboard.devstack.server import START_TIMEOUT_SECONDS, PortUse, Server, loopback_host

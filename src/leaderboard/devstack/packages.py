@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from leaderboard.core.errors import DevstackError
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.process import run_logged
 
 log = get_logger(__name__)

@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, is_root, which
 from leaderboard.devstack.process import CommandMatcher, run_logged
 from leaderboard.devstack.server import PortUse, Server, loopback_host

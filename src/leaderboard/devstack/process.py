@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from leaderboard.core.errors import DevstackError
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError
 
 log = get_logger(__name__)
 

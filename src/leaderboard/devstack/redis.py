@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.packages import INSTALL_TIMEOUT_SECONDS, ensure_package, which
 from leaderboard.devstack.process import CommandMatcher
 from leaderboard.devstack.server import PortUse, Server, loopback_host

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from leaderboard.core.config import ENV_PREFIX
-from leaderboard.core.errors import DevstackError
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.process import CommandMatcher, ManagedProcess, port_is_free, wait_until
 from leaderboard.devstack.settings import DevstackSettings
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from leaderboard.core.config import ENV_PREFIX
-from leaderboard.core.errors import DevstackError
 from leaderboard.core.logging import get_logger
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.kafka import KafkaServer
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.redis import RedisServer

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from leaderboard.core.config import LeaderboardSettings
-from leaderboard.core.errors import TopicError
+from leaderboard.devstack.errors import TopicError
 
 #: Partitions of the score topic: the most ranker or archiver replicas that share work.
 GAME_SCORE_PARTITIONS = 6

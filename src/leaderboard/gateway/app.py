@@ -21,8 +21,8 @@ from importlib import resources
 from typing import Any
 
 from confluent_kafka import Consumer
-from fastapi import FastAPI, Request, WebSocket, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -33,13 +33,14 @@ from redis.exceptions import RedisError
 import leaderboard
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import GatewayMetrics, Metrics, MetricsEndpoint, RequestAccounting
-from leaderboard.core.probes import Health
+from leaderboard.core.metrics import Metrics, RequestAccounting
+from leaderboard.core.probes import Health, probe_router
 from leaderboard.gateway.api import api_router
 from leaderboard.gateway.feed import SnapshotFeed
 from leaderboard.gateway.hub import Handoff, Hub
 from leaderboard.gateway.live import LiveService
 from leaderboard.gateway.messages import Update
+from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.models import TIE_RULE
 from leaderboard.gateway.rankings import Rankings, parse_cached
 from leaderboard.gateway.settings import GatewaySettings
@@ -149,25 +150,21 @@ def create_app(
         service: LiveService = websocket.app.state.live
         await service.serve(websocket, leaderboard_id)
 
-    @app.get("/livez", tags=["probes"], summary="Liveness: the Kafka consumer thread runs")
-    async def livez(request: Request) -> JSONResponse:
-        live, body = health.liveness()
-        feed: SnapshotFeed | None = getattr(request.app.state, "feed", None)
-        if feed is not None and not feed.alive:
-            live, body = False, {**body, "error": feed.status()[1]}
-        return _probe_answer(live, body)
+    def feed_fault() -> str | None:
+        """Liveness fails as soon as the Kafka consumer thread stopped."""
+        feed: SnapshotFeed | None = getattr(app.state, "feed", None)
+        return feed.status()[1] if feed is not None and not feed.alive else None
 
-    @app.get("/readyz", tags=["probes"], summary="Readiness: Kafka and Redis are reachable")
-    async def readyz(request: Request) -> JSONResponse:
-        feed: SnapshotFeed | None = getattr(request.app.state, "feed", None)
+    async def refresh_readiness() -> dict[str, Any]:
+        """Ready when the snapshot topic is readable and Redis answers; counts the clients."""
+        feed: SnapshotFeed | None = getattr(app.state, "feed", None)
         health.set_check("kafka", *(feed.status() if feed else (False, "not started")))
-        health.set_check("redis", *await _check_redis(request))
-        ready, body = health.readiness()
-        live: LiveService | None = getattr(request.app.state, "live", None)
-        body["clients"] = live.connected if live else 0
-        return _probe_answer(ready, body)
+        health.set_check("redis", *await _check_redis(getattr(app.state, "rankings", None)))
+        live: LiveService | None = getattr(app.state, "live", None)
+        return {"clients": live.connected if live else 0}
 
-    app.router.add_route("/metrics", MetricsEndpoint(metrics), include_in_schema=False)
+    health.watch(feed_fault)
+    app.include_router(probe_router(metrics, health, refresh=refresh_readiness))
     return app
 
 
@@ -189,8 +186,7 @@ async def _load_cache(rankings: Rankings, hub: Hub) -> None:
             log.warning("skipping an invalid cached snapshot", error=str(exc).splitlines()[0])
 
 
-async def _check_redis(request: Request) -> tuple[bool, str]:
-    rankings: Rankings | None = getattr(request.app.state, "rankings", None)
+async def _check_redis(rankings: Rankings | None) -> tuple[bool, str]:
     if rankings is None:
         return False, "not started"
     try:
@@ -199,10 +195,3 @@ async def _check_redis(request: Request) -> tuple[bool, str]:
     except (RedisError, OSError, TimeoutError) as exc:
         return False, f"cannot reach Redis: {exc or 'timed out'}"
     return True, "PING answered"
-
-
-def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(
-        {"status": "ok" if ok else "failing", **body},
-        status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
-    )

@@ -36,9 +36,9 @@ from leaderboard.core.clients import KafkaMessage
 from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import GatewayMetrics
 from leaderboard.core.probes import Health
 from leaderboard.gateway.messages import Update
+from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.settings import GatewaySettings
 
 log = get_logger(__name__)

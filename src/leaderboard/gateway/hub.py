@@ -22,8 +22,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from leaderboard.core.metrics import GatewayMetrics
 from leaderboard.gateway.messages import Update
+from leaderboard.gateway.metrics import GatewayMetrics
 
 
 class Subscriber(Protocol):

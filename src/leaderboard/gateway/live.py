@@ -30,7 +30,6 @@ from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import GatewayMetrics
 from leaderboard.gateway.direct import DirectSubscriber, FanOutStats
 from leaderboard.gateway.hub import Hub, Mailbox, Subscriber
 from leaderboard.gateway.messages import (
@@ -39,6 +38,7 @@ from leaderboard.gateway.messages import (
     hello_message,
     text_frame,
 )
+from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.origins import OriginPolicy
 from leaderboard.gateway.rankings import Rankings, parse_cached
 from leaderboard.gateway.settings import GatewaySettings

@@ -13,10 +13,7 @@ class GatewaySettings(RedisSettings):
     """Settings of ``python -m leaderboard.gateway``."""
 
     service_name: ClassVar[str] = "gateway"
-    gateway_host: str = Field(
-        "127.0.0.1", description="Address the HTTP server binds (0.0.0.0 in pods)."
-    )
-    gateway_port: Port = Field(
+    http_port: Port = Field(
         8000, description="Port of the page, the WebSocket, the REST API and the probes."
     )
     gateway_root_path: Annotated[str, Field(pattern=r"^(/[A-Za-z0-9._~-]+)*$")] = Field(

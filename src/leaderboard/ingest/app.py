@@ -23,10 +23,11 @@ import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
 from leaderboard.core.events import ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import IngestMetrics, Metrics, MetricsEndpoint, RequestAccounting
-from leaderboard.core.probes import Health
+from leaderboard.core.metrics import Metrics, RequestAccounting
+from leaderboard.core.probes import Health, probe_router
 from leaderboard.ingest.auth import Keyring, Outcome, presented_key
 from leaderboard.ingest.limits import check_declared_length, read_limited
+from leaderboard.ingest.metrics import IngestMetrics
 from leaderboard.ingest.models import Accepted, Problem, ScoreEventIn, Unavailable, parse_submission
 from leaderboard.ingest.producer import EventSink, ScoreProducer
 from leaderboard.ingest.settings import IngestSettings
@@ -198,25 +199,19 @@ def create_app(
         ingest_metrics.events_accepted.inc(len(events))
         return Accepted(accepted=len(events), event_ids=event_ids)
 
-    @app.get("/livez", tags=["probes"], summary="Liveness: the Kafka poll thread runs")
-    async def livez(request: Request) -> JSONResponse:
-        live, body = health.liveness()
-        active: EventSink | None = request.app.state.sink
-        if active is not None and active.broken is not None:
-            live, body = False, {**body, "error": active.broken}
-        return _probe_answer(live, body)
+    def producer_fault() -> str | None:
+        """Liveness fails as soon as the Kafka producer broke for good."""
+        active: EventSink | None = app.state.sink
+        return active.broken if active is not None else None
 
-    @app.get("/readyz", tags=["probes"], summary="Readiness: Kafka and the topic are reachable")
-    async def readyz(request: Request) -> JSONResponse:
-        active: EventSink | None = request.app.state.sink
-        if active is None:
-            health.set_check("kafka", False, "not started")
-        else:
-            health.set_check("kafka", *await active.check())
-        ready, body = health.readiness()
-        return _probe_answer(ready, body)
+    async def refresh_readiness() -> dict[str, Any]:
+        """Ready when Kafka and the topic are reachable."""
+        active: EventSink | None = app.state.sink
+        health.set_check("kafka", *(await active.check() if active else (False, "not started")))
+        return {}
 
-    app.router.add_route("/metrics", MetricsEndpoint(metrics), include_in_schema=False)
+    health.watch(producer_fault)
+    app.include_router(probe_router(metrics, health, refresh=refresh_readiness))
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
@@ -261,13 +256,6 @@ def _authenticator(keyring: Keyring):  # type: ignore[no-untyped-def]
         )
 
     return authenticate
-
-
-def _probe_answer(ok: bool, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(
-        {"status": "ok" if ok else "failing", **body},
-        status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
 
 
 def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:

@@ -23,10 +23,7 @@ class IngestSettings(LeaderboardSettings):
     """Settings of ``python -m leaderboard.ingest``."""
 
     service_name: ClassVar[str] = "ingest"
-    ingest_host: str = Field(
-        "127.0.0.1", description="Address the HTTP server binds (0.0.0.0 in pods)."
-    )
-    ingest_port: Port = Field(8001, description="Port of the HTTP server.")
+    http_port: Port = Field(8001, description="Port of the API, the probes and `/metrics`.")
     ingest_api_keys: SecretStr | None = Field(
         None,
         description="Comma-separated `name:key` pairs of the callers allowed to submit "

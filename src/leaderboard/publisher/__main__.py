@@ -1,7 +1,6 @@
-"""Entry point: ``python -m leaderboard.publisher``."""
+"""``python -m leaderboard.publisher``: see ``leaderboard.publisher.main``."""
 
-from leaderboard.core.runtime import run_worker
-from leaderboard.publisher.service import run
-from leaderboard.publisher.settings import PublisherSettings
+from leaderboard.publisher.main import main
 
-raise SystemExit(run_worker(PublisherSettings, run))
+if __name__ == "__main__":
+    raise SystemExit(main())

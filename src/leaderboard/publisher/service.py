@@ -32,9 +32,9 @@ from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import PublisherMetrics
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
-from leaderboard.core.runtime import WorkerContext
+from leaderboard.core.runtime import ServiceContext
+from leaderboard.publisher.metrics import PublisherMetrics
 from leaderboard.publisher.settings import PublisherSettings
 from leaderboard.publisher.snapshots import TopReader
 
@@ -155,7 +155,7 @@ class Publisher:
         return snapshot
 
 
-def run(context: WorkerContext[PublisherSettings], batch_size: int = BATCH_SIZE) -> None:
+def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZE) -> None:
     """The publisher's work: consume change notices until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
     redis = Redis(**settings.redis_client_kwargs())

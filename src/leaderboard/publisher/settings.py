@@ -6,14 +6,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from leaderboard.core.config import RedisSettings
+from leaderboard.core.config import Port, RedisSettings
 
 
 class PublisherSettings(RedisSettings):
     """Settings of ``python -m leaderboard.publisher``."""
 
     service_name: ClassVar[str] = "publisher"
-    metrics_port: int = Field(9103, ge=1, le=65535, description="Port of `/metrics` and probes.")
+    http_port: Port = Field(9103, description="Port of `/metrics` and the probes.")
     publisher_group_id: str = Field(
         "publisher", min_length=1, description="Kafka consumer group of the publishers."
     )

@@ -1,7 +1,6 @@
-"""Entry point: ``python -m leaderboard.ranker``."""
+"""``python -m leaderboard.ranker``: see ``leaderboard.ranker.main``."""
 
-from leaderboard.core.runtime import run_worker
-from leaderboard.ranker.service import run
-from leaderboard.ranker.settings import RankerSettings
+from leaderboard.ranker.main import main
 
-raise SystemExit(run_worker(RankerSettings, run))
+if __name__ == "__main__":
+    raise SystemExit(main())

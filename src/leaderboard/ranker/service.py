@@ -45,10 +45,10 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import RankerMetrics
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
-from leaderboard.core.runtime import WorkerContext
+from leaderboard.core.runtime import ServiceContext
 from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
+from leaderboard.ranker.metrics import RankerMetrics
 from leaderboard.ranker.settings import RankerSettings
 
 log = get_logger(__name__)
@@ -271,7 +271,7 @@ IN_FLIGHT_BATCHES = 2
 BATCH_SIZE = 5000
 
 
-def run(context: WorkerContext[RankerSettings], batch_size: int = BATCH_SIZE) -> None:
+def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) -> None:
     """The ranker's work: consume until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
     redis = Redis(**settings.redis_client_kwargs())

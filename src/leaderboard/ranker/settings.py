@@ -6,14 +6,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from leaderboard.core.config import RedisSettings
+from leaderboard.core.config import Port, RedisSettings
 
 
 class RankerSettings(RedisSettings):
     """Settings of ``python -m leaderboard.ranker``."""
 
     service_name: ClassVar[str] = "ranker"
-    metrics_port: int = Field(9101, ge=1, le=65535, description="Port of `/metrics` and probes.")
+    http_port: Port = Field(9101, description="Port of `/metrics` and the probes.")
     ranker_group_id: str = Field(
         "ranker", min_length=1, description="Kafka consumer group of the rankers."
     )

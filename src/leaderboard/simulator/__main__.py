@@ -1,7 +1,6 @@
-"""Entry point: ``python -m leaderboard.simulator``."""
+"""``python -m leaderboard.simulator``: see ``leaderboard.simulator.main``."""
 
-from leaderboard.core.runtime import run_worker
-from leaderboard.simulator.service import run
-from leaderboard.simulator.settings import SimulatorSettings
+from leaderboard.simulator.main import main
 
-raise SystemExit(run_worker(SimulatorSettings, run))
+if __name__ == "__main__":
+    raise SystemExit(main())

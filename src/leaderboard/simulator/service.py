@@ -8,8 +8,8 @@ from confluent_kafka import Message, Producer
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import SimulatorMetrics
-from leaderboard.core.runtime import WorkerContext
+from leaderboard.core.runtime import ServiceContext
+from leaderboard.simulator.metrics import SimulatorMetrics
 from leaderboard.simulator.players import PlayerPool
 from leaderboard.simulator.settings import SimulatorSettings
 
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 FLUSH_TIMEOUT_SECONDS = 30.0
 
 
-def run(context: WorkerContext[SimulatorSettings]) -> None:
+def work(context: ServiceContext[SimulatorSettings]) -> None:
     """Produce score events at the configured pace until shutdown or the event limit."""
     settings = context.settings
     metrics = SimulatorMetrics(context.metrics.registry)

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.config import LeaderboardSettings, Port
 from leaderboard.core.events import DEFAULT_LEADERBOARD
 
 #: The simulator produces a batch of events, then pauses: about this often.
@@ -17,7 +17,7 @@ class SimulatorSettings(LeaderboardSettings):
     """Settings of ``python -m leaderboard.simulator``."""
 
     service_name: ClassVar[str] = "simulator"
-    metrics_port: int = Field(9104, ge=1, le=65535, description="Port of `/metrics` and probes.")
+    http_port: Port = Field(9104, description="Port of `/metrics` and the probes.")
     simulator_rate: float = Field(
         200.0, gt=0, le=1_000_000, description="Target events per second (all leaderboards)."
     )

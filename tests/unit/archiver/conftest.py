@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
-from leaderboard.core.metrics import ArchiverMetrics
+from leaderboard.archiver.metrics import ArchiverMetrics
 
 
 @pytest.fixture

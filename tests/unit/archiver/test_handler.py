@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import exc
 from structlog.testing import capture_logs
 
+from leaderboard.archiver.metrics import ArchiverMetrics
 from leaderboard.archiver.retry import PostgresRetrier
 from leaderboard.archiver.service import ArchiveHandler
 from leaderboard.archiver.store import InsertResult
 from leaderboard.core.errors import DatabaseUnavailableError
 from leaderboard.core.events import ScoreBounds, ScoreEvent
 from leaderboard.core.lifecycle import Shutdown
-from leaderboard.core.metrics import ArchiverMetrics
 from leaderboard.core.probes import Health
 from tests.support.kafka_fakes import FakeMessage
 

@@ -10,10 +10,10 @@ import pytest
 from psycopg2 import errors as pg_errors
 from sqlalchemy import exc
 
+from leaderboard.archiver.metrics import ArchiverMetrics
 from leaderboard.archiver.retry import CHECK, PostgresRetrier
 from leaderboard.core.errors import DatabaseError, DatabaseUnavailableError
 from leaderboard.core.lifecycle import Shutdown
-from leaderboard.core.metrics import ArchiverMetrics
 from leaderboard.core.probes import Health
 from tests.support.flaky import Flaky
 from tests.support.services import wait_for

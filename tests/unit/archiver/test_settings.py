@@ -15,7 +15,7 @@ def test_defaults() -> None:
     settings = load_settings(ArchiverSettings)
     assert isinstance(settings, PostgresSettings)
     assert settings.service_name == "archiver"
-    assert settings.metrics_port == 9102
+    assert settings.http_port == 9102
     assert settings.archiver_group_id == "archiver"
     assert settings.archiver_migrate_on_start is True
 

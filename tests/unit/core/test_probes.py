@@ -1,4 +1,5 @@
-"""Worker probes report liveness from heartbeats and readiness from dependency checks."""
+"""Probes report liveness from heartbeats and faults, readiness from dependency checks, the
+same way from a worker's HTTP server and from a web service's router."""
 
 import json
 import urllib.error
@@ -6,9 +7,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.probes import Health, serve_worker_http
+from leaderboard.core.probes import Health, probe_router, serve_worker_http
 
 
 @pytest.fixture
@@ -74,3 +77,54 @@ def test_unknown_paths_say_what_exists(served: tuple[Health, str]) -> None:
     status, body = get(f"{base}/nope")
     assert status == 404
     assert b"/readyz" in body
+
+
+def test_a_fault_fails_liveness_and_names_it() -> None:
+    health = Health(stall_after=60.0)
+    broken: list[str] = []
+    health.watch(lambda: broken[0] if broken else None)
+    assert health.liveness()[0]
+    broken.append("the Kafka consumer thread stopped")
+    live, body = health.liveness()
+    assert not live
+    assert body["error"] == "the Kafka consumer thread stopped"
+    assert not health.readiness()[0]  # a dead process is not ready either
+
+
+def test_the_router_answers_as_the_worker_server_does() -> None:
+    health = Health(stall_after=60.0)
+    refreshed = []
+
+    async def refresh() -> dict[str, object]:
+        refreshed.append(True)
+        health.set_check("redis", False, "cannot reach Redis")
+        return {"clients": 3}
+
+    app = FastAPI()
+    app.include_router(probe_router(Metrics("gateway"), health, refresh=refresh))
+    client = TestClient(app)
+    assert client.get("/livez").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "failing",
+        "checks": {"redis": {"ok": False, "detail": "cannot reach Redis"}},
+        "clients": 3,
+    }
+    assert refreshed == [True]
+    assert "leaderboard_build_info" in client.get("/metrics").text
+    assert set(client.get("/openapi.json").json()["paths"]) == {"/livez", "/readyz"}
+
+
+def test_both_servers_give_the_same_answer(served: tuple[Health, str]) -> None:
+    health, base = served
+    health.set_check("postgres", False, "connection refused")
+    app = FastAPI()
+    app.include_router(probe_router(Metrics("archiver"), health))
+    client = TestClient(app)
+    for path in ("/livez", "/readyz"):
+        status, body = get(f"{base}{path}")
+        answer, worker = client.get(path).json(), json.loads(body)
+        answer.pop("seconds_since_heartbeat", None)  # read a moment apart
+        worker.pop("seconds_since_heartbeat", None)
+        assert (client.get(path).status_code, answer) == (status, worker)

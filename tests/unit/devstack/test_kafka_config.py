@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from leaderboard.core.config import load_settings
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.kafka import (
     KafkaServer,
     bootstrap_address,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.core.errors import DevstackError
 from leaderboard.devstack import packages
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.packages import ensure_package
 
 

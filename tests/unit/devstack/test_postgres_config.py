@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from leaderboard.core.config import load_settings
-from leaderboard.core.errors import DevstackError
 from leaderboard.devstack import postgres
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.postgres import PostgresServer, find_postgres_bin, render_pg_hba
 from leaderboard.devstack.settings import DevstackSettings
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.process import (
     CommandMatcher,
     ManagedProcess,

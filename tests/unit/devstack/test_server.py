@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from leaderboard.core.config import load_settings
-from leaderboard.core.errors import DevstackError
+from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.server import ServerStatus, loopback_host
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack

@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.logging import configure_logging
-from leaderboard.core.metrics import GatewayMetrics
 from leaderboard.core.probes import Health
 from leaderboard.gateway.feed import SnapshotFeed, newest_per_leaderboard
 from leaderboard.gateway.messages import Update
+from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.settings import GatewaySettings
 from tests.support.kafka_fakes import FakeSnapshotConsumer
 from tests.support.services import wait_for

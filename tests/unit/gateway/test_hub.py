@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
-from leaderboard.core.metrics import GatewayMetrics
 from leaderboard.gateway.hub import Handoff, Hub, Mailbox
 from leaderboard.gateway.messages import Update
+from leaderboard.gateway.metrics import GatewayMetrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,16 +6,18 @@ import pytest
 
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError
+from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.runtime import EXIT_BAD_CONFIGURATION
-from leaderboard.gateway.__main__ import main, uvicorn_config
+from leaderboard.core.runtime import web_server_config
+from leaderboard.gateway.app import create_app
+from leaderboard.gateway.main import main, server_options
 from leaderboard.gateway.settings import GatewaySettings
 
 
 def test_defaults() -> None:
     settings = load_settings(GatewaySettings)
     assert settings.service_name == "gateway"
-    assert (settings.gateway_host, settings.gateway_port) == ("127.0.0.1", 8000)
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8000)
     assert settings.gateway_ping_interval_seconds < 60
     assert settings.gateway_allowed_origins == ""
 
@@ -43,17 +45,20 @@ def test_the_ping_interval_stays_under_a_minute(monkeypatch: pytest.MonkeyPatch)
 def test_a_bad_value_stops_the_process_with_status_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("LEADERBOARD_GATEWAY_PORT", "abc")
-    assert main() == EXIT_BAD_CONFIGURATION
-    assert "LEADERBOARD_GATEWAY_PORT='abc' is not an integer" in capsys.readouterr().err
+    monkeypatch.setenv("LEADERBOARD_HTTP_PORT", "abc")
+    assert main([]) == EXIT_BAD_CONFIGURATION
+    assert "LEADERBOARD_HTTP_PORT='abc' is not an integer" in capsys.readouterr().err
 
 
 def test_uvicorn_runs_the_gateway_protocol_with_pings_and_no_compression() -> None:
     settings = load_settings(GatewaySettings, gateway_ping_interval_seconds=15)
-    config = uvicorn_config(settings, Metrics("gateway"))
+    app = create_app(settings, Metrics("gateway"))
+    config = web_server_config(settings, app, **server_options(settings))
     assert config.ws_per_message_deflate is False
     assert config.ws_ping_interval == 15
     assert config.ws_ping_timeout == 15  # a ping unanswered for one interval
     assert isinstance(config.ws, type)
     assert config.ws.__name__ == "GatewayWebSocketProtocol"
     assert (config.host, config.port) == ("127.0.0.1", 8000)
+    assert (config.backlog, config.proxy_headers, config.access_log) == (4096, True, False)
+    assert (config.lifespan, config.timeout_graceful_shutdown) == ("on", 10)

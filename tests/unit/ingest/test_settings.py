@@ -6,8 +6,8 @@ import pytest
 
 from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError
-from leaderboard.core.runtime import EXIT_BAD_CONFIGURATION
-from leaderboard.ingest.__main__ import main
+from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION
+from leaderboard.ingest.main import main
 from leaderboard.ingest.settings import IngestSettings
 
 KEY = "game-key-0123456789abcdef"
@@ -17,7 +17,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADERBOARD_INGEST_API_KEYS", f"game:{KEY}")
     settings = load_settings(IngestSettings)
     assert settings.service_name == "ingest"
-    assert (settings.ingest_host, settings.ingest_port) == ("127.0.0.1", 8001)
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8001)
     assert settings.ingest_max_batch_events == 500
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.ingest_request_timeout_seconds == 5.0
@@ -61,5 +61,5 @@ def test_disabling_an_undefined_key_is_refused(monkeypatch: pytest.MonkeyPatch) 
 def test_main_without_keys_exits_2_naming_the_variable(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main() == EXIT_BAD_CONFIGURATION
+    assert main([]) == EXIT_BAD_CONFIGURATION
     assert "LEADERBOARD_INGEST_API_KEYS is required" in capsys.readouterr().err

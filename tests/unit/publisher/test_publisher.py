@@ -17,9 +17,9 @@ from leaderboard.core.events import (
     SnapshotEntry,
 )
 from leaderboard.core.lifecycle import Shutdown
-from leaderboard.core.metrics import PublisherMetrics
 from leaderboard.core.probes import Health
 from leaderboard.core.retry import redis_retrier
+from leaderboard.publisher.metrics import PublisherMetrics
 from leaderboard.publisher.service import Publisher
 from leaderboard.publisher.settings import PublisherSettings
 from tests.support.kafka_fakes import FakeMessage, FakeProducer
