@@ -1,10 +1,6 @@
 """leaderboard: a realtime game leaderboard platform.
 
-One distribution, one package. ``leaderboard.core`` holds the shared infrastructure
-(settings, logging, metrics, Kafka clients, errors, process lifecycle); every service
-is a sibling subpackage started with ``python -m leaderboard.<service>`` and imports
-``core`` only, never another service. ``leaderboard.devstack`` runs the local
-Kafka/Redis/PostgreSQL stack used by ``make run`` and the test suite.
+``core`` is shared; each service is a subpackage importing only ``core`` (docs/architecture.md).
 """
 
 from importlib.metadata import PackageNotFoundError, version

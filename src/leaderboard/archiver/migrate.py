@@ -1,16 +1,6 @@
 """Schema migrations with Alembic, configured from code: no ``alembic.ini`` at runtime.
 
-``python -m leaderboard.archiver.migrate`` (console script ``leaderboard-migrate``, the
-Helm pre-install/pre-upgrade hook) upgrades the archive database to the newest
-migration. It is idempotent (at head it does nothing) and safe to run concurrently with
-another migrator or an archiver migrating at start: each runs inside one transaction
-that first takes a PostgreSQL advisory lock, and PostgreSQL's DDL is transactional, so
-a failed migration leaves nothing half-done. Connection settings are the
-``LEADERBOARD_POSTGRES_*`` variables; exit status 0 on success, 1 when the database
-refused or could not be reached (the error says which), 2 on a bad setting.
-
-The archiver itself only calls ``check_schema()`` (or ``upgrade()`` when
-``LEADERBOARD_ARCHIVER_MIGRATE_ON_START`` is true).
+``leaderboard-migrate`` upgrades to the newest revision under an advisory lock (docs/services.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""Riding out PostgreSQL outages: the archiver's ``DependencyRetrier``.
+"""Riding out PostgreSQL outages: ``core.retry.DependencyRetrier`` configured for PostgreSQL.
 
-``PostgresRetrier`` is ``leaderboard.core.retry.DependencyRetrier`` configured for
-PostgreSQL: ``store.is_transient`` decides which failures are an outage (server down,
-restarting, connection dropped) and are retried with capped backoff while the
-``postgres`` readiness check fails; any other failure becomes the ``DatabaseError``
-from ``store.permanent_failure`` that stops the process; a stop requested during an
-outage raises ``DatabaseUnavailableError``, so the pending batch is redelivered.
+``store`` says which failures are transient and which error a permanent one becomes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """From consumed messages to ``score_events`` rows: decoding, mapping, rejections.
 
-Pure logic, no I/O besides log lines, so it is unit-tested with fake messages. Every
-message either becomes one row (the event's fields plus its Kafka partition and offset)
-or one ``Rejection`` naming its coordinates and the contract's reason. Rejected
-messages are skipped, not dead-lettered: the ranker owns ``game-score.dlq``, and a
-second copy there would count every poison message twice.
+Pure logic: each message becomes one row or one ``Rejection`` with the contract's reason.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """The ``score_events`` table as SQLAlchemy Core sees it, for the archiver's inserts.
 
-The table itself is created and changed only by the Alembic migrations in
-``leaderboard/archiver/migrations/versions``; this declaration must describe the newest
-one (``tests/integration/test_archiver_migrations.py`` checks that the migrated
-database matches it). It is a constant description, not a connection: building it
-at import time opens nothing.
+Only the Alembic migrations create or change it; this must describe the newest one.
 """
 
 from __future__ import annotations

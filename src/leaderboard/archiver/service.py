@@ -1,13 +1,6 @@
 """The archiver worker: wiring settings, PostgreSQL and Kafka into one batch loop.
 
-``work()`` (run by ``leaderboard.archiver.main``) waits for PostgreSQL
-(not ready meanwhile), migrates or checks the schema, then runs ``BatchConsumer`` on
-``game-score`` with ``ArchiveHandler``: decode the batch, insert its valid events in
-one transaction (retried until PostgreSQL accepts it) on a writer thread while the next
-batch is decoded, count what happened. Offsets are
-stored by ``BatchConsumer`` only after the handler returned, i.e. after the commit, and
-the insert skips event ids already stored, so each event is archived exactly once
-however often Kafka delivers it.
+Each batch is written on a writer thread while the next is decoded (docs/services.md).
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """PostgreSQL access: the engine, the batch insert and the failure classification.
 
-One transaction per batch, in two statements: ``COPY`` streams the rows into a
-per-connection temporary staging table, then ``INSERT INTO score_events ... SELECT ...
-ON CONFLICT (event_id) DO NOTHING`` moves them over. The insert's row count is the
-number of events stored; the rest were already archived (redeliveries, producer
-retries, duplicates inside the batch) and are counted as duplicates. ``COPY`` costs a
-third of what multi-row ``VALUES`` statements did (no parameter interpolation on the
-client, no parsing and planning of thousands of literals on the server; see
-docs/benchmarks.md), and the staging table empties itself at every commit.
-
-Failures are sorted into two kinds: ``is_transient`` ones (the server is unreachable,
-restarting or dropped the connection) are retried by ``leaderboard.archiver.retry``;
-anything else becomes a ``DatabaseError`` that stops the process, with a hint when the
-cause is a missing schema.
+One transaction per batch: ``COPY`` into a staging table, then ``INSERT ... ON CONFLICT``.
 """
 
 from __future__ import annotations

@@ -1,33 +1,6 @@
-"""The batch consumption loop every Kafka worker runs.
+"""The batch consumption loop every Kafka worker runs: ``BatchConsumer``.
 
-``BatchConsumer`` polls a batch, hands the valid messages to the service's handler,
-and only when the handler has returned (its work is durable: written to Redis or
-committed in PostgreSQL) stores the next offset of every partition in the batch.
-librdkafka's auto-commit then commits those stored offsets; the loop also commits
-synchronously when partitions are revoked and when it stops, so a graceful shutdown or
-a rebalance loses nothing and redelivers as little as possible. A handler that raises
-leaves its batch's offsets unstored: the batch will be consumed again. A handler that
-must not advance some partitions (the ranker, after rewinding one) returns the offsets
-to store itself instead of ``None``.
-
-Services add their own partition hooks (the ranker seeks to offsets it keeps in Redis)
-through ``on_assign``/``on_revoke``.
-
-**Overlap.** A service whose durable write runs on another server (Redis, PostgreSQL)
-can give a ``starter`` instead of a handler: it begins a batch's write (typically on a
-worker thread) and returns a ``Completion`` that waits for it. The loop then fetches and
-starts batch N+1 before it completes batch N, so the service decodes the next batch
-while the server writes the current one, instead of one idling while the other works.
-Offsets are still stored only once a batch's completion returned, batches complete in
-order, and an in-flight batch is completed before its partitions are committed on
-revoke and before the final commit at shutdown. With nothing more fetched, the loop
-completes the batches in flight at once instead of waiting out the poll timeout.
-``in_flight`` says how many started batches the loop leaves uncompleted when it polls
-again (while it completes the oldest, the newest is already started, so one more is
-held for a moment): with two, the server always has a whole batch queued behind the
-one it is writing while the service decodes the next, so neither side idles while the
-other catches up. If a completion fails, the batches started after it are abandoned
-with it: none of their offsets are stored.
+Offsets are stored only once a batch's work is durable (docs/architecture.md, "Consumer loop").
 """
 
 from __future__ import annotations

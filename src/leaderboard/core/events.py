@@ -1,16 +1,6 @@
 """The event contract: every message the services exchange, and how it is checked.
 
-``docs/events.md`` describes the same contract for people; this module enforces it.
-
-- ``ScoreEvent`` (topic ``game-score``, key ``<leaderboard>:<player_id>``): one score delta.
-- ``ChangeNotice`` (topic ``leaderboard-change``): which leaderboards changed, up to which
-  event time; the ranker sends one per applied batch.
-- ``LeaderboardSnapshot`` (topic ``leaderboard``, key = leaderboard id, also cached in
-  Redis): the top N of one leaderboard, with a per-leaderboard increasing ``version``.
-
-``decode_score_event()`` is the single gate for incoming score events: it either returns
-a valid ``ScoreEvent`` or raises ``InvalidEventError`` with a machine-readable reason,
-which the consumers put in the dead-letter headers.
+Enforces exactly what docs/events.md describes; ``decode_score_event()`` is the single gate.
 """
 
 from __future__ import annotations

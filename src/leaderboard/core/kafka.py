@@ -1,17 +1,6 @@
 """Kafka clients: the one place where settings become librdkafka configuration.
 
-Every producer, consumer and admin client in the project is configured here, so the
-production defaults live in one spot:
-
-- producers are idempotent with ``acks=all`` (a delivered message is on every in-sync
-  replica, and retries never duplicate it);
-- consumers never auto-store offsets: a service stores an offset only after the work
-  for that message is durable, and librdkafka commits only stored offsets;
-- consumers use cooperative-sticky assignment, so a rebalance only moves the partitions
-  that must move; the loop in ``leaderboard.core.consumer`` supplies the callbacks.
-
-The operator's pass-through properties (``LEADERBOARD_KAFKA_CONSUMER_CONFIG`` and
-``..._PRODUCER_CONFIG``) come last, over the project's and the service's defaults.
+The production defaults behind docs/architecture.md's "Delivery guarantees" live here.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
 """The Redis key layout shared by the ranker, the publisher and the gateway.
 
-Every key carries the same hash tag, ``{<prefix>}``, so all keys live in one Redis
-Cluster hash slot. That is what lets the ranker apply a partition's batch, which may
-touch several leaderboards, its offsets and its dedup window in one atomic Lua script
-without CROSSSLOT errors. The price is that one deployment's keys sit on one shard,
-which at one sorted set per leaderboard is far from a limit.
-
-| key | type | holds |
-| --- | --- | --- |
-| ``{p}:board:<leaderboard>`` | sorted set | player id -> total score |
-| ``{p}:names:<leaderboard>`` | hash | player id -> display name |
-| ``{p}:boards`` | set | every leaderboard id seen |
-| ``{p}:offsets:<group>:<topic>`` | hash | partition -> next offset to apply |
-| ``{p}:seen:<bucket>`` | set | event ids applied in one dedup time bucket |
-| ``{p}:snapshot:<leaderboard>`` | string | the latest snapshot JSON (the cache) |
-| ``{p}:snapshot-version:<leaderboard>`` | string | the snapshot version counter |
+Every key carries one hash tag: one Redis Cluster slot (docs/architecture.md, "Redis keys").
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """Logging: one idempotent ``configure_logging()`` for every process.
 
-structlog renders JSON lines when stdout is not a terminal (containers, CI, files) and
-readable console output when it is. Every line carries the service name; context such
-as topic, partition, offset or client id is bound with ``structlog.contextvars`` and
-appears on every line logged inside that context. Records from the standard library
-(uvicorn, confluent-kafka, SQLAlchemy) go through the same renderer.
+structlog renders JSON lines off a terminal and console output on one, stdlib records included.
 """
 
 from __future__ import annotations

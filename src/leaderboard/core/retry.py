@@ -1,19 +1,6 @@
 """Riding out an outage of a server a worker depends on (PostgreSQL, Redis).
 
-``DependencyRetrier.call()`` runs one operation until it succeeds. A transient failure
-(the caller says which: server down, restarting, connection dropped) is retried after an
-exponential backoff with jitter, capped at ``max_wait``; meanwhile the dependency's
-readiness check fails (``/readyz`` answers 503, so no traffic or rollout waits on this
-pod) and the heartbeat keeps liveness green (the process is healthy, its dependency is
-not, and a restart would not help). The caller blocks, so the consumer stops polling and
-lag builds up in Kafka, where nothing is lost. Once the operation succeeds the check
-turns green again.
-
-Retrying stops when shutdown is requested: the wait is interrupted at once and the
-``unavailable`` error is raised, so the pending batch's offsets are not stored and it is
-redelivered. Any other failure is not retried: ``permanent`` turns it into the error
-that stops the process (retrying a missing table or a permission problem would only hide
-it), or it propagates unchanged.
+Transient failures are retried while readiness fails (docs/architecture.md, "Outages").
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """A leaderboard's ranked rows read from Redis in one Lua script (publisher and gateway).
 
-Ranks follow ``ZREVRANGE``/``ZREVRANK``: higher score first, equal scores by player id in
-reverse byte order, so every player has a distinct rank 1..N in snapshots and REST alike.
+Ranks follow ``ZREVRANK`` (ties by player id, reverse byte order) in snapshots and REST alike.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """The Kafka broker of the stack: Apache Kafka 4.3.1 from Maven Central, single-node KRaft.
 
-One JVM is both broker and controller (``process.roles=broker,controller``) with a static
-one-voter quorum, listening on loopback only: PLAINTEXT on the port of
-``LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS`` and CONTROLLER on the next port. There is no
-Kafka distribution to unpack: Maven resolves the broker's runtime classpath from
-``kafka-pom.xml`` into the cache once (the ``complete`` marker, written last, skips Maven
-afterwards), and ``java`` runs ``kafka.Kafka`` on it. The storage is formatted once with
-a cluster id generated once; data under ``<devstack_dir>/kafka/data`` survives restarts.
-SIGTERM is a controlled shutdown. Once the broker answers, the project's topics are
-created if missing.
+One JVM is broker and controller on loopback; see docs/local-stack.md, "How each server runs".
 """
 
 from __future__ import annotations

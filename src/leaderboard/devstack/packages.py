@@ -1,9 +1,6 @@
 """Debian packages the stack needs: find a program, or install its package with apt-get.
 
-Installing needs root. As root, ``apt-get install`` runs unattended (refreshing the package
-lists once if the package is unknown, as on a fresh machine whose lists were never
-downloaded); otherwise the error says exactly which package to install. Installs are
-serialised, because dpkg allows one at a time and the servers are prepared in parallel.
+Installing needs root; without it the error says which package to install.
 """
 
 from __future__ import annotations

@@ -1,19 +1,6 @@
 """The PostgreSQL server of the stack: Debian's binaries, our own cluster and config.
 
-The cluster lives in ``<devstack_dir>/postgres/data`` (not Debian's ``pg_createcluster``
-layout) and is initialised once with ``initdb``: superuser ``postgres`` with a random
-password kept 0600 in ``<devstack_dir>/postgres/superuser-password`` (never logged),
-scram-sha-256 everywhere. On every ``up`` the role ``LEADERBOARD_POSTGRES_USER`` (login,
-not superuser) and its database ``LEADERBOARD_POSTGRES_DATABASE`` are ensured, and our
-``pg_hba.conf`` lets that role in over loopback TCP: by ``trust`` when no
-``LEADERBOARD_POSTGRES_PASSWORD`` is set, by password otherwise.
-
-The server listens on TCP loopback only, with no Unix socket (socket paths are limited
-to 107 bytes, which deep checkouts and pytest's temporary folders exceed). PostgreSQL
-refuses to run as root, so as root ``initdb`` and ``postgres`` run as the ``postgres`` OS
-user through ``setpriv``, keeping only CAP_DAC_READ_SEARCH so that user can reach a data
-directory below folders only root may enter (CI clones into such a folder).
-SIGINT is PostgreSQL's "fast" shutdown: transactions roll back, data is checkpointed.
+Loopback TCP only, no Unix socket; see docs/local-stack.md, "How each server runs".
 """
 
 from __future__ import annotations

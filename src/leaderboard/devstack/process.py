@@ -1,12 +1,5 @@
 """Detached server processes: start, pid files, "is that pid ours and alive", stop.
 
-A server is started in its own session (so a Ctrl-C in the terminal that ran ``up`` does
-not reach it and it outlives the CLI), with stdout and stderr appended to its log file,
-and its pid written to a pid file. A pid alone proves nothing (pids are reused), so a
-process counts as ours only if it is alive (not a zombie), leads its own session, and its
-``/proc/<pid>/cmdline`` matches the command we started: same executable name and the
-stack-specific arguments (data directory, config file) that no other stack shares.
-
 Also here: polling a condition with a deadline, and checking whether a port is free.
 """
 

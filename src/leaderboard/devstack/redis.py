@@ -1,10 +1,6 @@
 """The Redis server of the stack: Debian's ``redis-server``, run in the foreground by us.
 
-No config file from ``/etc`` is read and the system service is not used: every setting
-is on the command line (loopback bind, our port, data in ``<devstack_dir>/redis`` with
-the append-only file on, so data survives restarts). When a Redis password (and maybe a
-user name) is configured, the ACL user goes into a 0600 file of ours instead of the
-command line, where every local user could read it, and only as a SHA-256 hash.
+Every setting is on the command line, none from ``/etc`` (docs/local-stack.md).
 """
 
 from __future__ import annotations

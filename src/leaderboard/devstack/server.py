@@ -1,10 +1,6 @@
 """The lifecycle every server of the stack shares; one subclass per server says the rest.
 
-``Server.up()`` reuses a running server of ours, or prepares (installs, initialises) and
-starts one; either way it then waits until the server answers, provisions what the
-project needs on it (topics, role, database) and checks it with the request a service
-would make. ``stop()`` and ``status()`` complete it. A subclass supplies the command
-line, the ports, how to prepare the server and how to ask it something real.
+A subclass supplies the command line, the ports, its preparation and a real request.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """``DevstackSettings``: what the local stack serves and where it keeps its files.
 
-The connection fields (Kafka bootstrap address, Redis and PostgreSQL host, port, user,
-database) are the very ones services read, so the stack serves exactly what services
-will connect to; the ``devstack_*`` fields only concern the stack itself.
+Its connection fields are the very ones services read, so the stack serves what they expect.
 """
 
 from __future__ import annotations

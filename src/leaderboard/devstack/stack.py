@@ -1,8 +1,6 @@
 """``Stack``: the three servers together, for the CLI (``up``/``down``/``status``) and tests.
 
-``up()`` first checks every port (so a conflict fails before anything is installed or
-started), then brings the servers up in parallel: the slow parts (downloading jars,
-installing packages, JVM start-up, initdb) overlap, which is most of a cold start.
+Ports are checked first, then the servers come up in parallel (docs/local-stack.md).
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
 """Programs the test suite needs besides the servers: a browser and a reverse proxy.
 
-The end-to-end tests drive Debian's ``chromium`` headless (through Playwright, whose own
-browser download is not used) and put Debian's ``nginx`` in front of the gateway, as an
-ingress would be. ``ensure_test_tools()`` installs whichever is missing with the same apt
-helper the servers use; without root it fails saying exactly what to install.
-
-The tests start their own ``nginx`` on a free loopback port with a configuration of
-their own; the system service that Debian's package may try to start (on port 80) is
-neither needed nor used.
+``ensure_test_tools()`` installs Debian's ``chromium`` and ``nginx`` when missing.
 """
 
 from __future__ import annotations

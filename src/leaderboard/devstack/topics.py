@@ -1,7 +1,6 @@
 """The local stack's topics and their idempotent creation.
 
-Only the local stack creates topics; in Kubernetes the chart's KafkaTopic resources do,
-with the same layout (tests/k8s compares them).
+In Kubernetes the chart's KafkaTopic resources create the same layout (tests/k8s compares).
 """
 
 from __future__ import annotations

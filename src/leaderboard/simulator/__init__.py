@@ -1,6 +1,4 @@
-"""The simulator: synthetic players scoring at a steady rate (the original game score service).
+"""The simulator: synthetic players producing score events to ``game-score`` at a steady rate.
 
-It produces ``ScoreEvent``s to ``game-score`` so that ``make run`` has a board to watch and
-benchmarks have a workload. Some players are far more active than others, so the top of
-the board keeps moving.
+It gives ``make run`` a board to watch and benchmarks a workload (docs/services.md).
 """

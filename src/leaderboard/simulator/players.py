@@ -1,8 +1,6 @@
 """Synthetic players and their score events.
 
-Player ``i`` has id ``player-<i>`` and a stable, readable display name. Activity follows a
-power law (a few players score often, most rarely), so a leaderboard has regulars at the
-top that newcomers can still overtake.
+Player ``i`` is ``player-<i>`` with a stable display name; low indices play most often.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
 """Alembic's environment for the archiver's schema, configured from code, not alembic.ini.
 
-``leaderboard.archiver.migrate`` builds the ``alembic.config.Config`` and hands over an
-open connection in ``config.attributes["connection"]`` (inside its transaction, which
-already holds the migration advisory lock). Run any other way (the ``alembic`` command
-with ``-c`` pointing at a config whose ``script_location`` is this folder), the
-connection is built from ``ArchiverSettings``, i.e. from ``LEADERBOARD_POSTGRES_*``.
+Uses the connection ``migrate`` hands over, else one built from ``LEADERBOARD_POSTGRES_*``.
 """
 
 from __future__ import annotations

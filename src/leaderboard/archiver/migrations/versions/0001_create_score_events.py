@@ -1,18 +1,6 @@
-"""Create the score_events table and its analytics indexes.
+"""Create the score_events table and its analytics indexes (revision 0001).
 
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01
-
-Indexes: a btree on ``occurred_at`` serves time-ordered queries ("events of the last
-hour", rollups per day) and one on ``(leaderboard, player_id)`` serves a player's history
-on one leaderboard. The table is not partitioned yet: a partitioned table's primary key
-must contain the partition key, so partitioning by ``occurred_at`` would turn the
-``event_id`` key into ``(event_id, occurred_at)`` and weaken the one constraint the
-archiver's exactly-once guarantee rests on (``ON CONFLICT (event_id) DO NOTHING``). A
-btree on the timestamp keeps range queries fast well into hundreds of millions of rows;
-when retention (dropping old months cheaply) matters, partition by month with a
-separate dedup table or key.
+Why these indexes and no partitioning: docs/services.md, "Archiver".
 """
 
 from __future__ import annotations
