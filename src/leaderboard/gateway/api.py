@@ -1,9 +1,6 @@
 """The REST API: leaderboards, pages of the ranking, a player's rank and neighbours.
 
-Read live from the Redis sorted sets (not from the snapshots), so any rank can be asked,
-not only the top N. An unknown leaderboard or player is a 404 naming it; a parameter out
-of range (a limit over the cap, a negative offset, an id with forbidden characters) is a
-422 in FastAPI's usual format; Redis unreachable is a 503.
+Read live from the Redis sorted sets; statuses and limits are in docs/api.md, "REST API".
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the route annotations.

@@ -1,16 +1,6 @@
 """Direct fan-out: each client's newest snapshot written straight to its socket.
 
-The hub calls ``DirectSubscriber.offer`` for every client of a leaderboard, on the event
-loop, without awaiting. If the client's socket can take data, the pre-framed snapshot is
-written at once (one ``transport.write`` of shared bytes: no task switch, no JSON, no
-framing). If not (its write buffer is full: a slow or stalled client), the snapshot
-becomes the client's single pending one, replacing any older pending one (latest wins),
-and is written when the socket drains (``Channel.on_writable``). So a slow client holds
-at most one pending snapshot (a reference to the shared update) plus its bounded write
-buffer, and never delays anyone: the loop does not wait for it.
-
-Counting is cheap too: writes are tallied in plain integers (``FanOutStats``) and added
-to the Prometheus counters once per fan-out by the caller.
+A slow client keeps only the newest snapshot pending and never delays the others.
 """
 
 from __future__ import annotations

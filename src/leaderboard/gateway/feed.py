@@ -1,20 +1,6 @@
-"""The one Kafka consumer of a gateway process: snapshots from the ``leaderboard`` topic.
+"""The one Kafka consumer thread of a gateway process: snapshots from ``leaderboard``.
 
-One thread per process (never one per connection) polls the topic and hands batches of
-parsed, serialised updates to the event loop through ``deliver`` (the app passes a
-function that schedules them with ``call_soon_threadsafe``). Parsing and serialising
-happen on this thread, so the event loop only fans out.
-
-Broadcast semantics: every gateway replica must see every snapshot, so the consumer joins
-no group. Its partitions are assigned by hand, starting ``REPLAY_MESSAGES``
-before the end of each partition (the latest snapshots, which also covers one published
-while the gateway started, acknowledged by Kafka but not yet in the Redis cache). Offsets
-are never committed; the group id is unique to the process and only satisfies librdkafka.
-
-A second, small thread checks every few seconds that Kafka's metadata gives each assigned
-partition a leader: that is the Kafka half of readiness. It is a thread of its own
-because the request blocks (for as long as a loaded broker takes to answer), and the
-polling thread must never wait on it: a snapshot would wait in librdkafka's queue.
+Assigned by hand, never committed (see docs/api.md, "Inside a gateway process").
 """
 
 from __future__ import annotations

@@ -1,17 +1,6 @@
 """Fan-out: the latest snapshot of every leaderboard and the clients watching each.
 
-Everything here runs on the event loop and never awaits, so it needs no locks, except
-``Handoff``, the bridge from the Kafka consumer thread: it keeps the newest update per
-leaderboard until the loop takes them, so a loop that falls behind (more clients than a
-core can serve) skips to the newest snapshots instead of queueing every one of them.
-
-``Hub.offer()`` keeps a snapshot only if it is newer than the one held (replays and the
-Redis cache may repeat or lag behind the topic) and hands the already-serialised update
-to every subscriber of that leaderboard. Handing over never blocks: each client has a
-``Mailbox`` that holds at most ONE pending update, and a newer one replaces it. A slow
-or stalled client therefore costs one pointer, never a queue, and never delays the
-others; its sender simply skips to the newest snapshot when it catches up (counted as
-coalesced).
+Event-loop only (no locks), except ``Handoff``, the bridge from the consumer thread.
 """
 
 from __future__ import annotations

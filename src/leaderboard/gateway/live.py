@@ -1,20 +1,6 @@
 """The WebSocket endpoint ``/ws/leaderboards/{leaderboard_id}``: one client's session.
 
-A handshake is refused with HTTP 403 when its Origin is not allowed. An accepted client
-is closed at once with a clear code and reason when the leaderboard id is invalid (1008)
-or the process already serves its connection cap (1013, try again later).
-
-Then the client gets ``hello``, the current snapshot (from memory, or from the Redis
-cache if this process has none yet), and every newer snapshot. The handler itself only
-reads (and ignores) what the client sends, which is how a close is noticed. Snapshots
-reach the client one of two ways:
-
-- **direct** (the gateway's own uvicorn protocol, see ``transport``): a
-  ``DirectSubscriber`` writes pre-framed snapshots straight to the socket during the
-  hub's fan-out; a sweeper task sends heartbeats on idle connections and aborts clients
-  whose pending snapshot could not be written for ``SEND_TIMEOUT_SECONDS``;
-- **portable** (any other ASGI server, or with per-message compression on): a ``Mailbox``
-  per client and a sender task doing ASGI sends, with the same heartbeat and timeout.
+Handshake checks, ``hello``, then snapshots on the direct or the portable path.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""The WebSocket protocol's messages (version 1), each serialised once.
+"""The WebSocket protocol's messages (version 1; docs/api.md documents them for clients).
 
-Every message is one JSON object in a text frame with ``type`` and ``protocol`` (1); a
-client ignores types it does not know. ``docs/api.md`` documents them for client authors:
-
-- ``hello``: first message of every connection: the leaderboard, whether a snapshot
-  exists yet, and the heartbeat interval;
-- ``snapshot``: the top N of the leaderboard (the ``LeaderboardSnapshot`` fields), sent
-  right after ``hello`` when one exists and then on every change;
-- ``heartbeat``: sent on a connection idle for one heartbeat interval, so a client can
-  tell a quiet leaderboard from a dead connection.
-
-``Update`` is one snapshot as the gateway holds it: parsed, with its ``snapshot`` message
-already serialised, and framed too (``text_frame``: a server's frames are not masked, so
-the same bytes go to every client), so fan-out costs no JSON or framing work per client.
+``Update``: one snapshot, parsed, serialised and framed once for every client.
 """
 
 from __future__ import annotations

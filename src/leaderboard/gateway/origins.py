@@ -1,17 +1,6 @@
 """Which web pages may open the WebSocket: the Origin allow-list.
 
-Browsers let any page open a WebSocket to any host and send the user's cookies along;
-the ``Origin`` header is the only sign of which site's page asked. ``OriginPolicy``
-accepts:
-
-- no ``Origin`` header: not a browser page (a game server, a script, a load tester);
-- the page's own origin: the origin's ``host[:port]`` equals the request's ``Host``, or
-  ``X-Forwarded-Host`` when a reverse proxy rewrote ``Host``. A page cannot set either
-  header on a WebSocket request, so this is safe behind a proxy that forwards them;
-- an origin configured in ``LEADERBOARD_GATEWAY_ALLOWED_ORIGINS`` (or every one, ``*``);
-- a loopback origin (``localhost``, ``127.0.0.1``, ``[::1]``, any port) unless turned off.
-
-Origins are compared normalised: lower case, default ports (80, 443) dropped.
+The rules and why they are safe behind a proxy: docs/api.md, "Origins".
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Reads from Redis (``redis.asyncio``): rankings for the REST API and the snapshot cache.
 
-Each ranking read is one Lua script, so the total, a player's rank and the rows around it
-come from the same instant even while the ranker applies scores.
+Each ranking read is one Lua script, so the total, a rank and the rows are consistent.
 """
 
 from __future__ import annotations

@@ -1,29 +1,6 @@
-"""uvicorn's WebSocket protocol, extended for fan-out to thousands of clients per process.
+"""uvicorn's WebSocket protocol, extended with direct frame writes and bounded buffers.
 
-Two problems of the stock protocol at this scale:
-
-- **Cost per message.** An ASGI ``send`` per client per snapshot goes through the
-  framework, the protocol's framing and a task switch: tens of microseconds, so a core is
-  saturated well below 50,000 messages/s. A server's frames are not masked, so the gateway
-  frames each snapshot once (``messages.text_frame``) and this protocol lets the app write
-  those bytes straight to the socket (``Channel.write_frame``) when the socket can take
-  them. Control frames and the close handshake stay with the protocol; the app writes
-  only complete data frames, so nothing interleaves.
-- **Clients that stop reading.** With asyncio, ``transport.close()`` waits until the
-  write buffer is flushed, which never happens for a client that stopped reading (a
-  frozen tab, a dead phone behind a NAT that still ACKs, a hostile client): the
-  connection would stay in memory until TCP gives up, hours later. Here the write buffer
-  is bounded (``WS_WRITE_BUFFER_BYTES``; past it ``Channel.can_write()`` is False
-  and the app keeps only the newest snapshot pending), a keepalive ping left unanswered
-  aborts the connection instead of waiting for a flush, connections still open shortly
-  after the server's shutdown closed them are aborted, and the app may ``abort()`` a
-  client whose pending snapshot could not be written for ``live.SEND_TIMEOUT_SECONDS``.
-
-The app finds the connection's ``Channel`` in ``scope["extensions"]["leaderboard.channel"]``
-(absent under another server, where it falls back to ASGI sends). This relies on
-attributes of uvicorn's ``WebSocketsSansIOProtocol`` (``transport``, ``scope``,
-``close_sent``, ``disconnected``); the version is pinned in ``uv.lock`` and the
-integration tests exercise every path above.
+Why, and which uvicorn internals it relies on: docs/api.md, "Inside a gateway process".
 """
 
 from __future__ import annotations

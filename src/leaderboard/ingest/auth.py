@@ -1,11 +1,6 @@
 """API keys: parsing them from the settings and deciding whether a request may submit.
 
-Keys are configured as one secret, ``LEADERBOARD_INGEST_API_KEYS``: comma-separated
-``name:key`` pairs (in production a Kubernetes Secret). The name identifies the caller in
-logs and in ``LEADERBOARD_INGEST_DISABLED_KEYS``; the key itself is never logged or kept:
-only its SHA-256 digest is held, and a presented key is hashed and compared with every
-digest using ``hmac.compare_digest``, so neither the comparison time nor an early exit
-tells an attacker how close a guess was.
+Only SHA-256 digests of the keys are held, compared in constant time.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """Request body size limits, enforced before any byte is parsed.
 
-Two checks, because a client may lie or stream: the declared ``Content-Length`` is
-refused at once when it is over the limit, and the bytes actually received are counted
-as they arrive, so a chunked body (no Content-Length) or a body longer than declared is
-cut off as soon as it crosses the limit, without buffering more than the limit.
+Both the declared ``Content-Length`` and the bytes actually received are checked.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
 """What callers send and what the API answers, and the parser from body bytes to events.
 
-``ScoreEventIn`` is the ``ScoreEvent`` of ``leaderboard.core.events`` with three
-conveniences for game servers: ``event_id`` (a new UUID4 when omitted), ``occurred_at``
-(the server's clock when omitted) and ``version`` (1 when omitted) are optional. The field
-rules are not repeated here: the id, name and leaderboard types come from
-``core.events``, the score bounds from the settings via ``ScoreBounds``, and every parsed
-event is finally built as a ``ScoreEvent``, which checks the whole contract again.
-
-One rule is the API's own: a ``display_name`` with a control character (U+0000-U+001F,
-U+007F-U+009F) is refused here. The contract itself still accepts them, because the
-topic holds events accepted before this rule, and game servers may produce to Kafka
-directly; consumers cope (the archiver stores a NUL as U+FFFD).
-
-``parse_submission()`` turns a request body into events or raises the HTTP error that says
-what was wrong: 422 in FastAPI's field-level format (``loc`` such as
-``["body", 3, "score"]``), 413 for a batch over the size limit.
+``ScoreEventIn`` is the contract's ``ScoreEvent`` with defaults for game servers.
 """
 
 from __future__ import annotations

@@ -1,23 +1,6 @@
 """The Kafka side of ingest: produce events and await the broker's acknowledgement.
 
-``ScoreProducer`` wraps one confluent-kafka ``Producer`` (idempotent, ``acks=all``, from
-``core.kafka.producer_config``). A dedicated thread calls ``poll()``, which runs the
-delivery callbacks; each callback hands its result to the event loop with
-``loop.call_soon_threadsafe``, resolving the asyncio future a request awaits. So a request
-is answered 202 only after every one of its events is on all in-sync replicas.
-(``confluent_kafka.aio`` is not used: it has deadlock reports under uvicorn.)
-
-Failing fast instead of hanging:
-
-- the producer's delivery timeout equals the request deadline, so an event that cannot be
-  delivered is failed by librdkafka about when its request gives up, instead of being
-  delivered long after the caller was told 503;
-- the error callback's "all brokers down" marks Kafka unreachable; while it is, a request
-  first runs a short, cached reachability check (``list_topics``) and answers 503 at once
-  when it fails. A delivery or a check that succeeds clears the mark.
-
-``EventSink`` is the interface the application needs; tests of the HTTP layer give the
-app a small fake of it.
+Fails fast rather than hanging when Kafka is away (docs/services.md, "Ingest API").
 """
 
 from __future__ import annotations

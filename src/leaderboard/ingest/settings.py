@@ -1,8 +1,6 @@
 """``IngestSettings``: the ingest API's address, API keys, batch limit and Kafka deadline.
 
-API keys have no default: without ``LEADERBOARD_INGEST_API_KEYS`` the settings do not
-build, so the service refuses to start (``load_settings`` raises ``ConfigurationError``
-naming the variable) instead of accepting scores from anyone.
+API keys have no default: without them the service refuses to start.
 """
 
 from __future__ import annotations

@@ -1,15 +1,6 @@
 """The publisher's loop: coalesce notices, publish each leaderboard at most once per interval.
 
-The batch handler folds every notice of a batch into "dirty" leaderboards (keeping the
-newest event time of each), then publishes them, waiting out the interval of any
-leaderboard published too recently. Under load, notices pile up while it publishes and
-the next batch coalesces all of them, so the work per interval is bounded by the number
-of leaderboards, not by the event rate: the original design read one notice at a time
-with a Redis round trip each and fell behind without bound.
-
-A snapshot is produced to ``leaderboard`` and acknowledged before it is written to the
-Redis cache, and both happen before the notices' offsets are stored: a crash republishes
-at worst, and the cache never holds a snapshot the topic lacks.
+Each snapshot is acknowledged by Kafka, then cached, then its notices' offsets stored.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The publisher's Redis reads and writes: a leaderboard's top N and the snapshot cache.
 
-The top N comes from the shared page script (``core.standings``): players, scores and
-display names of one instant, ranked as the gateway's REST API ranks them.
+The top N comes from the shared page script, so it ranks as the REST API does.
 """
 
 from __future__ import annotations

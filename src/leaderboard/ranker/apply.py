@@ -1,41 +1,6 @@
 """Applying a partition's batch to Redis exactly once, in one atomic Lua script.
 
-Per partition, Redis stores the next offset to apply (``{p}:offsets:<group>:<topic>``).
-The script compares the batch with it:
-
-- a batch that starts **past** it is refused (a gap: this consumer's position is ahead of
-  what Redis holds, so applying would skip events); the caller seeks back to it;
-- events **below** it were applied before (a redelivery after a crash between the Redis
-  write and the offset commit, or a second consumer that still believes it owns the
-  partition during a rebalance): they are skipped;
-- the rest are applied, each unless its ``event_id`` is in the dedup window (a producer
-  retry that became a second message), and the stored offset moves past the batch.
-
-The script works in bulk rather than per event: one ``SMISMEMBER`` per dedup bucket, one
-``SADD`` of the new ids, and per leaderboard one ``ZMSCORE`` and one ``ZADD`` of the new
-totals (each player's deltas summed, as repeated ``ZINCRBY`` would) and one ``HSET`` of
-the newest names. Redis then spends its time on the data, not on dispatching thousands
-of calls, and writes a few commands per batch to its append-only file instead of a few
-per event (which also spaces out the file's rewrites).
-
-Everything happens in one script, so a SIGKILL leaves either all or nothing of a batch
-in Redis.
-
-``BatchApplier.send`` writes a batch's scripts to a connection of the applier's own
-without waiting, and ``finish`` reads their replies later (Redis pipelining across
-batches: the ranker decodes the next batch meanwhile). A reply that is lost with its
-connection is not guessed at: the batch is run again, which the offset check makes
-harmless. Batches reach Redis in the order they were started: while an earlier batch
-waits to be run again (it could not be sent, its connection was lost, or Redis had lost
-the script), later ones are not sent either but run after it. Every key the script
-touches carries the ``{prefix}`` hash tag (see ``leaderboard.core.keys``), so the script
-also runs on Redis Cluster.
-
-The dedup window uses two time buckets: event ids go into the set of the current bucket
-(``now // window``) and are checked against the current and the previous one; each set
-expires when it stops being consulted, at the end of the bucket after its own. An id is
-therefore recognised for at least ``window`` and at most ``2 * window`` seconds, and
-Redis holds at most two buckets of ids.
+Offset check, bulk writes, dedup buckets and pipelining: docs/services.md, "Ranker".
 """
 
 from __future__ import annotations

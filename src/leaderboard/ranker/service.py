@@ -1,25 +1,6 @@
 """The ranker's consume loop: decode, dead-letter, apply, notify, then store offsets.
 
-For each batch from ``BatchConsumer``:
-
-1. every message is decoded against the event contract; invalid ones are produced to the
-   dead-letter topic with the reason and their source coordinates in headers;
-2. the valid events are grouped per partition and their scripts sent by
-   ``BatchApplier`` (one atomic script per partition), without waiting for the reply;
-3. one change notice lists the leaderboards the batch changed;
-4. the producer is flushed, so dead letters and the notice are on the broker before the
-   batch's offsets are stored. A partition refused as a gap is rewound instead and its
-   offset not stored.
-
-Steps 1-2 are the batch's start; reading the replies and 3-4 its completion
-(``BatchConsumer``'s overlap, two batches in flight): while Redis runs batch N's
-scripts with batch N+1's queued behind them, the ranker decodes batch N+2, so the
-ranker's CPU and Redis's work side by side instead of in turn. Exactly-once does not
-depend on it: each script still refuses what does not follow the stored offset.
-
-On assignment, each partition is positioned at the offset Redis says comes next, or at
-the beginning of the topic when Redis has none, so the sorted sets can be rebuilt from
-Kafka after Redis lost its data.
+Two batches in flight (``BatchConsumer``'s overlap); see docs/services.md, "Ranker".
 """
 
 from __future__ import annotations
