@@ -1,14 +1,6 @@
-"""Settings: every tunable of every process, read from ``LEADERBOARD_*`` environment variables.
+"""Settings read from ``LEADERBOARD_*`` variables: the shared base and the Redis/PostgreSQL bases.
 
-``LeaderboardSettings`` holds what all processes share (logging, HTTP address, shutdown bound,
-Kafka connection, topic names). ``RedisSettings`` and ``PostgresSettings`` add the
-connection fields of those servers; each service defines one subclass combining what it
-needs and builds it in ``main()`` with ``load_settings()``, then passes it down. Nothing
-here is read at import time, so tests build their own settings.
-
-Defaults point at the local stack (``make infra-up``), so no ``.env`` file is needed.
-A bad value fails at start with one line per variable, e.g.
-``LEADERBOARD_REDIS_PORT='abc' is not an integer``. Secret values are never echoed.
+Each service builds its subclass in ``main()``; a bad value fails with one line per variable.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
-"""The command line: ``python -m leaderboard.devstack {up,down,status,run,tools}``.
+"""``python -m leaderboard.devstack {up,down,status,run,tools}``: the local stack's commands.
 
-- ``up``: install what is missing, start what is not running, wait until all answer.
-- ``down``: stop the servers; their data stays under ``LEADERBOARD_DEVSTACK_DIR``.
-- ``status``: one line per server on stdout; exit 0 only if all three answer.
-- ``run``: what ``make run`` does after ``up``: start the services of ``./Procfile`` with
-  honcho (which stops them cleanly on Ctrl-C), or say that there are none yet.
-- ``tools``: install what the test suite needs besides the servers (Chromium and nginx
-  for the end-to-end tests); ``make test`` runs it first.
-
-A configuration error exits 2 and a stack error exits 1, each with one clear log line.
+Each is described in docs/local-stack.md; bad settings exit 2, a stack error exits 1.
 """
 
 from __future__ import annotations

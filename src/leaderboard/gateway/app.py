@@ -1,14 +1,6 @@
 """The gateway application: ``create_app(settings, metrics)`` builds it, nothing global.
 
-Routes: the live page ``/`` (with ``/static/...``), the WebSocket
-``/ws/leaderboards/{leaderboard_id}``, the REST API under ``/api`` (OpenAPI at ``/docs``),
-``/livez``, ``/readyz`` and ``/metrics``.
-
-Start-up (the lifespan) connects ``redis.asyncio``, starts the live service's sweeper
-(heartbeats, dead clients) and the process's single Kafka consumer thread, and loads the
-cached snapshot of every known leaderboard from Redis; shutdown stops them and closes
-Redis. uvicorn closes the WebSockets itself (code
-1012, service restart), which makes the page reconnect, to another replica if any.
+Routes and the lifespan's start-up and shutdown: docs/api.md and docs/services.md.
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the route annotations.

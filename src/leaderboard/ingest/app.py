@@ -1,10 +1,6 @@
 """The ingest HTTP application: ``create_app(settings, metrics)`` builds it, nothing global.
 
-Routes: ``POST /api/scores`` (one event or a batch), ``/livez``, ``/readyz``, ``/metrics``
-and the OpenAPI docs at ``/docs``. A request goes through, in order: authentication (401
-or 403), the body size limit (413, before any parsing), parsing and validation (422, or
-413 for too many events), then Kafka: 202 only once every event is acknowledged with
-``acks=all``, 503 when Kafka does not acknowledge within the request deadline.
+A request is checked in the order of docs/services.md's status table: key, size, body, Kafka.
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
