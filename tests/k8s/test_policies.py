@@ -123,6 +123,14 @@ def test_services_listen_on_all_interfaces_on_their_container_port(profile: Rend
         assert [p["containerPort"] for p in ports] == [settings.http_port]
 
 
+@pytest.mark.parametrize("component", sorted(SETTINGS))
+def test_the_chart_s_default_port_is_the_service_s_own(component: str) -> None:
+    # The chart passes its port as LEADERBOARD_HTTP_PORT, so a drift would still render
+    # consistently; the two defaults (values.yaml and the settings class) must agree.
+    values = load_yaml(CHART_DIR / "values.yaml")
+    assert values[component]["port"] == SETTINGS[component].model_fields["http_port"].default
+
+
 def _app(component: str, settings: LeaderboardSettings) -> FastAPI:
     factory = create_gateway_app if component == "gateway" else create_ingest_app
     return factory(settings, Metrics(component))  # type: ignore[arg-type]

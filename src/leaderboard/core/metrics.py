@@ -1,25 +1,16 @@
 """Prometheus metrics every process shares: ``Metrics`` (its registry, build info, runtime
-collectors and the batch consumer's metrics), the web services' ``/metrics`` endpoint and
-request accounting. Each service declares its own metrics in ``<service>/metrics.py``.
+collectors and the batch consumer's metrics). Each service declares its own metrics in
+``<service>/metrics.py``; the web services' endpoint and request accounting are in ``web``.
 """
 
 from __future__ import annotations
 
 import platform
-import time
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    Info,
-    make_asgi_app,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import leaderboard
 from leaderboard.core.logging import get_logger
@@ -107,73 +98,3 @@ class Metrics:
             "How long the last graceful shutdown took (set just before exit).",
             registry=self.registry,
         )
-
-
-class MetricsEndpoint:
-    """``/metrics`` for a web service, as an ASGI endpoint its router serves at one exact
-    path (mounting the app instead would redirect ``/metrics`` to ``/metrics/``)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._app = make_asgi_app(registry=metrics.registry)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
-
-
-class RequestAccounting:
-    """ASGI middleware of the web services: counts the requests under ``prefix`` by status
-    in ``requests`` (a counter labelled ``status``) and logs each one: server errors as
-    warnings, client errors at ``client_error_level``, the rest at debug. It logs the
-    method, path, status, duration, client address and the authenticated caller's name
-    (``scope["state"]["caller"]``), never headers, so never a credential."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        requests: Counter,
-        *,
-        prefix: str = "/api/",
-        client_error_level: str = "debug",
-    ) -> None:
-        self.app = app
-        self.requests = requests
-        self.prefix = prefix
-        self.client_error_level = client_error_level
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"].removeprefix(scope.get("root_path", ""))
-        if not path.startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
-        answered = {"status": 500}
-        started = time.perf_counter()
-
-        async def record_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            code = answered["status"]
-            self.requests.labels(status=str(code)).inc()
-            client = scope.get("client")
-            fields = {
-                "method": scope["method"],
-                "path": path,
-                "status": code,
-                "seconds": round(time.perf_counter() - started, 4),
-                "caller": scope.get("state", {}).get("caller"),
-                "client": client[0] if client else None,
-            }
-            if code >= 500:
-                level = "warning"
-            elif code >= 400:
-                level = self.client_error_level
-            else:
-                level = "debug"
-            getattr(_log, level)("request", **fields)

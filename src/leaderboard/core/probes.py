@@ -13,12 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
-from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Route
 
-from leaderboard.core.metrics import Metrics, MetricsEndpoint
+from leaderboard.core.metrics import Metrics
 
 #: The readiness check a ``starting`` Health fails until ``started()``.
 STARTUP_CHECK = "startup"
@@ -85,28 +82,6 @@ def probe_answer(ok: bool, body: dict[str, Any]) -> tuple[HTTPStatus, bytes]:
     """The status and JSON body of a probe's answer."""
     status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
     return status, orjson.dumps({"status": "ok" if ok else "failing", **body})
-
-
-def probe_router(
-    metrics: Metrics, health: Health, *, refresh: ReadinessRefresh | None = None
-) -> APIRouter:
-    """``/livez``, ``/readyz`` and ``/metrics`` for a web service's app."""
-    router = APIRouter(tags=["probes"])
-
-    @router.get("/livez", summary="Liveness: the process makes progress")
-    async def livez() -> Response:
-        status, body = probe_answer(*health.liveness())
-        return Response(body, status_code=status, media_type=JSON)
-
-    @router.get("/readyz", summary="Readiness: the servers it depends on are reachable")
-    async def readyz() -> Response:
-        extra = await refresh() if refresh is not None else {}
-        ready, body = health.readiness()
-        status, payload = probe_answer(ready, body | extra)
-        return Response(payload, status_code=status, media_type=JSON)
-
-    router.routes.append(Route("/metrics", MetricsEndpoint(metrics), include_in_schema=False))
-    return router
 
 
 def serve_worker_http(

@@ -1,23 +1,17 @@
-"""The start-up and shutdown every service shares: ``run_worker`` for the workers,
-``run_web_service`` for the web services (uvicorn). Each service's ``main()`` is one call
-of either; docs/services.md describes the sequence and the exit statuses.
-"""
+"""The start-up and shutdown every service shares, and ``run_worker`` for the workers
+(``web.run_web_service`` does the same for the web services). docs/services.md describes
+the sequence and the exit statuses."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import math
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic
+from typing import Generic
 
-import uvicorn
-from starlette.types import ASGIApp
-
-from leaderboard.core.config import ENV_PREFIX, LeaderboardSettings, SettingsT, load_settings
+from leaderboard.core.config import ENV_PREFIX, SettingsT, load_settings
 from leaderboard.core.errors import ConfigurationError, LeaderboardError
 from leaderboard.core.lifecycle import (
     EXIT_BAD_CONFIGURATION,
@@ -88,86 +82,28 @@ def run_worker(
 ) -> int:
     """Run a worker from start-up to exit: probes and ``/metrics`` on its HTTP address,
     then ``work(context)`` until it returns; returns the exit status."""
-    started = _start(settings_class, argv)
+    started = start_service(settings_class, argv)
     if isinstance(started, int):
         return started
     settings, metrics, shutdown = started
     # Not ready until work() reaches its main loop; see Health.started().
     context = ServiceContext(settings, metrics, Health(starting=True), shutdown)
-    server = serve_worker_http(metrics, context.health, settings.http_host, settings.http_port)
+    try:
+        server = serve_worker_http(metrics, context.health, settings.http_host, settings.http_port)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        log.error("the HTTP server did not start", port=settings.http_port, error=str(exc))
+        return finish(metrics, shutdown, EXIT_FAILED)
     log.info("started", url=f"http://{settings.http_host}:{server.server_port}/metrics")
     tune_garbage_collector()
     try:
-        status = _run_guarded(lambda: work(context))
+        status = run_guarded(lambda: work(context))
     finally:
         server.shutdown()
         server.server_close()
-    return _stopped(metrics, shutdown, status)
+    return finish(metrics, shutdown, status)
 
 
-def run_web_service(
-    settings_class: type[SettingsT],
-    create_app: Callable[[SettingsT, Metrics], ASGIApp],
-    argv: Sequence[str] | None = None,
-    *,
-    server_options: Callable[[SettingsT], Mapping[str, Any]] | None = None,
-) -> int:
-    """Run a web service from start-up to exit: ``create_app(settings, metrics)`` served by
-    uvicorn on its HTTP address (``server_options`` adds uvicorn options) until a stop is
-    requested; returns the exit status."""
-    started = _start(settings_class, argv)
-    if isinstance(started, int):
-        return started
-    settings, metrics, shutdown = started
-    try:
-        app = create_app(settings, metrics)
-    except ConfigurationError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return EXIT_BAD_CONFIGURATION
-    options = server_options(settings) if server_options is not None else {}
-    server = _StoppableServer(web_server_config(settings, app, **options), shutdown)
-    log.info("starting", url=f"http://{settings.http_host}:{settings.http_port}/")
-    status = _run_guarded(server.run)
-    if status == EXIT_OK and not server.started:
-        log.error("the HTTP server did not start", port=settings.http_port)
-        status = EXIT_FAILED
-    return _stopped(metrics, shutdown, status)
-
-
-def web_server_config(
-    settings: LeaderboardSettings, app: ASGIApp, **options: Any
-) -> uvicorn.Config:
-    """uvicorn's configuration for a web service; ``options`` add to or replace the base."""
-    base: dict[str, Any] = {
-        "host": settings.http_host,
-        "port": settings.http_port,
-        "log_config": None,
-        "access_log": False,  # one line per probe would drown the useful ones
-        "timeout_graceful_shutdown": math.ceil(settings.shutdown_timeout_seconds),
-        "lifespan": "on",
-    }
-    return uvicorn.Config(app, **(base | options))
-
-
-class _StoppableServer(uvicorn.Server):
-    """uvicorn stopped by the process's ``Shutdown`` (the same signals, bound and exit
-    statuses as a worker) instead of by signal handlers of its own."""
-
-    def __init__(self, config: uvicorn.Config, shutdown: Shutdown) -> None:
-        super().__init__(config)
-        self._shutdown = shutdown
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def on_tick(self, counter: int) -> bool:
-        if self._shutdown.requested:
-            self.should_exit = True
-        return await super().on_tick(counter)
-
-
-def _start(
+def start_service(
     settings_class: type[SettingsT], argv: Sequence[str] | None
 ) -> tuple[SettingsT, Metrics, Shutdown] | int:
     """Help, settings, logging, metrics and signal handlers; an exit status instead when
@@ -190,7 +126,7 @@ def _start(
     return settings, Metrics(settings.service_name), shutdown
 
 
-def _run_guarded(run: Callable[[], None]) -> int:
+def run_guarded(run: Callable[[], None]) -> int:
     """Run the service's main part; an error ends it with ``EXIT_FAILED``, logged as JSON."""
     try:
         run()
@@ -198,7 +134,7 @@ def _run_guarded(run: Callable[[], None]) -> int:
         log.exception("stopping on error", error=str(exc))
         return EXIT_FAILED
     except SystemExit as exc:  # uvicorn's own exit (address in use, lifespan failed)
-        log.error("the HTTP server stopped", status=exc.code)
+        log.error("the service exited", status=exc.code)
         return EXIT_FAILED
     except Exception:  # a bug or an unwrapped client error: log it as JSON, not a traceback
         log.exception("stopping on an unexpected error")
@@ -206,7 +142,7 @@ def _run_guarded(run: Callable[[], None]) -> int:
     return EXIT_OK
 
 
-def _stopped(metrics: Metrics, shutdown: Shutdown, status: int) -> int:
+def finish(metrics: Metrics, shutdown: Shutdown, status: int) -> int:
     metrics.shutdown_seconds.set(shutdown.elapsed())
     shutdown.complete()
     return status

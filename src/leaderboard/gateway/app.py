@@ -25,10 +25,11 @@ from redis.exceptions import RedisError
 import leaderboard
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import Metrics, RequestAccounting
-from leaderboard.core.probes import Health, probe_router
+from leaderboard.core.metrics import Metrics
+from leaderboard.core.probes import Health
+from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.gateway.api import api_router
-from leaderboard.gateway.feed import SnapshotFeed
+from leaderboard.gateway.feed import SnapshotConsumer, SnapshotFeed
 from leaderboard.gateway.hub import Handoff, Hub
 from leaderboard.gateway.live import LiveService
 from leaderboard.gateway.messages import Update
@@ -72,7 +73,7 @@ def create_app(
     settings: GatewaySettings,
     metrics: Metrics,
     *,
-    consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+    consumer_factory: Callable[[dict[str, Any]], SnapshotConsumer] = Consumer,
 ) -> FastAPI:
     """The gateway application; ``consumer_factory`` replaces the Kafka consumer (tests)."""
     gateway_metrics = GatewayMetrics(metrics.registry)
@@ -112,7 +113,7 @@ def create_app(
             yield
         finally:
             await live.stop()
-            await asyncio.to_thread(feed.stop, settings.shutdown_timeout_seconds)
+            await asyncio.to_thread(feed.stop, shutdown_share(settings))
             await redis.aclose()
             log.info("Kafka consumer and Redis closed")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from leaderboard.core.runtime import run_web_service
+from leaderboard.core.web import run_web_service
 from leaderboard.gateway.app import create_app
 from leaderboard.gateway.live import PER_MESSAGE_DEFLATE
 from leaderboard.gateway.settings import GatewaySettings

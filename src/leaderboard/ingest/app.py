@@ -19,8 +19,9 @@ import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
 from leaderboard.core.events import ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
-from leaderboard.core.metrics import Metrics, RequestAccounting
-from leaderboard.core.probes import Health, probe_router
+from leaderboard.core.metrics import Metrics
+from leaderboard.core.probes import Health
+from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.ingest.auth import Keyring, Outcome, presented_key
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
@@ -106,7 +107,7 @@ def create_app(
         try:
             yield
         finally:
-            await active.close(settings.shutdown_timeout_seconds)
+            await active.close(shutdown_share(settings))
             log.info("Kafka producer flushed and closed")
 
     app = FastAPI(

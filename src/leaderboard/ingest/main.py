@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from leaderboard.core.runtime import run_web_service
+from leaderboard.core.web import run_web_service
 from leaderboard.ingest.app import create_app
 from leaderboard.ingest.settings import IngestSettings
 

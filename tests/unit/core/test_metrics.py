@@ -7,7 +7,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from leaderboard.core.metrics import Metrics, RequestAccounting
+from leaderboard.core.metrics import Metrics
+from leaderboard.core.web import RequestAccounting
 
 
 def exported_names(metrics: Metrics) -> set[str]:

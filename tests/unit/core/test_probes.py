@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.probes import Health, probe_router, serve_worker_http
+from leaderboard.core.probes import Health, serve_worker_http
+from leaderboard.core.web import probe_router
 
 
 @pytest.fixture

@@ -17,14 +17,14 @@ from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.errors import InfrastructureError
 from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.probes import Health, probe_router
+from leaderboard.core.probes import Health
 from leaderboard.core.runtime import (
     GC_YOUNG_THRESHOLD,
     ServiceContext,
-    run_web_service,
     run_worker,
     tune_garbage_collector,
 )
+from leaderboard.core.web import probe_router, run_web_service
 from leaderboard.gateway.main import main as gateway_main
 from leaderboard.ingest.main import main as ingest_main
 from leaderboard.publisher.main import main as publisher_main
@@ -141,6 +141,25 @@ def test_a_web_service_whose_port_is_taken_exits_1(monkeypatch: pytest.MonkeyPat
         assert run_web_service(LeaderboardSettings, lambda settings, metrics: FastAPI()) == (
             EXIT_FAILED
         )
+
+
+def test_a_worker_whose_port_is_taken_exits_1_without_working(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worked: list[bool] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("LEADERBOARD_HTTP_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("LEADERBOARD_LOG_FORMAT", "json")
+        assert run_worker(LeaderboardSettings, lambda context: worked.append(True), []) == (
+            EXIT_FAILED
+        )
+    assert worked == []
+    # One structured line naming the port, not a traceback.
+    logged = capsys.readouterr()
+    assert "Traceback" not in logged.err + logged.out
+    assert '"the HTTP server did not start"' in logged.err + logged.out
 
 
 def answered(url: str) -> int | None:

@@ -8,7 +8,7 @@ from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError
 from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION
 from leaderboard.core.metrics import Metrics
-from leaderboard.core.runtime import web_server_config
+from leaderboard.core.web import web_server_config
 from leaderboard.gateway.app import create_app
 from leaderboard.gateway.main import main, server_options
 from leaderboard.gateway.settings import GatewaySettings
@@ -61,4 +61,5 @@ def test_uvicorn_runs_the_gateway_protocol_with_pings_and_no_compression() -> No
     assert config.ws.__name__ == "GatewayWebSocketProtocol"
     assert (config.host, config.port) == ("127.0.0.1", 8000)
     assert (config.backlog, config.proxy_headers, config.access_log) == (4096, True, False)
-    assert (config.lifespan, config.timeout_graceful_shutdown) == ("on", 10)
+    # Half the 10 s bound: the app's own shutdown gets the other half.
+    assert (config.lifespan, config.timeout_graceful_shutdown) == ("on", 5)
