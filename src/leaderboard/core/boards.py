@@ -1,0 +1,75 @@
+"""Board definitions: how a leaderboard combines, sorts and shows its scores.
+
+PostgreSQL holds them; the compacted ``leaderboard-definitions`` topic carries them to every
+service (docs/architecture.md, "Board definitions").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leaderboard.core.events import LeaderboardId
+
+#: Largest ``metadata`` object, as compact JSON: definitions travel in every service's memory.
+METADATA_MAX_BYTES = 4096
+#: Largest ``top_n`` a board may ask of its snapshots (the page and the cache stay small).
+TOP_N_MAX = 100
+
+Operator = Literal["sum", "best", "latest"]
+Sort = Literal["desc", "asc"]
+ScoreFormat = Literal["integer", "time_ms"]
+
+
+class BoardSpec(BaseModel):
+    """What an operator sets for a board (the body of ``PUT /api/admin/leaderboards/{id}``).
+
+    ``None`` bounds and ``top_n`` mean the deployment's (``LEADERBOARD_SCORE_MIN``/``_MAX``,
+    ``LEADERBOARD_PUBLISHER_TOP_N``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Annotated[str, Field(min_length=1, max_length=128)]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    operator: Operator = "sum"
+    sort: Sort = "desc"
+    score_min: int | None = None
+    score_max: int | None = None
+    top_n: Annotated[int, Field(ge=1, le=TOP_N_MAX)] | None = None
+    format: ScoreFormat = "integer"
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(orjson.dumps(value))
+        if size > METADATA_MAX_BYTES:
+            raise ValueError(f"is {size} bytes as JSON, more than {METADATA_MAX_BYTES}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_bounds(self) -> BoardSpec:
+        if (
+            self.score_min is not None
+            and self.score_max is not None
+            and self.score_min > self.score_max
+        ):
+            raise ValueError(f"score_min {self.score_min} is above score_max {self.score_max}")
+        return self
+
+
+class BoardDefinition(BoardSpec):
+    """A stored board: its spec, its id and its revision (a counter PostgreSQL raises on
+    every change, so a service folding the topic keeps the newest it has seen)."""
+
+    id: LeaderboardId
+    revision: Annotated[int, Field(ge=1)]
+    updated_at: AwareDatetime
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> BoardDefinition:
+        return cls.model_validate_json(raw)
