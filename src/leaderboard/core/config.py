@@ -160,6 +160,9 @@ class LeaderboardSettings(BaseSettings):
     topic_leaderboard: TopicName = Field(
         "leaderboard", description="Compacted topic of leaderboard snapshots."
     )
+    topic_leaderboard_definitions: TopicName = Field(
+        "leaderboard-definitions", description="Compacted topic of board definitions."
+    )
 
     score_min: int = Field(1, description="Smallest accepted score delta of one event.")
     score_max: int = Field(1_000_000, description="Largest accepted score delta of one event.")

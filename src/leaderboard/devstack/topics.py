@@ -42,6 +42,12 @@ def topic_specs(settings: LeaderboardSettings) -> list[TopicSpec]:
         TopicSpec(settings.topic_game_score_dlq, 1, REPLICATION_FACTOR),
         TopicSpec(settings.topic_leaderboard_change, 1, REPLICATION_FACTOR),
         TopicSpec(
+            settings.topic_leaderboard_definitions,
+            1,
+            REPLICATION_FACTOR,
+            {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
+        ),
+        TopicSpec(
             settings.topic_leaderboard,
             1,
             REPLICATION_FACTOR,
