@@ -7,7 +7,14 @@ from leaderboard.devstack.topics import GAME_SCORE_PARTITIONS, topic_specs
 def test_topic_layout_follows_the_settings_names() -> None:
     settings = load_settings(LeaderboardSettings, topic_game_score="scores")
     specs = {spec.name: spec for spec in topic_specs(settings)}
-    assert set(specs) == {"scores", "game-score.dlq", "leaderboard-change", "leaderboard"}
+    assert set(specs) == {
+        "scores",
+        "game-score.dlq",
+        "leaderboard-change",
+        "leaderboard",
+        "leaderboard-definitions",
+    }
     assert specs["scores"].partitions == GAME_SCORE_PARTITIONS > 1
     assert {spec.replication_factor for spec in specs.values()} == {1}
     assert specs["leaderboard"].config["cleanup.policy"] == "compact"
+    assert specs["leaderboard-definitions"].config["cleanup.policy"] == "compact"
