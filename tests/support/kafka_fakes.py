@@ -32,7 +32,7 @@ class FakeMessage:
     topic_name: str
     partition_id: int
     offset_value: int
-    value_bytes: bytes = b"{}"
+    value_bytes: bytes | None = b"{}"
     key_bytes: bytes | None = None
     error_value: KafkaError | None = None
 
@@ -45,7 +45,7 @@ class FakeMessage:
     def offset(self) -> int:
         return self.offset_value
 
-    def value(self) -> bytes:
+    def value(self) -> bytes | None:
         return self.value_bytes
 
     def key(self) -> bytes | None:
@@ -223,8 +223,8 @@ class FakeProducer:
 
 
 class FakeSnapshotConsumer:
-    """The gateway's consumer (manual assignment, poll/consume): one partition with the
-    given watermarks; tests push messages with ``publish``."""
+    """A consumer with partitions assigned by hand (the gateway's, the definitions feed's):
+    one partition with the given watermarks; tests push messages with ``publish``."""
 
     def __init__(self, config: dict[str, Any], topic: str, high: int = 0) -> None:
         self.config = config
@@ -239,9 +239,18 @@ class FakeSnapshotConsumer:
     def publish(self, snapshot: LeaderboardSnapshot) -> None:
         self.push(snapshot.to_json())
 
-    def push(self, value: bytes) -> None:
-        self._queue.put(FakeMessage(self.topic, 0, self.high, value, b"key"))
+    def push(self, value: bytes | None, key: bytes = b"key") -> None:
+        self._queue.put(FakeMessage(self.topic, 0, self.high, value, key))
         self.high += 1
+
+    def skip(self, count: int) -> None:
+        """Offsets that hold no record (compacted away, transaction markers)."""
+        self.high += count
+
+    def end(self) -> None:
+        """The end-of-partition event librdkafka sends with ``enable.partition.eof``."""
+        eof = KafkaError(KafkaError._PARTITION_EOF)
+        self._queue.put(FakeMessage(self.topic, 0, self.high, None, None, eof))
 
     def list_topics(self, topic: str, timeout: float) -> ClusterMetadata:
         # Only the topic this fake holds exists.
