@@ -32,6 +32,7 @@ def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
             "topic_game_score_dlq": f"game-score-{suffix}.dlq",
             "topic_leaderboard_change": f"leaderboard-change-{suffix}",
             "topic_leaderboard": f"leaderboard-{suffix}",
+            "topic_leaderboard_definitions": f"leaderboard-definitions-{suffix}",
             "redis_key_prefix": f"t{suffix}",
         }
     )
