@@ -23,13 +23,14 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 import leaderboard
+from leaderboard.core.clients import AssignedConsumer
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.gateway.api import api_router
-from leaderboard.gateway.feed import SnapshotConsumer, SnapshotFeed
+from leaderboard.gateway.feed import SnapshotFeed
 from leaderboard.gateway.hub import Handoff, Hub
 from leaderboard.gateway.live import LiveService
 from leaderboard.gateway.messages import Update
@@ -73,7 +74,7 @@ def create_app(
     settings: GatewaySettings,
     metrics: Metrics,
     *,
-    consumer_factory: Callable[[dict[str, Any]], SnapshotConsumer] = Consumer,
+    consumer_factory: Callable[[dict[str, Any]], AssignedConsumer] = Consumer,
 ) -> FastAPI:
     """The gateway application; ``consumer_factory`` replaces the Kafka consumer (tests)."""
     gateway_metrics = GatewayMetrics(metrics.registry)
