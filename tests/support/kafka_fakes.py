@@ -222,7 +222,7 @@ class FakeProducer:
         self.config["error_cb"](KafkaError(code, reason, fatal=fatal))
 
 
-class FakeSnapshotConsumer:
+class FakeAssignedConsumer:
     """A consumer with partitions assigned by hand (the gateway's, the definitions feed's):
     one partition with the given watermarks; tests push messages with ``publish``."""
 

@@ -20,7 +20,7 @@ from leaderboard.core.definitions import (
     definition_key,
 )
 from leaderboard.core.probes import Health
-from tests.support.kafka_fakes import FakeSnapshotConsumer
+from tests.support.kafka_fakes import FakeAssignedConsumer
 from tests.support.services import wait_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -145,12 +145,12 @@ class Harness:
         self.settings = LeaderboardSettings(topic_leaderboard_definitions=TOPIC)
         self.health = Health()
         self.registry = BoardRegistry()
-        self.consumer = FakeSnapshotConsumer({}, TOPIC, high)
+        self.consumer = FakeAssignedConsumer({}, TOPIC, high)
         self.feed = DefinitionFeed(
             self.settings, self.registry, self.health, consumer_factory=self.factory
         )
 
-    def factory(self, config: dict[str, Any]) -> FakeSnapshotConsumer:
+    def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
         self.consumer.config = config
         return self.consumer
 
@@ -210,7 +210,7 @@ def test_caught_up_at_the_last_record_and_folds_what_comes_later(harness: Harnes
 def test_a_dead_thread_fails_liveness_and_readiness() -> None:
     h = Harness()
 
-    def broken(config: dict[str, Any]) -> FakeSnapshotConsumer:
+    def broken(config: dict[str, Any]) -> FakeAssignedConsumer:
         raise RuntimeError("no consumer today")
 
     feed = DefinitionFeed(h.settings, h.registry, h.health, consumer_factory=broken)

@@ -21,7 +21,7 @@ from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.metrics import Metrics
 from leaderboard.gateway.app import create_app
 from leaderboard.gateway.settings import GatewaySettings
-from tests.support.kafka_fakes import FakeSnapshotConsumer
+from tests.support.kafka_fakes import FakeAssignedConsumer
 from tests.support.services import free_port, metric_value, wait_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,10 +43,10 @@ def snapshot(board: str, version: int, *players: str) -> LeaderboardSnapshot:
 class Kafka:
     """Holds the fake consumer the app creates."""
 
-    consumer: FakeSnapshotConsumer | None = None
+    consumer: FakeAssignedConsumer | None = None
 
-    def factory(self, config: dict[str, Any]) -> FakeSnapshotConsumer:
-        self.consumer = FakeSnapshotConsumer(config, "leaderboard")
+    def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
+        self.consumer = FakeAssignedConsumer(config, "leaderboard")
         return self.consumer
 
     def publish(self, snapshot: LeaderboardSnapshot) -> None:

@@ -21,7 +21,7 @@ from leaderboard.gateway.feed import SnapshotFeed, newest_per_leaderboard
 from leaderboard.gateway.messages import Update
 from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.settings import GatewaySettings
-from tests.support.kafka_fakes import FakeSnapshotConsumer
+from tests.support.kafka_fakes import FakeAssignedConsumer
 from tests.support.services import wait_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +54,7 @@ class Harness:
         self.metrics = GatewayMetrics(CollectorRegistry())
         self.delivered: list[list[Update]] = []
         self.lock = threading.Lock()
-        self.consumer: FakeSnapshotConsumer | None = None
+        self.consumer: FakeAssignedConsumer | None = None
         self.high = high
         self.feed = SnapshotFeed(
             self.settings,
@@ -65,8 +65,8 @@ class Harness:
             replay=replay,
         )
 
-    def factory(self, config: dict[str, Any]) -> FakeSnapshotConsumer:
-        self.consumer = FakeSnapshotConsumer(config, "snapshots", self.high)
+    def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
+        self.consumer = FakeAssignedConsumer(config, "snapshots", self.high)
         return self.consumer
 
     def deliver(self, updates: list[Update]) -> None:
@@ -136,7 +136,7 @@ def test_a_batch_keeps_the_newest_snapshot_of_each_leaderboard() -> None:
     assert newest == {"a": 3, "b": 5}
 
 
-class MetadataOnlyConsumer(FakeSnapshotConsumer):
+class MetadataOnlyConsumer(FakeAssignedConsumer):
     """Watermark queries block forever here, as librdkafka's can after an outage."""
 
     def get_watermark_offsets(
