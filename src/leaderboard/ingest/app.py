@@ -5,6 +5,8 @@ A request is checked in the order of docs/services.md's status table: key, size,
 
 # No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
 # of routes defined inside create_app(), which string annotations would hide.
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +24,9 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
-from leaderboard.ingest.auth import Keyring, Outcome, presented_key
+from leaderboard.ingest.admin import Definitions, RecordSink, admin_router
+from leaderboard.ingest.auth import Keyring, Outcome, decide_role, presented_key
+from leaderboard.ingest.definitions import DefinitionStore, create_definitions_engine
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
 from leaderboard.ingest.models import Accepted, Problem, ScoreEventIn, Unavailable, parse_submission
@@ -39,7 +43,10 @@ from which the leaderboards and the archive are built.
 
 **Authentication**: every request to `/api/scores` carries an API key, as
 `Authorization: Bearer <key>` (or `X-API-Key: <key>`). No key or an unknown key: 401.
-A disabled key: 403.
+A disabled key, or an admin key: 403.
+
+**Admin API** (`/api/admin/`): board definitions, with admin keys only (a score
+submission key gets 403). Without configured admin keys these routes answer 503.
 
 **Durability**: `202 Accepted` means every event of the request is stored on all in-sync
 Kafka replicas (`acks=all`); an accepted score is never lost. If Kafka does not
@@ -61,7 +68,10 @@ _BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "No API key, or an unknown one (see `WWW-Authenticate`).",
     },
-    status.HTTP_403_FORBIDDEN: {"model": Problem, "description": "The API key is disabled."},
+    status.HTTP_403_FORBIDDEN: {
+        "model": Problem,
+        "description": "The API key is disabled, or it is an admin key.",
+    },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": Problem,
         "description": "The body is over the size limit, or the batch holds too many events.",
@@ -80,11 +90,17 @@ _BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    settings: IngestSettings, metrics: Metrics, *, sink: EventSink | None = None
+    settings: IngestSettings,
+    metrics: Metrics,
+    *,
+    sink: EventSink | None = None,
+    definition_sink: RecordSink | None = None,
 ) -> FastAPI:
-    """The ingest application; ``sink`` replaces the Kafka producer (tests)."""
+    """The ingest application; ``sink`` and ``definition_sink`` replace the Kafka
+    producers of scores and of board definitions (tests)."""
     try:
         keyring = settings.keyring()
+        admin_keyring = settings.admin_keyring()
     except ValueError as exc:
         raise ConfigurationError([str(exc)]) from None
     bounds = ScoreBounds(settings.score_min, settings.score_max)
@@ -96,6 +112,28 @@ def create_app(
         active = sink if sink is not None else ScoreProducer(settings, on_poll=health.heartbeat)
         active.start()
         app.state.sink = active
+        republishing: asyncio.Task[None] | None = None
+        engine = None
+        if admin_keyring is not None:
+            engine = create_definitions_engine(settings)
+            definitions = Definitions(
+                DefinitionStore(engine),
+                definition_sink
+                if definition_sink is not None
+                else ScoreProducer(settings, topic=settings.topic_leaderboard_definitions),
+                settings.topic_leaderboard_definitions,
+            )
+            definitions.sink.start()
+            app.state.definitions = definitions
+            # In the background: scores are accepted even while PostgreSQL is away.
+            republishing = asyncio.create_task(definitions.republish_until_done())
+            log.info(
+                "admin API on",
+                admin_keys=admin_keyring.names,
+                topic=settings.topic_leaderboard_definitions,
+            )
+        else:
+            log.info("admin API off: no admin key is configured")
         log.info(
             "accepting scores",
             topic=settings.topic_game_score,
@@ -107,8 +145,16 @@ def create_app(
         try:
             yield
         finally:
+            if republishing is not None:
+                republishing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await republishing
             await active.close(shutdown_share(settings))
             log.info("Kafka producer flushed and closed")
+            if app.state.definitions is not None:
+                await app.state.definitions.sink.close(shutdown_share(settings))
+            if engine is not None:
+                engine.dispose()
 
     app = FastAPI(
         title="Leaderboard ingest API",
@@ -119,11 +165,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.sink = None
+    app.state.definitions = None
     app.add_middleware(
         RequestAccounting, requests=ingest_metrics.requests, client_error_level="info"
     )
 
-    authenticate = _authenticator(keyring)
+    authenticate = _authenticator(keyring, admin_keyring)
+    app.include_router(admin_router(admin_keyring, keyring, lambda: app.state.definitions))
 
     @app.post(
         "/api/scores",
@@ -214,7 +262,9 @@ def create_app(
     return app
 
 
-def _authenticator(keyring: Keyring) -> Callable[..., Awaitable[str]]:
+def _authenticator(
+    keyring: Keyring, admin_keyring: Keyring | None
+) -> Callable[..., Awaitable[str]]:
     """The dependency deciding on the caller's key; returns the key's name."""
     # Declared for the OpenAPI docs ("Authorize" button); the decision reads the headers.
     bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
@@ -227,8 +277,10 @@ def _authenticator(keyring: Keyring) -> Callable[..., Awaitable[str]]:
         _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
         _api_key: Annotated[str | None, Security(api_key)],
     ) -> str:
-        decision = keyring.authenticate(
-            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        decision = decide_role(
+            keyring,
+            admin_keyring,
+            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key")),
         )
         if decision.outcome is Outcome.ACCEPTED:
             assert decision.name is not None
@@ -239,6 +291,12 @@ def _authenticator(keyring: Keyring) -> Callable[..., Awaitable[str]]:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 detail=f"the API key {decision.name!r} is disabled; ask for a new key",
+            )
+        if decision.outcome is Outcome.WRONG_ROLE:
+            request.state.caller = decision.name
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"the key {decision.name!r} is an admin key; it cannot submit scores",
             )
         if decision.outcome is Outcome.MISSING:
             raise HTTPException(
