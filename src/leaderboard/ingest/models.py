@@ -146,7 +146,7 @@ class Unavailable(BaseModel):
 
 
 class Problem(BaseModel):
-    """Any other error answer (401, 403, 413)."""
+    """Any other error answer (401, 403, 404, 413, and the admin API's 503)."""
 
     detail: str
 
