@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from psycopg2 import errors as pg_errors
 from sqlalchemy import (
     URL,
     BigInteger,
@@ -136,11 +137,13 @@ def _definition(row: Any) -> BoardDefinition:
 
 
 def _database_error(error: exc.SQLAlchemyError, what: str) -> DatabaseError:
+    """One line for the answer and the logs: the driver's message, no SQL or values."""
     cause = error.orig if isinstance(error, exc.DBAPIError) else error
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    if "does not exist" in text and "relation" in text:
+    if isinstance(cause, pg_errors.UndefinedTable):
         return DatabaseError(f"{what}: the board definition tables are missing; {MIGRATE_HINT}")
-    return DatabaseError(f"{what}: {type(cause).__name__}: {text}")
+    text = str(cause).strip()
+    first_line = text.splitlines()[0] if text else type(cause).__name__
+    return DatabaseError(f"{what}: {type(cause).__name__}: {first_line}")
 
 
 class DefinitionStore:
