@@ -26,7 +26,7 @@ from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
-from tests.support.services import ServiceProcess, free_port, wait_for
+from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -72,23 +72,16 @@ def new_topic(stack: DevstackSettings) -> str:
 
 
 def ingest_env(stack: DevstackSettings, schema: str, topic: str, **extra: str) -> dict[str, str]:
-    env = {
-        "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+    return {
+        **settings_env(stack),  # the stack's Kafka, topics and PostgreSQL
         "LEADERBOARD_TOPIC_LEADERBOARD_DEFINITIONS": topic,
         "LEADERBOARD_INGEST_API_KEYS": f"game:{SCORE_KEY}",
         "LEADERBOARD_INGEST_ADMIN_KEYS": f"ops:{ADMIN_KEY}",
         "LEADERBOARD_INGEST_REQUEST_TIMEOUT_SECONDS": "3",
         "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
-        "LEADERBOARD_POSTGRES_HOST": stack.postgres_host,
-        "LEADERBOARD_POSTGRES_PORT": str(stack.postgres_port),
-        "LEADERBOARD_POSTGRES_USER": stack.postgres_user,
-        "LEADERBOARD_POSTGRES_DATABASE": stack.postgres_database,
         "PGOPTIONS": f"-c search_path={schema}",
         **extra,
     }
-    if stack.postgres_password is not None:
-        env["LEADERBOARD_POSTGRES_PASSWORD"] = stack.postgres_password.get_secret_value()
-    return env
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security, status
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.logging import get_logger
-from leaderboard.ingest.auth import Keyring, Outcome, decide_role, presented_key
+from leaderboard.ingest.auth import Keyring, Outcome, decide_role
 from leaderboard.ingest.definitions import Change, DefinitionStore, PutResult, definition_key
+from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.models import BoardDeleted, Problem
 from leaderboard.ingest.producer import Record
 
@@ -284,49 +284,19 @@ def _admin_authenticator(
     admin_keys: Keyring | None, score_keys: Keyring
 ) -> Callable[..., Awaitable[str]]:
     """The dependency deciding on an admin route's key; returns the admin key's name."""
-    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <admin key>`")
-    api_key = APIKeyHeader(
-        name="X-API-Key", auto_error=False, description="Alternative to the bearer header."
+
+    def refused(name: str | None) -> str:
+        return (
+            f"the key {name!r} is not an admin key; the admin API takes only keys of "
+            "LEADERBOARD_INGEST_ADMIN_KEYS"
+        )
+
+    return key_guard(
+        lambda presented: decide_role(admin_keys, score_keys, presented),
+        kind="admin key",
+        realm=ADMIN_REALM,
+        refusals={Outcome.WRONG_ROLE: refused, Outcome.DISABLED: refused},
+        off=None
+        if admin_keys is not None
+        else "the admin API is off: no admin key is configured (LEADERBOARD_INGEST_ADMIN_KEYS)",
     )
-
-    async def authenticate(
-        request: Request,
-        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-        _api_key: Annotated[str | None, Security(api_key)],
-    ) -> str:
-        if admin_keys is None:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the admin API is off: no admin key is configured "
-                "(LEADERBOARD_INGEST_ADMIN_KEYS)",
-            )
-        decision = decide_role(
-            admin_keys,
-            score_keys,
-            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key")),
-        )
-        if decision.outcome is Outcome.ACCEPTED:
-            assert decision.name is not None
-            request.state.caller = decision.name
-            return decision.name
-        if decision.outcome in (Outcome.WRONG_ROLE, Outcome.DISABLED):
-            request.state.caller = decision.name
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"the key {decision.name!r} is not an admin key; the admin API "
-                "takes only keys of LEADERBOARD_INGEST_ADMIN_KEYS",
-            )
-        if decision.outcome is Outcome.MISSING:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="missing admin key: send `Authorization: Bearer <key>` "
-                "(or `X-API-Key: <key>`)",
-                headers={"WWW-Authenticate": f'Bearer realm="{ADMIN_REALM}"'},
-            )
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="unknown admin key",
-            headers={"WWW-Authenticate": f'Bearer realm="{ADMIN_REALM}", error="invalid_token"'},
-        )
-
-    return authenticate

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
@@ -25,8 +24,9 @@ from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.ingest.admin import Definitions, RecordSink, admin_router
-from leaderboard.ingest.auth import Keyring, Outcome, decide_role, presented_key
+from leaderboard.ingest.auth import Keyring, Outcome, decide_role
 from leaderboard.ingest.definitions import DefinitionStore, create_definitions_engine
+from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
 from leaderboard.ingest.models import Accepted, Problem, ScoreEventIn, Unavailable, parse_submission
@@ -265,53 +265,18 @@ def create_app(
 def _authenticator(
     keyring: Keyring, admin_keyring: Keyring | None
 ) -> Callable[..., Awaitable[str]]:
-    """The dependency deciding on the caller's key; returns the key's name."""
-    # Declared for the OpenAPI docs ("Authorize" button); the decision reads the headers.
-    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
-    api_key = APIKeyHeader(
-        name="X-API-Key", auto_error=False, description="Alternative to the bearer header."
+    """The dependency deciding on a score submission's key; returns the key's name."""
+    return key_guard(
+        lambda presented: decide_role(keyring, admin_keyring, presented),
+        kind="API key",
+        realm=REALM,
+        refusals={
+            Outcome.DISABLED: lambda name: f"the API key {name!r} is disabled; ask for a new key",
+            Outcome.WRONG_ROLE: lambda name: (
+                f"the key {name!r} is an admin key; it cannot submit scores"
+            ),
+        },
     )
-
-    async def authenticate(
-        request: Request,
-        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-        _api_key: Annotated[str | None, Security(api_key)],
-    ) -> str:
-        decision = decide_role(
-            keyring,
-            admin_keyring,
-            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key")),
-        )
-        if decision.outcome is Outcome.ACCEPTED:
-            assert decision.name is not None
-            request.state.caller = decision.name
-            return decision.name
-        if decision.outcome is Outcome.DISABLED:
-            request.state.caller = decision.name
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"the API key {decision.name!r} is disabled; ask for a new key",
-            )
-        if decision.outcome is Outcome.WRONG_ROLE:
-            request.state.caller = decision.name
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"the key {decision.name!r} is an admin key; it cannot submit scores",
-            )
-        if decision.outcome is Outcome.MISSING:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="missing API key: send `Authorization: Bearer <key>` "
-                "(or `X-API-Key: <key>`)",
-                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
-            )
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="unknown API key",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
-        )
-
-    return authenticate
 
 
 def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
