@@ -1,6 +1,7 @@
 """The admin API's board definitions on the real PostgreSQL and Kafka: stored with a
 revision and an audit row, published to the definitions topic (tombstones on delete),
-idempotent, refused clearly, and republished from PostgreSQL when the service starts.
+idempotent, serialised per board across connections, refused clearly, and republished
+from PostgreSQL when the service starts.
 
 Each module run uses a PostgreSQL schema of its own (libpq ``PGOPTIONS`` search_path, as
 the migration tests do) and a definitions topic of its own.
@@ -12,6 +13,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -22,10 +24,11 @@ from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.archiver.store import database_url
-from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
+from leaderboard.ingest.definitions import Change, DefinitionStore
 from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -303,3 +306,19 @@ def test_without_admin_keys_the_admin_routes_answer_503(
     answer = httpx2.get(f"{service.base_url}/api/admin/leaderboards", headers=ADMIN, timeout=15)
     assert answer.status_code == 503
     assert "LEADERBOARD_INGEST_ADMIN_KEYS" in answer.json()["detail"]
+
+
+def test_concurrent_writers_to_one_board_take_turns(db: Engine) -> None:
+    # As two ingest replicas would: separate connections, one row lock per id.
+    store = DefinitionStore(db)
+    board_id = board()
+    titles = [f"take {n}" for n in range(8)]
+    with ThreadPoolExecutor(len(titles)) as pool:
+        results = list(
+            pool.map(lambda title: store.put(board_id, BoardSpec(title=title), "ops"), titles)
+        )
+    assert sorted(r.definition.revision for r in results) == list(range(1, len(titles) + 1))
+    assert [r.change for r in results].count(Change.CREATED) == 1
+    last = max(results, key=lambda r: r.definition.revision).definition
+    assert store.get(board_id) == last
+    assert len(audit(db, board_id)) == len(titles)
