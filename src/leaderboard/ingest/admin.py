@@ -5,7 +5,9 @@ Design and status codes: docs/api.md, "Admin API"; docs/services.md, "Ingest API
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations.
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
@@ -13,11 +15,19 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.logging import get_logger
+from leaderboard.core.web import shutdown_share
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
-from leaderboard.ingest.definitions import Change, DefinitionStore, PutResult, definition_key
+from leaderboard.ingest.definitions import (
+    Change,
+    DefinitionStore,
+    PutResult,
+    create_definitions_engine,
+    definition_key,
+)
 from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.models import BoardDeleted, Problem
-from leaderboard.ingest.producer import Record
+from leaderboard.ingest.producer import Record, ScoreProducer
+from leaderboard.ingest.settings import IngestSettings
 
 log = get_logger(__name__)
 
@@ -158,6 +168,33 @@ _INVALID: dict[int | str, dict[str, Any]] = {
         "'best' or 'latest'\"}`."
     }
 }
+
+
+@asynccontextmanager
+async def running_definitions(
+    settings: IngestSettings, admin_keys: Keyring
+) -> AsyncIterator[Definitions]:
+    """The admin side of the service from start to shutdown: its engine, its producer and
+    the start-up republish, run in the background so that scores are accepted while
+    PostgreSQL is away."""
+    engine = create_definitions_engine(settings)
+    topic = settings.topic_leaderboard_definitions
+    definitions = Definitions(
+        DefinitionStore(engine),
+        ScoreProducer(settings, topic=topic),
+        topic,
+    )
+    definitions.sink.start()
+    republishing = asyncio.create_task(definitions.republish_until_done())
+    log.info("admin API on", admin_keys=admin_keys.names, topic=topic)
+    try:
+        yield definitions
+    finally:
+        republishing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await republishing
+        await definitions.sink.close(shutdown_share(settings))
+        engine.dispose()
 
 
 def admin_router(

@@ -5,7 +5,6 @@ A request is checked in the order of docs/services.md's status table: key, size,
 
 # No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
 # of routes defined inside create_app(), which string annotations would hide.
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,9 +22,8 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
-from leaderboard.ingest.admin import Definitions, RecordSink, admin_router
+from leaderboard.ingest.admin import admin_router, running_definitions
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
-from leaderboard.ingest.definitions import DefinitionStore, create_definitions_engine
 from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
@@ -94,10 +92,8 @@ def create_app(
     metrics: Metrics,
     *,
     sink: EventSink | None = None,
-    definition_sink: RecordSink | None = None,
 ) -> FastAPI:
-    """The ingest application; ``sink`` and ``definition_sink`` replace the Kafka
-    producers of scores and of board definitions (tests)."""
+    """The ingest application; ``sink`` replaces the Kafka producer of scores (tests)."""
     try:
         keyring = settings.keyring()
         admin_keyring = settings.admin_keyring()
@@ -112,25 +108,10 @@ def create_app(
         active = sink if sink is not None else ScoreProducer(settings, on_poll=health.heartbeat)
         active.start()
         app.state.sink = active
-        republishing: asyncio.Task[None] | None = None
-        engine = None
+        admin = contextlib.AsyncExitStack()
         if admin_keyring is not None:
-            engine = create_definitions_engine(settings)
-            definitions = Definitions(
-                DefinitionStore(engine),
-                definition_sink
-                if definition_sink is not None
-                else ScoreProducer(settings, topic=settings.topic_leaderboard_definitions),
-                settings.topic_leaderboard_definitions,
-            )
-            definitions.sink.start()
-            app.state.definitions = definitions
-            # In the background: scores are accepted even while PostgreSQL is away.
-            republishing = asyncio.create_task(definitions.republish_until_done())
-            log.info(
-                "admin API on",
-                admin_keys=admin_keyring.names,
-                topic=settings.topic_leaderboard_definitions,
+            app.state.definitions = await admin.enter_async_context(
+                running_definitions(settings, admin_keyring)
             )
         else:
             log.info("admin API off: no admin key is configured")
@@ -145,16 +126,9 @@ def create_app(
         try:
             yield
         finally:
-            if republishing is not None:
-                republishing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await republishing
+            await admin.aclose()
             await active.close(shutdown_share(settings))
             log.info("Kafka producer flushed and closed")
-            if app.state.definitions is not None:
-                await app.state.definitions.sink.close(shutdown_share(settings))
-            if engine is not None:
-                engine.dispose()
 
     app = FastAPI(
         title="Leaderboard ingest API",
