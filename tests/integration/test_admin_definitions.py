@@ -283,7 +283,7 @@ def test_a_change_kafka_did_not_take_is_stored_and_republished_at_start(
         deleted_id = board()
         http.put(f"/api/admin/leaderboards/{deleted_id}", json=SPEC, headers=ADMIN)
         http.delete(f"/api/admin/leaderboards/{deleted_id}", headers=ADMIN)
-    service.stop()
+    assert service.stop() == 0
 
     # A start against a fresh topic publishes every stored definition, and a tombstone
     # for every deleted board.
