@@ -41,17 +41,36 @@ def secret(name: str, data: dict[str, str]) -> dict[str, object]:
     }
 
 
-def generate() -> str:
-    """The Secrets the dev profile names, as a YAML stream (JSON documents are YAML)."""
-    documents = [
+def documents() -> list[dict[str, object]]:
+    """The Secrets the dev profile names, with new random values."""
+    return [
         secret(f"{RELEASE}-redis-auth", {"redis-password": secrets.token_urlsafe(24)}),
         secret(
             f"{RELEASE}-postgresql-auth",
             {"postgres-password": secrets.token_urlsafe(24), "password": secrets.token_urlsafe(24)},
         ),
         secret(f"{RELEASE}-ingest-api-keys-dev", {"api-keys": f"dev:{secrets.token_urlsafe(32)}"}),
+        secret(
+            f"{RELEASE}-ingest-admin-keys-dev",
+            {"admin-keys": f"dev-admin:{secrets.token_urlsafe(32)}"},
+        ),
     ]
-    return "---\n".join(json.dumps(document, indent=2) + "\n" for document in documents)
+
+
+def stream(items: list[dict[str, object]]) -> str:
+    """Secrets as a YAML stream (JSON documents are YAML)."""
+    return "---\n".join(json.dumps(document, indent=2) + "\n" for document in items)
+
+
+def generate() -> str:
+    """The Secrets the dev profile names, as a YAML stream."""
+    return stream(documents())
+
+
+def _name(document: dict[str, object]) -> str:
+    metadata = document["metadata"]
+    assert isinstance(metadata, dict)
+    return str(metadata["name"])
 
 
 def main() -> int:
@@ -60,6 +79,12 @@ def main() -> int:
         descriptor = os.open(STORE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as store:
             store.write(generate())
+    kept = [json.loads(part) for part in STORE.read_text().split("---\n") if part.strip()]
+    # A Secret added since the store was made is appended; the kept values never change.
+    missing = [d for d in documents() if _name(d) not in {_name(k) for k in kept}]
+    if missing:
+        with STORE.open("a") as store:
+            store.write("---\n" + stream(missing))
     sys.stdout.write(STORE.read_text())
     return 0
 

@@ -38,6 +38,9 @@ from tests.support.services import REPO_ROOT, ServiceProcess, free_port, wait_fo
 
 pytestmark = pytest.mark.integration
 
+#: The board definition tables of revision 0002 (the ingest service writes them).
+ADMIN_TABLES = {"leaderboards", "leaderboard_revisions", "admin_audit"}
+
 
 @pytest.fixture
 def schema(stack: DevstackSettings) -> Iterator[str]:
@@ -105,7 +108,7 @@ def test_migrate_twice_creates_then_does_nothing(
     first = run_migrate(env_for(stack, schema))
     assert first.returncode == 0, first.stdout + first.stderr
     assert '"schema migrated"' in first.stdout
-    assert tables(engine) == {TABLE_NAME, VERSION_TABLE}
+    assert tables(engine) == {TABLE_NAME, VERSION_TABLE, *ADMIN_TABLES}
     assert revision(engine) == head_revision()
 
     second = run_migrate(env_for(stack, schema))
@@ -182,7 +185,9 @@ def test_downgrade_and_upgrade_round_trip(engine: Engine) -> None:
             {"id": uuid.uuid4()},
         )
 
-    assert downgrade(engine, "base") == (head_revision(), None)
+    assert downgrade(engine, "0001") == (head_revision(), "0001")
+    assert tables(engine) == {TABLE_NAME, VERSION_TABLE}
+    assert downgrade(engine, "base") == ("0001", None)
     assert TABLE_NAME not in tables(engine)
     assert revision(engine) is None
 

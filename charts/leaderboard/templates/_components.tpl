@@ -30,6 +30,13 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
     secretKeyRef:
       name: {{ include "leaderboard.ingest.secretName" . }}
       key: {{ .Values.ingest.apiKeys.existingSecretKey }}
+- name: LEADERBOARD_INGEST_ADMIN_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "leaderboard.ingest.adminSecretName" . }}
+      key: {{ .Values.ingest.adminKeys.existingSecretKey }}
+{{/* Board definitions live in the archive database (the migration hook creates them). */}}
+{{ include "leaderboard.env.postgresPassword" . }}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.ranker" -}}

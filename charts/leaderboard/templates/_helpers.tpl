@@ -166,6 +166,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (include "leaderboard.componentName" (dict "root" . "component" "ingest-api-keys")) .Values.ingest.apiKeys.existingSecret }}
 {{- end }}
 
+{{- define "leaderboard.ingest.adminSecretName" -}}
+{{- default (include "leaderboard.componentName" (dict "root" . "component" "ingest-admin-keys")) .Values.ingest.adminKeys.existingSecret }}
+{{- end }}
+
 {{/* ---- Pieces of pod specs ---- */}}
 
 {{/* Environment of a service container: the shared ConfigMap, then its own settings. */}}

@@ -1,6 +1,7 @@
-"""The ``score_events`` table as SQLAlchemy Core sees it, for the archiver's inserts.
+"""The archive database's tables as SQLAlchemy Core sees them: ``score_events`` for the
+archiver's inserts, and the board definition tables the ingest service writes.
 
-Only the Alembic migrations create or change it; this must describe the newest one.
+Only the Alembic migrations create or change them; this must describe the newest one.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     Uuid,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 TABLE_NAME = "score_events"
 #: Alembic's bookkeeping table; named after the service so that another component
@@ -46,4 +49,40 @@ score_events = Table(
     PrimaryKeyConstraint("event_id", name="pk_score_events"),
     Index("ix_score_events_occurred_at", "occurred_at"),
     Index("ix_score_events_leaderboard_player_id", "leaderboard", "player_id"),
+)
+
+# Board definitions (revision 0002). The ingest service declares the columns it uses
+# itself (leaderboard.ingest.definitions): services never import one another.
+leaderboards = Table(
+    "leaderboards",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("definition", JSONB, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("id", name="pk_leaderboards"),
+)
+# The last revision given to each board id; kept when the board is deleted, so that a
+# re-created board carries a higher revision than anything on the definitions topic.
+leaderboard_revisions = Table(
+    "leaderboard_revisions",
+    metadata,
+    Column("leaderboard", Text, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    PrimaryKeyConstraint("leaderboard", name="pk_leaderboard_revisions"),
+)
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", BigInteger, autoincrement=True, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("leaderboard", Text, nullable=True),
+    Column("player_id", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSONB, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_admin_audit"),
+    Index("ix_admin_audit_leaderboard_at", "leaderboard", "at"),
 )

@@ -69,6 +69,12 @@ def run(settings: DevstackSettings) -> int:
         key_file = local_ingest_key(settings)
         env["LEADERBOARD_INGEST_API_KEYS"] = f"local:{key_file.read_text().strip()}"
         log.info("ingest API key for local callers", key_file=str(key_file), key_name="local")
+    if "LEADERBOARD_INGEST_ADMIN_KEYS" not in env:
+        key_file = local_admin_key(settings)
+        env["LEADERBOARD_INGEST_ADMIN_KEYS"] = f"local-admin:{key_file.read_text().strip()}"
+        log.info(
+            "admin API key for local operators", key_file=str(key_file), key_name="local-admin"
+        )
     log.info("starting services with honcho", procfile=str(procfile), services=list(processes))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -89,7 +95,15 @@ def local_ingest_key(settings: DevstackSettings) -> Path:
 
     There is no default key in code: each checkout gets its own, readable only by its owner.
     """
-    path = settings.devstack_dir / "ingest-api-key"
+    return _local_key(settings.devstack_dir / "ingest-api-key")
+
+
+def local_admin_key(settings: DevstackSettings) -> Path:
+    """The file holding the local admin API key (its own random value, made once)."""
+    return _local_key(settings.devstack_dir / "admin-api-key")
+
+
+def _local_key(path: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -5,15 +5,15 @@ A request is checked in the order of docs/services.md's status table: key, size,
 
 # No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
 # of routes defined inside create_app(), which string annotations would hide.
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 import leaderboard
 from leaderboard.core.errors import ConfigurationError, KafkaError
@@ -22,7 +22,9 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
-from leaderboard.ingest.auth import Keyring, Outcome, presented_key
+from leaderboard.ingest.admin import admin_router, running_definitions
+from leaderboard.ingest.auth import Keyring, Outcome, decide_role
+from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
 from leaderboard.ingest.models import Accepted, Problem, ScoreEventIn, Unavailable, parse_submission
@@ -39,7 +41,10 @@ from which the leaderboards and the archive are built.
 
 **Authentication**: every request to `/api/scores` carries an API key, as
 `Authorization: Bearer <key>` (or `X-API-Key: <key>`). No key or an unknown key: 401.
-A disabled key: 403.
+A disabled key, or an admin key: 403.
+
+**Admin API** (`/api/admin/`): board definitions, with admin keys only (a score
+submission key gets 403). Without configured admin keys these routes answer 503.
 
 **Durability**: `202 Accepted` means every event of the request is stored on all in-sync
 Kafka replicas (`acks=all`); an accepted score is never lost. If Kafka does not
@@ -61,7 +66,10 @@ _BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "No API key, or an unknown one (see `WWW-Authenticate`).",
     },
-    status.HTTP_403_FORBIDDEN: {"model": Problem, "description": "The API key is disabled."},
+    status.HTTP_403_FORBIDDEN: {
+        "model": Problem,
+        "description": "The API key is disabled, or it is an admin key.",
+    },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": Problem,
         "description": "The body is over the size limit, or the batch holds too many events.",
@@ -80,11 +88,15 @@ _BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    settings: IngestSettings, metrics: Metrics, *, sink: EventSink | None = None
+    settings: IngestSettings,
+    metrics: Metrics,
+    *,
+    sink: EventSink | None = None,
 ) -> FastAPI:
-    """The ingest application; ``sink`` replaces the Kafka producer (tests)."""
+    """The ingest application; ``sink`` replaces the Kafka producer of scores (tests)."""
     try:
         keyring = settings.keyring()
+        admin_keyring = settings.admin_keyring()
     except ValueError as exc:
         raise ConfigurationError([str(exc)]) from None
     bounds = ScoreBounds(settings.score_min, settings.score_max)
@@ -96,6 +108,13 @@ def create_app(
         active = sink if sink is not None else ScoreProducer(settings, on_poll=health.heartbeat)
         active.start()
         app.state.sink = active
+        admin = contextlib.AsyncExitStack()
+        if admin_keyring is not None:
+            app.state.definitions = await admin.enter_async_context(
+                running_definitions(settings, admin_keyring)
+            )
+        else:
+            log.info("admin API off: no admin key is configured")
         log.info(
             "accepting scores",
             topic=settings.topic_game_score,
@@ -107,6 +126,7 @@ def create_app(
         try:
             yield
         finally:
+            await admin.aclose()
             await active.close(shutdown_share(settings))
             log.info("Kafka producer flushed and closed")
 
@@ -119,11 +139,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.sink = None
+    app.state.definitions = None
     app.add_middleware(
         RequestAccounting, requests=ingest_metrics.requests, client_error_level="info"
     )
 
-    authenticate = _authenticator(keyring)
+    authenticate = _authenticator(keyring, admin_keyring)
+    app.include_router(admin_router(admin_keyring, keyring, lambda: app.state.definitions))
 
     @app.post(
         "/api/scores",
@@ -214,46 +236,21 @@ def create_app(
     return app
 
 
-def _authenticator(keyring: Keyring) -> Callable[..., Awaitable[str]]:
-    """The dependency deciding on the caller's key; returns the key's name."""
-    # Declared for the OpenAPI docs ("Authorize" button); the decision reads the headers.
-    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
-    api_key = APIKeyHeader(
-        name="X-API-Key", auto_error=False, description="Alternative to the bearer header."
+def _authenticator(
+    keyring: Keyring, admin_keyring: Keyring | None
+) -> Callable[..., Awaitable[str]]:
+    """The dependency deciding on a score submission's key; returns the key's name."""
+    return key_guard(
+        lambda presented: decide_role(keyring, admin_keyring, presented),
+        kind="API key",
+        realm=REALM,
+        refusals={
+            Outcome.DISABLED: lambda name: f"the API key {name!r} is disabled; ask for a new key",
+            Outcome.WRONG_ROLE: lambda name: (
+                f"the key {name!r} is an admin key; it cannot submit scores"
+            ),
+        },
     )
-
-    async def authenticate(
-        request: Request,
-        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-        _api_key: Annotated[str | None, Security(api_key)],
-    ) -> str:
-        decision = keyring.authenticate(
-            presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
-        )
-        if decision.outcome is Outcome.ACCEPTED:
-            assert decision.name is not None
-            request.state.caller = decision.name
-            return decision.name
-        if decision.outcome is Outcome.DISABLED:
-            request.state.caller = decision.name
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"the API key {decision.name!r} is disabled; ask for a new key",
-            )
-        if decision.outcome is Outcome.MISSING:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                detail="missing API key: send `Authorization: Bearer <key>` "
-                "(or `X-API-Key: <key>`)",
-                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
-            )
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="unknown API key",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
-        )
-
-    return authenticate
 
 
 def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:

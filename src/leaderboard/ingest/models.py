@@ -146,7 +146,7 @@ class Unavailable(BaseModel):
 
 
 class Problem(BaseModel):
-    """Any other error answer (401, 403, 413)."""
+    """Any other error answer (401, 403, 404, 413, and the admin API's 503)."""
 
     detail: str
 
@@ -235,3 +235,12 @@ def _reject_repeated_ids(inputs: list[ScoreEventIn], *, batch: bool) -> None:
             first_seen[item.event_id] = index
     if errors:
         raise RequestValidationError(errors)
+
+
+class BoardDeleted(BaseModel):
+    """The answer to a delete: the definition that was removed and what happened to it."""
+
+    id: str
+    deleted: bool = Field(True, description="Always true: a delete of an unknown id is 404.")
+    revision: int = Field(description="The revision the board had when it was deleted.")
+    detail: str = Field(description="What the service did.")

@@ -40,6 +40,8 @@ KAFKA_CHECK_CACHE_SECONDS = 3.0
 
 #: Where a delivered event was written: its partition and offset.
 Delivered = tuple[int | None, int | None]
+#: One Kafka record: its key and its value (None: a tombstone on a compacted topic).
+Record = tuple[bytes, bytes | None]
 
 
 class RepeatFilter(logging.Filter):
@@ -99,7 +101,7 @@ class DeliveringProducer(Protocol):
     """A producer whose delivery reports ``poll`` serves (confluent-kafka's ``Producer``)."""
 
     def produce(
-        self, topic: str, *, key: bytes, value: bytes, on_delivery: DeliveryCallback
+        self, topic: str, *, key: bytes, value: bytes | None, on_delivery: DeliveryCallback
     ) -> None: ...
     def poll(self, timeout: float) -> int: ...
     def flush(self, timeout: float) -> int: ...
@@ -107,17 +109,19 @@ class DeliveringProducer(Protocol):
 
 
 class ScoreProducer:
-    """Produces score events to ``settings.topic_game_score`` and awaits their acks."""
+    """Produces score events to ``settings.topic_game_score`` (or records to ``topic``)
+    and awaits their acks."""
 
     def __init__(
         self,
         settings: IngestSettings,
         *,
+        topic: str | None = None,
         on_poll: Callable[[], None] = lambda: None,
         producer_factory: Callable[[dict[str, Any]], DeliveringProducer] = Producer,
         check_cache_seconds: float = KAFKA_CHECK_CACHE_SECONDS,
     ) -> None:
-        self.topic = settings.topic_game_score
+        self.topic = topic or settings.topic_game_score
         self.timeout = settings.ingest_request_timeout_seconds
         self._bootstrap = settings.kafka_bootstrap_servers
         self._check_timeout = min(KAFKA_CHECK_TIMEOUT_SECONDS, self.timeout)
@@ -182,6 +186,10 @@ class ScoreProducer:
     # -- producing -----------------------------------------------------------------------
 
     async def send(self, events: Sequence[ScoreEvent]) -> None:
+        await self.send_records([(event.key, event.to_json()) for event in events])
+
+    async def send_records(self, records: Sequence[Record]) -> None:
+        """Store every record or raise ``KafkaError``, within the request deadline."""
         deadline = time.monotonic() + self.timeout
         if self._closing:
             raise KafkaError("the service is shutting down", topic=self.topic)
@@ -194,13 +202,13 @@ class ScoreProducer:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Delivered]] = []
         try:
-            for event in events:
+            for key, value in records:
                 future: asyncio.Future[Delivered] = loop.create_future()
                 try:
                     self._producer.produce(
                         self.topic,
-                        key=event.key,
-                        value=event.to_json(),
+                        key=key,
+                        value=value,
                         on_delivery=self._delivery_callback(loop, future),
                     )
                 except (BufferError, KafkaException) as exc:

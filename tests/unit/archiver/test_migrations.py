@@ -67,3 +67,17 @@ def test_the_migrate_command_names_a_bad_setting_and_exits_2(
     monkeypatch.setenv("LEADERBOARD_POSTGRES_PORT", "not-a-port")
     assert main([]) == 2
     assert "LEADERBOARD_POSTGRES_PORT='not-a-port' is not an integer" in capsys.readouterr().err
+
+
+def test_0002_creates_the_board_definition_tables_and_0001_stays_as_it_was() -> None:
+    sql = offline_sql("0001:0002")
+    assert "score_events" not in sql
+    assert "CREATE TABLE leaderboards (" in sql
+    assert "definition JSONB NOT NULL" in sql
+    assert "CONSTRAINT pk_leaderboard_revisions PRIMARY KEY (leaderboard)" in sql
+    assert "id BIGSERIAL NOT NULL" in sql
+    assert "at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL" in sql
+    assert "CREATE INDEX ix_admin_audit_leaderboard_at ON admin_audit (leaderboard, at)" in sql
+    dropped = offline_sql("0002:0001", downgrade=True)
+    for table in ("admin_audit", "leaderboard_revisions", "leaderboards"):
+        assert f"DROP TABLE {table}" in dropped

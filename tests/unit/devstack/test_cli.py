@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.devstack.__main__ import main
+from leaderboard.devstack.__main__ import local_admin_key, local_ingest_key, main
+from leaderboard.devstack.settings import DevstackSettings
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +66,14 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["start"])
     assert exit_info.value.code == 2
+
+
+def test_the_local_admin_key_is_made_once_private_and_distinct(tmp_path: Path) -> None:
+    settings = DevstackSettings(devstack_dir=tmp_path / "stack")
+    admin = local_admin_key(settings)
+    assert admin == tmp_path / "stack" / "admin-api-key"
+    assert admin.stat().st_mode & 0o777 == 0o600
+    key = admin.read_text().strip()
+    assert len(key) >= 16
+    assert local_admin_key(settings).read_text().strip() == key
+    assert local_ingest_key(settings).read_text().strip() != key

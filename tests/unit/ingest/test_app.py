@@ -267,3 +267,27 @@ def test_without_keys_the_app_is_not_built(metrics: Metrics) -> None:
     settings = IngestSettings.model_construct(ingest_api_keys=None, ingest_disabled_keys="")
     with pytest.raises(ConfigurationError, match="LEADERBOARD_INGEST_API_KEYS is required"):
         create_app(settings, metrics)
+
+
+def test_without_admin_keys_the_admin_routes_answer_503(client: TestClient) -> None:
+    for method, path in (
+        ("GET", "/api/admin/leaderboards"),
+        ("GET", "/api/admin/leaderboards/laps"),
+        ("PUT", "/api/admin/leaderboards/laps"),
+        ("DELETE", "/api/admin/leaderboards/laps"),
+    ):
+        answer = client.request(method, path, headers=AUTH, json={"title": "Laps"})
+        assert answer.status_code == 503, (method, path)
+        assert "LEADERBOARD_INGEST_ADMIN_KEYS" in answer.json()["detail"]
+
+
+def test_the_admin_routes_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    board = paths["/api/admin/leaderboards/{id}"]
+    assert set(board) == {"put", "get", "delete"}
+    assert {"200", "201", "401", "403", "422", "503"} <= set(board["put"]["responses"])
+    assert board["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BoardSpec"
+    }
+    assert "404" in board["delete"]["responses"]
+    assert "get" in paths["/api/admin/leaderboards"]

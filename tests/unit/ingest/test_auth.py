@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from leaderboard.ingest.auth import Decision, Keyring, Outcome, presented_key
+from leaderboard.ingest.auth import Decision, Keyring, Outcome, decide_role, presented_key
 
 GAME_KEY = "game-key-0123456789abcdef"
 OLD_KEY = "old-key-0123456789abcdef"
@@ -85,3 +85,44 @@ def test_the_presented_key_comes_from_the_bearer_header_then_x_api_key(
     authorization: str | None, x_api_key: str | None, expected: str | None
 ) -> None:
     assert presented_key(authorization, x_api_key) == expected
+
+
+ADMIN_KEY = "admin-key-0123456789abcdef"
+
+
+def admin_keyring() -> Keyring:
+    return Keyring.parse(f"ops:{ADMIN_KEY}", variable="LEADERBOARD_INGEST_ADMIN_KEYS")
+
+
+def test_admin_routes_take_only_admin_keys() -> None:
+    admin, scores = admin_keyring(), keyring(disabled="old")
+    assert decide_role(admin, scores, ADMIN_KEY) == Decision(Outcome.ACCEPTED, "ops")
+    assert decide_role(admin, scores, None) == Decision(Outcome.MISSING)
+    assert decide_role(admin, scores, "unknown-key-0123456789") == Decision(Outcome.UNKNOWN)
+    # A real key of the other role is told apart (403) from an unknown one (401).
+    assert decide_role(admin, scores, GAME_KEY) == Decision(Outcome.WRONG_ROLE, "game")
+    assert decide_role(admin, scores, OLD_KEY) == Decision(Outcome.WRONG_ROLE, "old")
+
+
+def test_score_routes_refuse_admin_keys() -> None:
+    admin, scores = admin_keyring(), keyring()
+    assert decide_role(scores, admin, GAME_KEY) == Decision(Outcome.ACCEPTED, "game")
+    assert decide_role(scores, admin, ADMIN_KEY) == Decision(Outcome.WRONG_ROLE, "ops")
+    assert decide_role(scores, None, ADMIN_KEY) == Decision(Outcome.UNKNOWN)
+
+
+def test_without_admin_keys_no_key_is_accepted_on_admin_routes() -> None:
+    assert decide_role(None, keyring(), None) == Decision(Outcome.MISSING)
+    assert decide_role(None, keyring(), GAME_KEY) == Decision(Outcome.WRONG_ROLE, "game")
+    assert decide_role(None, keyring(), ADMIN_KEY) == Decision(Outcome.UNKNOWN)
+
+
+def test_keys_shared_by_two_keyrings_are_named() -> None:
+    both = Keyring.parse(f"root:{GAME_KEY}", variable="LEADERBOARD_INGEST_ADMIN_KEYS")
+    assert both.shared_with(keyring()) == [("root", "game")]
+    assert admin_keyring().shared_with(keyring()) == []
+
+
+def test_admin_key_errors_name_the_admin_variable() -> None:
+    with pytest.raises(ValueError, match=r"^LEADERBOARD_INGEST_ADMIN_KEYS: the key named 'ops'"):
+        Keyring.parse("ops:short", variable="LEADERBOARD_INGEST_ADMIN_KEYS")

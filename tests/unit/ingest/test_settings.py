@@ -63,3 +63,34 @@ def test_main_without_keys_exits_2_naming_the_variable(
 ) -> None:
     assert main([]) == EXIT_BAD_CONFIGURATION
     assert "LEADERBOARD_INGEST_API_KEYS is required" in capsys.readouterr().err
+
+
+ADMIN_KEY = "admin-key-0123456789abcdef"
+
+
+def test_admin_keys_are_optional_and_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_INGEST_API_KEYS", f"game:{KEY}")
+    assert load_settings(IngestSettings).admin_keyring() is None
+    monkeypatch.setenv("LEADERBOARD_INGEST_ADMIN_KEYS", f"ops:{ADMIN_KEY}")
+    settings = load_settings(IngestSettings)
+    admin = settings.admin_keyring()
+    assert admin is not None
+    assert admin.names == ["ops"]
+    assert ADMIN_KEY not in repr(settings)
+
+
+def test_a_key_both_for_scores_and_admin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_INGEST_API_KEYS", f"game:{KEY}")
+    monkeypatch.setenv("LEADERBOARD_INGEST_ADMIN_KEYS", f"ops:{ADMIN_KEY},root:{KEY}")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(IngestSettings)
+    message = str(caught.value)
+    assert "LEADERBOARD_INGEST_ADMIN_KEYS and LEADERBOARD_INGEST_API_KEYS share a key" in message
+    assert "'root' (admin) and 'game'" in message
+    assert KEY not in message
+
+
+def test_the_postgres_connection_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADERBOARD_INGEST_API_KEYS", f"game:{KEY}")
+    monkeypatch.setenv("LEADERBOARD_POSTGRES_HOST", "db.internal")
+    assert load_settings(IngestSettings).postgres_host == "db.internal"

@@ -1,0 +1,266 @@
+"""Board definitions in PostgreSQL: create, change, read and delete them, one transaction
+each with its audit row; the admin routes publish the result to the definitions topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from psycopg2 import errors as pg_errors
+from sqlalchemy import (
+    URL,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    exc,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.core.config import PostgresSettings
+from leaderboard.core.errors import DatabaseError
+from leaderboard.ingest.settings import IngestSettings
+
+MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-migrate`) first"
+#: Bound on opening one PostgreSQL connection, in seconds (libpq ``connect_timeout``).
+CONNECT_TIMEOUT_SECONDS = 5
+
+# The columns this service uses of the tables revision 0002 creates (the archiver's
+# migrations own the schema; archiver/schema.py declares them in full).
+_metadata = MetaData()
+leaderboards = Table(
+    "leaderboards",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("definition", JSONB, nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+leaderboard_revisions = Table(
+    "leaderboard_revisions",
+    _metadata,
+    Column("leaderboard", Text, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)
+admin_audit = Table(
+    "admin_audit",
+    _metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("leaderboard", Text),
+    Column("detail", JSONB),
+)
+
+
+def definition_key(board_id: str) -> bytes:
+    """The Kafka key of a board's definition record."""
+    # Same as core/definitions.py's definition_key (built in parallel; unified on merge).
+    return board_id.encode()
+
+
+def database_url(settings: PostgresSettings) -> URL:
+    """The SQLAlchemy URL for psycopg2 (as the archiver's: services share only ``core``)."""
+    password = settings.postgres_password
+    return URL.create(
+        "postgresql+psycopg2",
+        username=settings.postgres_user,
+        password=password.get_secret_value() if password else None,
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        database=settings.postgres_database,
+    )
+
+
+def create_definitions_engine(settings: IngestSettings) -> Engine:
+    """A small pool for the admin API: writes are rare, a replaced connection is cheap."""
+    return create_engine(
+        database_url(settings),
+        pool_pre_ping=True,
+        pool_size=1,
+        max_overflow=2,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": settings.service_name,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
+    )
+
+
+class Change(Enum):
+    """What a PUT did to the stored definition."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+def plan_put(stored: BoardSpec | None, spec: BoardSpec) -> Change:
+    """Whether a PUT of ``spec`` creates, changes or leaves the stored spec as it is."""
+    if stored is None:
+        return Change.CREATED
+    # Field by field, so a re-sent identical body never makes a new revision.
+    return Change.UNCHANGED if _spec_of(stored) == _spec_of(spec) else Change.UPDATED
+
+
+def _spec_of(spec: BoardSpec) -> dict[str, Any]:
+    """Only the spec's own fields (a BoardDefinition also carries id and revision)."""
+    return spec.model_dump(mode="json", include=set(BoardSpec.model_fields))
+
+
+@dataclass(frozen=True)
+class PutResult:
+    change: Change
+    definition: BoardDefinition
+
+
+def _definition(row: Any) -> BoardDefinition:
+    return BoardDefinition.model_validate(
+        {**row.definition, "id": row.id, "revision": row.revision, "updated_at": row.updated_at}
+    )
+
+
+def _database_error(error: exc.SQLAlchemyError, what: str) -> DatabaseError:
+    """One line for the answer and the logs: the driver's message, no SQL or values."""
+    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    if isinstance(cause, pg_errors.UndefinedTable):
+        return DatabaseError(f"{what}: the board definition tables are missing; {MIGRATE_HINT}")
+    text = str(cause).strip()
+    first_line = text.splitlines()[0] if text else type(cause).__name__
+    return DatabaseError(f"{what}: {type(cause).__name__}: {first_line}")
+
+
+class DefinitionStore:
+    """Board definitions and their audit rows; every method is one transaction and raises
+    ``DatabaseError`` when PostgreSQL fails (blocking: call it from a worker thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put(self, board_id: str, spec: BoardSpec, actor: str) -> PutResult:
+        try:
+            with self.engine.begin() as connection:
+                current = self._lock(connection, board_id)
+                stored = self._read(connection, board_id)
+                change = plan_put(stored, spec)
+                if change is Change.UNCHANGED:
+                    assert stored is not None
+                    return PutResult(change, stored)
+                revision = current + 1
+                values = {"definition": _spec_of(spec), "revision": revision}
+                upsert = pg_insert(leaderboards).values(id=board_id, **values)
+                connection.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[leaderboards.c.id],
+                        set_={**values, "updated_at": func.now()},
+                    )
+                )
+                connection.execute(
+                    leaderboard_revisions.update()
+                    .where(leaderboard_revisions.c.leaderboard == board_id)
+                    .values(revision=revision)
+                )
+                self._audit(connection, actor, f"{change.value}_leaderboard", board_id, spec)
+                written = self._read(connection, board_id)
+                assert written is not None
+                return PutResult(change, written)
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, f"cannot store the definition of {board_id!r}") from error
+
+    def delete(self, board_id: str, actor: str) -> BoardDefinition | None:
+        """Delete the board's definition; returns what was deleted (None: nothing was)."""
+        try:
+            with self.engine.begin() as connection:
+                self._lock(connection, board_id)
+                stored = self._read(connection, board_id)
+                if stored is None:
+                    return None
+                connection.execute(leaderboards.delete().where(leaderboards.c.id == board_id))
+                self._audit(connection, actor, "delete_leaderboard", board_id, stored)
+                return stored
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, f"cannot delete the board {board_id!r}") from error
+
+    def get(self, board_id: str) -> BoardDefinition | None:
+        try:
+            with self.engine.connect() as connection:
+                return self._read(connection, board_id)
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, f"cannot read the board {board_id!r}") from error
+
+    def all(self) -> list[BoardDefinition]:
+        """Every stored definition, sorted by id."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(select(leaderboards).order_by(leaderboards.c.id))
+                return [_definition(row) for row in rows]
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, "cannot read the board definitions") from error
+
+    def deleted_ids(self) -> list[str]:
+        """Ids of boards that existed and were deleted (they had a revision, no row now)."""
+        try:
+            with self.engine.connect() as connection:
+                missing = (
+                    select(leaderboard_revisions.c.leaderboard)
+                    .where(
+                        leaderboard_revisions.c.revision > 0,
+                        ~select(leaderboards.c.id)
+                        .where(leaderboards.c.id == leaderboard_revisions.c.leaderboard)
+                        .exists(),
+                    )
+                    .order_by(leaderboard_revisions.c.leaderboard)
+                )
+                return list(connection.execute(missing).scalars())
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, "cannot read the deleted boards") from error
+
+    @staticmethod
+    def _lock(connection: Connection, board_id: str) -> int:
+        """Lock the board's revision counter (made at 0 the first time) until commit;
+        returns its value. Serialises every write to one id across replicas."""
+        connection.execute(
+            pg_insert(leaderboard_revisions)
+            .values(leaderboard=board_id, revision=0)
+            .on_conflict_do_nothing(index_elements=[leaderboard_revisions.c.leaderboard])
+        )
+        return int(
+            connection.execute(
+                select(leaderboard_revisions.c.revision)
+                .where(leaderboard_revisions.c.leaderboard == board_id)
+                .with_for_update()
+            ).scalar_one()
+        )
+
+    @staticmethod
+    def _read(connection: Connection, board_id: str) -> BoardDefinition | None:
+        row = connection.execute(
+            select(leaderboards).where(leaderboards.c.id == board_id)
+        ).one_or_none()
+        return None if row is None else _definition(row)
+
+    @staticmethod
+    def _audit(
+        connection: Connection, actor: str, action: str, board_id: str, spec: BoardSpec
+    ) -> None:
+        connection.execute(
+            insert(admin_audit).values(
+                actor=actor, action=action, leaderboard=board_id, detail=_spec_of(spec)
+            )
+        )

@@ -1,0 +1,61 @@
+"""Board definitions: when a PUT creates, changes or leaves a definition, and the Kafka
+key and database URL the store uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.ingest.definitions import Change, database_url, definition_key, plan_put
+from leaderboard.ingest.settings import IngestSettings
+
+SPEC = BoardSpec(title="Lap times", operator="best", sort="asc", format="time_ms")
+
+
+def stored(spec: BoardSpec, revision: int = 3) -> BoardDefinition:
+    return BoardDefinition(
+        **spec.model_dump(), id="laps", revision=revision, updated_at=datetime.now(UTC)
+    )
+
+
+def test_a_new_board_is_created() -> None:
+    assert plan_put(None, SPEC) is Change.CREATED
+
+
+def test_an_identical_spec_changes_nothing_whatever_the_revision() -> None:
+    assert plan_put(stored(SPEC), SPEC) is Change.UNCHANGED
+    assert plan_put(
+        stored(SPEC, revision=99), BoardSpec.model_validate_json(SPEC.model_dump_json())
+    )
+    assert plan_put(stored(SPEC), SPEC.model_copy()) is Change.UNCHANGED
+
+
+def test_any_field_that_differs_is_an_update() -> None:
+    for change in (
+        {"title": "Laps"},
+        {"operator": "latest"},
+        {"sort": "desc"},
+        {"top_n": 10},
+        {"score_min": 0},
+        {"metadata": {"season": 1}},
+        {"format": "integer"},
+    ):
+        assert plan_put(stored(SPEC), SPEC.model_copy(update=change)) is Change.UPDATED, change
+
+
+def test_the_kafka_key_is_the_board_id() -> None:
+    assert definition_key("laps-1") == b"laps-1"
+
+
+def test_the_database_url_quotes_the_password() -> None:
+    settings = IngestSettings(
+        ingest_api_keys="game:game-key-0123456789abcdef",
+        postgres_password=SecretStr("p@ss:/word"),
+        postgres_host="db",
+    )
+    url = database_url(settings)
+    assert url.password == "p@ss:/word"
+    assert "p@ss:/word" not in url.render_as_string(hide_password=True)
+    assert (url.host, url.drivername) == ("db", "postgresql+psycopg2")
