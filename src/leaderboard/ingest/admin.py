@@ -13,6 +13,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.core.definitions import definition_key
 from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.logging import get_logger
 from leaderboard.core.web import shutdown_share
@@ -22,7 +23,6 @@ from leaderboard.ingest.definitions import (
     DefinitionStore,
     PutResult,
     create_definitions_engine,
-    definition_key,
 )
 from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.models import BoardDeleted, Problem

@@ -66,12 +66,6 @@ admin_audit = Table(
 )
 
 
-def definition_key(board_id: str) -> bytes:
-    """The Kafka key of a board's definition record."""
-    # Same as core/definitions.py's definition_key (built in parallel; unified on merge).
-    return board_id.encode()
-
-
 def database_url(settings: PostgresSettings) -> URL:
     """The SQLAlchemy URL for psycopg2 (as the archiver's: services share only ``core``)."""
     password = settings.postgres_password

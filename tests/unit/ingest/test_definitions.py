@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.ingest.definitions import Change, database_url, definition_key, plan_put
+from leaderboard.ingest.definitions import Change, database_url, plan_put
 from leaderboard.ingest.settings import IngestSettings
 
 SPEC = BoardSpec(title="Lap times", operator="best", sort="asc", format="time_ms")
@@ -43,10 +43,6 @@ def test_any_field_that_differs_is_an_update() -> None:
         {"format": "integer"},
     ):
         assert plan_put(stored(SPEC), SPEC.model_copy(update=change)) is Change.UPDATED, change
-
-
-def test_the_kafka_key_is_the_board_id() -> None:
-    assert definition_key("laps-1") == b"laps-1"
 
 
 def test_the_database_url_quotes_the_password() -> None:
