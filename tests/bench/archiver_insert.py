@@ -34,8 +34,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.archiver.rows import event_row
-from leaderboard.archiver.store import ScoreStore, database_url
+from leaderboard.archiver.store import ScoreStore
 from leaderboard.core.config import load_settings
+from leaderboard.core.database import database_url
 from leaderboard.core.events import ScoreBounds, decode_score_event
 from leaderboard.core.logging import configure_logging
 from leaderboard.devstack.settings import DevstackSettings

@@ -40,8 +40,8 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
-from leaderboard.archiver.store import database_url
 from leaderboard.core.config import load_settings
+from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config
 from leaderboard.core.logging import configure_logging, get_logger
 from leaderboard.devstack.settings import DevstackSettings

@@ -23,8 +23,8 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
-from leaderboard.archiver.store import database_url
 from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics

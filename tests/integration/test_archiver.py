@@ -15,8 +15,8 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
-from leaderboard.archiver.store import database_url
 from leaderboard.core.config import PostgresSettings
+from leaderboard.core.database import database_url
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.postgres import PostgresServer

@@ -31,7 +31,7 @@ from leaderboard.archiver.migrate import (
     upgrade,
 )
 from leaderboard.archiver.schema import TABLE_NAME, VERSION_TABLE, metadata
-from leaderboard.archiver.store import database_url
+from leaderboard.core.database import database_url
 from leaderboard.core.errors import DatabaseError
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.services import REPO_ROOT, ServiceProcess, free_port, wait_for

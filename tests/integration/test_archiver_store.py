@@ -12,7 +12,8 @@ from sqlalchemy import Engine, create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.archiver.rows import event_row
-from leaderboard.archiver.store import ScoreStore, database_url
+from leaderboard.archiver.store import ScoreStore
+from leaderboard.core.database import database_url
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.scores import make_event
 

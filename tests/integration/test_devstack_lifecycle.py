@@ -17,8 +17,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, text
 
-from leaderboard.archiver.store import database_url
 from leaderboard.core.config import load_settings
+from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.errors import DevstackError
 from leaderboard.devstack.process import port_accepts, read_cmdline

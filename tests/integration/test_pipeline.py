@@ -13,7 +13,7 @@ from confluent_kafka import Consumer
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from leaderboard.archiver.store import database_url
+from leaderboard.core.database import database_url
 from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from sqlalchemy import create_engine, text
 
-from leaderboard.archiver.store import database_url
+from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.kafka import KAFKA_JAR, MAIN_CLASS
 from leaderboard.devstack.process import read_cmdline

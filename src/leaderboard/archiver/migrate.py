@@ -24,10 +24,10 @@ from leaderboard.archiver.settings import ArchiverSettings
 from leaderboard.archiver.store import (
     MIGRATE_HINT,
     create_archive_engine,
-    database_url,
     describe_failure,
 )
 from leaderboard.core.config import load_settings
+from leaderboard.core.database import database_url
 from leaderboard.core.errors import ConfigurationError, DatabaseError
 from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
 from leaderboard.core.logging import configure_logging, get_logger

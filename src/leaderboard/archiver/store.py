@@ -12,12 +12,12 @@ from typing import cast
 
 import psycopg2
 from psycopg2 import errors as pg_errors
-from sqlalchemy import URL, Connection, Engine, create_engine, exc
+from sqlalchemy import Connection, Engine, exc
 
 from leaderboard.archiver.rows import Row
 from leaderboard.archiver.schema import TABLE_NAME, score_events
 from leaderboard.archiver.settings import ArchiverSettings
-from leaderboard.core.config import PostgresSettings
+from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 
 MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-migrate`) first"
@@ -27,7 +27,6 @@ COLUMNS: tuple[str, ...] = tuple(c.name for c in score_events.columns if c.name 
 _COLUMN_LIST = ", ".join(COLUMNS)
 STAGING_TABLE = "pg_temp.archiver_staging"
 #: Bound on opening one PostgreSQL connection, in seconds (libpq ``connect_timeout``).
-CONNECT_TIMEOUT_SECONDS = 5
 
 # Temporary: private to the connection, never in the WAL, emptied by every commit; just
 # the columns (types only, no constraints or indexes: the insert checks those). Created
@@ -82,41 +81,9 @@ class InsertResult:
     duplicates: int
 
 
-def database_url(settings: PostgresSettings) -> URL:
-    """The SQLAlchemy URL for psycopg2; the password is quoted, never formatted by hand."""
-    password = settings.postgres_password
-    return URL.create(
-        "postgresql+psycopg2",
-        username=settings.postgres_user,
-        password=password.get_secret_value() if password else None,
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        database=settings.postgres_database,
-    )
-
-
 def create_archive_engine(settings: ArchiverSettings) -> Engine:
-    """The archiver's engine: pre-pinged connections, bounded connects, TCP keepalives.
-
-    ``pool_pre_ping`` replaces a connection the server dropped (a PostgreSQL restart)
-    before it is used, instead of failing the first batch after every outage. Keepalives
-    make a connection to a vanished host fail in about 25 s instead of hanging on the
-    kernel's two-hour default, so retries and heartbeats keep going.
-    """
-    return create_engine(
-        database_url(settings),
-        pool_pre_ping=True,
-        pool_size=2,
-        max_overflow=2,
-        connect_args={
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "application_name": settings.service_name,
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        },
-    )
+    """The archiver's engine (two connections: one batch written while the next decodes)."""
+    return create_postgres_engine(settings, pool_size=2)
 
 
 def is_transient(error: BaseException) -> bool:

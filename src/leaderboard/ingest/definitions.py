@@ -10,7 +10,6 @@ from typing import Any
 
 from psycopg2 import errors as pg_errors
 from sqlalchemy import (
-    URL,
     BigInteger,
     Column,
     Connection,
@@ -19,7 +18,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     exc,
     func,
     insert,
@@ -29,13 +27,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.core.config import PostgresSettings
+from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.settings import IngestSettings
 
 MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-migrate`) first"
 #: Bound on opening one PostgreSQL connection, in seconds (libpq ``connect_timeout``).
-CONNECT_TIMEOUT_SECONDS = 5
 
 # The columns this service uses of the tables revision 0002 creates (the archiver's
 # migrations own the schema; archiver/schema.py declares them in full).
@@ -66,35 +63,9 @@ admin_audit = Table(
 )
 
 
-def database_url(settings: PostgresSettings) -> URL:
-    """The SQLAlchemy URL for psycopg2 (as the archiver's: services share only ``core``)."""
-    password = settings.postgres_password
-    return URL.create(
-        "postgresql+psycopg2",
-        username=settings.postgres_user,
-        password=password.get_secret_value() if password else None,
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        database=settings.postgres_database,
-    )
-
-
 def create_definitions_engine(settings: IngestSettings) -> Engine:
     """A small pool for the admin API: writes are rare, a replaced connection is cheap."""
-    return create_engine(
-        database_url(settings),
-        pool_pre_ping=True,
-        pool_size=1,
-        max_overflow=2,
-        connect_args={
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "application_name": settings.service_name,
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        },
-    )
+    return create_postgres_engine(settings, pool_size=1)
 
 
 class Change(Enum):

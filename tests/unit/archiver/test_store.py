@@ -13,12 +13,10 @@ from sqlalchemy import exc
 from leaderboard.archiver.store import (
     COLUMNS,
     copy_text,
-    database_url,
     describe_failure,
     is_transient,
     permanent_failure,
 )
-from leaderboard.core.config import PostgresSettings, load_settings
 from leaderboard.core.errors import DatabaseError
 
 
@@ -100,11 +98,3 @@ def test_driver_errors_from_copy_are_classified_too() -> None:
     assert not is_transient(pg_errors.StringDataRightTruncation("value too long"))
     error = permanent_failure(pg_errors.UndefinedTable("relation does not exist"), "copy")
     assert "python -m leaderboard.archiver.migrate" in str(error)
-
-
-def test_the_database_url_quotes_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEADERBOARD_POSTGRES_PASSWORD", "p@ss/w:rd")
-    url = database_url(load_settings(PostgresSettings))
-    assert url.password == "p@ss/w:rd"
-    assert url.drivername == "postgresql+psycopg2"
-    assert "p@ss" not in repr(url)  # SQLAlchemy masks it when shown

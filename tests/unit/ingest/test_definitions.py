@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import SecretStr
-
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.ingest.definitions import Change, database_url, plan_put
-from leaderboard.ingest.settings import IngestSettings
+from leaderboard.ingest.definitions import Change, plan_put
 
 SPEC = BoardSpec(title="Lap times", operator="best", sort="asc", format="time_ms")
 
@@ -43,15 +40,3 @@ def test_any_field_that_differs_is_an_update() -> None:
         {"format": "integer"},
     ):
         assert plan_put(stored(SPEC), SPEC.model_copy(update=change)) is Change.UPDATED, change
-
-
-def test_the_database_url_quotes_the_password() -> None:
-    settings = IngestSettings(
-        ingest_api_keys="game:game-key-0123456789abcdef",
-        postgres_password=SecretStr("p@ss:/word"),
-        postgres_host="db",
-    )
-    url = database_url(settings)
-    assert url.password == "p@ss:/word"
-    assert "p@ss:/word" not in url.render_as_string(hide_password=True)
-    assert (url.host, url.drivername) == ("db", "postgresql+psycopg2")
