@@ -83,16 +83,18 @@ def secret_value(name: str, key: str, namespace: str = NAMESPACE) -> str:
 def pod_log(namespace: str, pod: str, container: str, restarted: bool) -> str:
     """The container's log: the crashed run's when it restarted, else the current one's.
 
-    Just after a restart the kubelet may not serve the previous log yet: it is asked a
-    few times, then the current run (which crashes the same way) stands in.
+    Just after a restart the kubelet may serve neither the previous log nor the new run's
+    yet ("unable to retrieve container logs"): both are asked for again for a few seconds
+    (the new run crashes the same way, so either tells what went wrong).
     """
     args = ["logs", "-n", namespace, pod, "-c", container, "--tail=60"]
-    for _ in range(5 if restarted else 0):
-        result = kubectl(*args, "--previous", check=False)
-        if result.returncode == 0 and result.stdout:
-            return result.stdout
-        time.sleep(1)
     result = kubectl(*args, check=False)
+    for _ in range(15):
+        for extra in ([["--previous"]] if restarted else []) + [[]]:
+            result = kubectl(*args, *extra, check=False)
+            if result.returncode == 0 and result.stdout:
+                return result.stdout
+        time.sleep(1)
     return result.stdout or result.stderr
 
 
