@@ -1,5 +1,5 @@
 """The archive database's tables as SQLAlchemy Core sees them: ``score_events`` for the
-archiver's inserts, and the board definition tables the ingest service writes.
+archiver's inserts, and the board definition tables (``core.board_tables``).
 
 Only the Alembic migrations create or change them; this must describe the newest one.
 """
@@ -17,11 +17,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
-    Text,
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+
+from leaderboard.core.board_tables import board_tables
 
 TABLE_NAME = "score_events"
 #: Alembic's bookkeeping table; named after the service so that another component
@@ -51,38 +51,7 @@ score_events = Table(
     Index("ix_score_events_leaderboard_player_id", "leaderboard", "player_id"),
 )
 
-# Board definitions (revision 0002). The ingest service declares the columns it uses
-# itself (leaderboard.ingest.definitions): services never import one another.
-leaderboards = Table(
-    "leaderboards",
-    metadata,
-    Column("id", Text, nullable=False),
-    Column("definition", JSONB, nullable=False),
-    Column("revision", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("id", name="pk_leaderboards"),
-)
-# The last revision given to each board id; kept when the board is deleted, so that a
-# re-created board carries a higher revision than anything on the definitions topic.
-leaderboard_revisions = Table(
-    "leaderboard_revisions",
-    metadata,
-    Column("leaderboard", Text, nullable=False),
-    Column("revision", BigInteger, nullable=False),
-    PrimaryKeyConstraint("leaderboard", name="pk_leaderboard_revisions"),
-)
-admin_audit = Table(
-    "admin_audit",
-    metadata,
-    Column("id", BigInteger, autoincrement=True, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("leaderboard", Text, nullable=True),
-    Column("player_id", Text, nullable=True),
-    Column("reason", Text, nullable=True),
-    Column("detail", JSONB, nullable=True),
-    PrimaryKeyConstraint("id", name="pk_admin_audit"),
-    Index("ix_admin_audit_leaderboard_at", "leaderboard", "at"),
-)
+# The board definition tables (revision 0002), declared once in core for the ingest
+# service that writes them; copied here so the migrations see the whole schema.
+for _table in board_tables.tables.values():
+    _table.to_metadata(metadata)

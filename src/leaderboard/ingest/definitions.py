@@ -10,57 +10,22 @@ from typing import Any
 
 from psycopg2 import errors as pg_errors
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    DateTime,
     Engine,
-    MetaData,
-    Table,
-    Text,
     exc,
     func,
     insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from leaderboard.core.board_tables import admin_audit, leaderboard_revisions, leaderboards
 from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.settings import IngestSettings
 
 MIGRATE_HINT = "run `python -m leaderboard.archiver.migrate` (or `leaderboard-migrate`) first"
-#: Bound on opening one PostgreSQL connection, in seconds (libpq ``connect_timeout``).
-
-# The columns this service uses of the tables revision 0002 creates (the archiver's
-# migrations own the schema; archiver/schema.py declares them in full).
-_metadata = MetaData()
-leaderboards = Table(
-    "leaderboards",
-    _metadata,
-    Column("id", Text, primary_key=True),
-    Column("definition", JSONB, nullable=False),
-    Column("revision", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-leaderboard_revisions = Table(
-    "leaderboard_revisions",
-    _metadata,
-    Column("leaderboard", Text, primary_key=True),
-    Column("revision", BigInteger, nullable=False),
-)
-admin_audit = Table(
-    "admin_audit",
-    _metadata,
-    Column("id", BigInteger, primary_key=True),
-    Column("actor", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("leaderboard", Text),
-    Column("detail", JSONB),
-)
 
 
 def create_definitions_engine(settings: IngestSettings) -> Engine:
