@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.clients import AssignedConsumer, KafkaMessage
 from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.errors import KafkaError
+from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.logging import get_logger
 from leaderboard.core.probes import Health
 from leaderboard.core.topic_reader import TopicReader, private_group_id
@@ -234,3 +236,25 @@ class DefinitionFeed(TopicReader):
     def _report(self, ok: bool, detail: str) -> None:
         super()._report(ok, detail)
         self._health.set_check(CHECK, ok, detail)
+
+
+#: How often a waiting start checks for a stop request.
+_WAIT_STEP_SECONDS = 0.5
+
+
+def follow_definitions(
+    settings: LeaderboardSettings, health: Health, shutdown: Shutdown
+) -> DefinitionFeed | None:
+    """Start a ``DefinitionFeed`` and wait until it has read every definition that existed,
+    so that no event is scored by a default where a board is defined; None when a stop was
+    asked first. The caller stops the feed."""
+    feed = DefinitionFeed(settings, BoardRegistry(), health)
+    feed.start()
+    while not feed.wait_caught_up(_WAIT_STEP_SECONDS):
+        if not feed.alive:
+            topic = settings.topic_leaderboard_definitions
+            raise KafkaError("the board definitions could not be read", topic=topic)
+        if shutdown.requested:
+            feed.stop(_WAIT_STEP_SECONDS)
+            return None
+    return feed

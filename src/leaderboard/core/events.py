@@ -29,8 +29,8 @@ DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
 class InvalidEventError(LeaderboardError):
     """A message that does not satisfy the event contract.
 
-    ``reason`` is one of ``invalid_json``, ``invalid_fields``, ``score_out_of_bounds`` or
-    ``unknown_version``; ``detail`` says what exactly was wrong.
+    ``reason`` is one of ``invalid_json``, ``invalid_fields``, ``score_out_of_bounds``,
+    ``unknown_version`` or ``unknown_leaderboard``; ``detail`` says what exactly was wrong.
     """
 
     def __init__(self, reason: str, detail: str) -> None:
@@ -79,8 +79,9 @@ class ScoreEvent(_Contract):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
-def decode_score_event(raw: bytes | None, bounds: ScoreBounds) -> ScoreEvent:
-    """Parse and validate one ``game-score`` message value, or raise InvalidEventError."""
+def decode_score_event(raw: bytes | None, bounds: ScoreBounds | None) -> ScoreEvent:
+    """Parse and validate one ``game-score`` message value, or raise InvalidEventError
+    (``bounds`` None: the caller checks the score against its board's bounds)."""
     if raw is None:
         raise InvalidEventError("invalid_json", "message has no value")
     try:
@@ -96,7 +97,8 @@ def decode_score_event(raw: bytes | None, bounds: ScoreBounds) -> ScoreEvent:
                 "unknown_version", f"unsupported schema version (this code reads {SCHEMA_VERSION})"
             ) from None
         raise InvalidEventError("invalid_fields", _describe(errors)) from None
-    bounds.check(event.score)
+    if bounds is not None:
+        bounds.check(event.score)
     return event
 
 

@@ -19,7 +19,12 @@ class RedisKeys:
         return "{" + self.prefix + "}"
 
     def board(self, leaderboard: str) -> str:
-        return f"{self.tag}:board:{leaderboard}"
+        """The sorted set of standings (members: ``core.standings.member()``)."""
+        return f"{self.tag}:standings:{leaderboard}"
+
+    def members(self, leaderboard: str) -> str:
+        """Hash: each player's current member of the sorted set."""
+        return f"{self.tag}:members:{leaderboard}"
 
     def names(self, leaderboard: str) -> str:
         return f"{self.tag}:names:{leaderboard}"

@@ -19,9 +19,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from leaderboard.core.boards import Operator, Sort
 from leaderboard.core.clients import RedisClient, RedisConnection
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.standings import reach_prefix
 
 APPLY_SCRIPT = """
 local next_offset = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
@@ -52,7 +54,8 @@ local function call_chunked(command, key, values, step)
 end
 -- Where the sections of ARGV start (layout below the script).
 local counts_at = 6 + nboards
-local offsets_at = 7 + 2 * nboards
+local operators_at = 6 + 2 * nboards
+local offsets_at = 7 + 3 * nboards
 local nnames = tonumber(ARGV[offsets_at + 1])
 local events_at = offsets_at + 2 + 2 * nnames
 local names_of = {}
@@ -82,18 +85,21 @@ for b = 1, nboards do
       todo = todo + 1
       numbers[todo] = k
       boards_of[todo] = b
-      ids[todo] = ARGV[events_at + 3 * k - 1]
+      ids[todo] = ARGV[events_at + 4 * k - 2]
     end
   end
 end
--- 2. Skip the ids the dedup window holds, or this batch holds a second time; sum the
---    rest per player, keeping each player's newest display name.
+-- 2. Skip the ids the dedup window holds, or this batch holds a second time; fold the
+--    rest per player by the board's operator, keeping each player's newest display name.
+--    Scores arrive signed so that higher is better; a reach is a member prefix, higher
+--    for an earlier time (docs/architecture.md, "Ties").
 local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)
 local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
 local seen, fresh, nfresh = {}, {}, 0
-local delta, players, nplayers, names, applied = {}, {}, {}, {}, {}
+local value, reach, moved, players, nplayers, names, applied = {}, {}, {}, {}, {}, {}, {}
 for b = 1, nboards do
-  delta[b], players[b], nplayers[b], names[b], applied[b] = {}, {}, 0, {}, 0
+  value[b], reach[b], moved[b], players[b], nplayers[b], names[b], applied[b] =
+    {}, {}, {}, {}, 0, {}, 0
 end
 local duplicates = 0
 for j, n in ipairs(numbers) do
@@ -105,37 +111,96 @@ for j, n in ipairs(numbers) do
     nfresh = nfresh + 1
     fresh[nfresh] = id
     local b = boards_of[j]
-    local player = ARGV[events_at + 3 * n - 3]
-    local sum = delta[b][player]
-    if sum == nil then
+    local at = events_at + 4 * n - 4
+    local player = ARGV[at]
+    local score = tonumber(ARGV[at + 1])
+    local r = ARGV[at + 3]
+    local v = value[b][player]
+    if v == nil then
       nplayers[b] = nplayers[b] + 1
       players[b][nplayers[b]] = player
-      sum = 0
+      value[b][player], reach[b][player], moved[b][player] = score, r, score ~= 0
+    else
+      local op = ARGV[operators_at + b]
+      if op == 's' then
+        value[b][player] = v + score
+        if score ~= 0 then
+          reach[b][player], moved[b][player] = r, true
+        end
+      elseif op == 'b' then
+        if score > v or (score == v and r > reach[b][player]) then
+          value[b][player], reach[b][player] = score, r
+        end
+      else -- latest: the newest event (lowest prefix); at equal times, the better score
+        local held = reach[b][player]
+        if r < held or (r == held and score > v) then
+          value[b][player], reach[b][player] = score, r
+        end
+      end
     end
-    delta[b][player] = sum + tonumber(ARGV[events_at + 3 * n - 2])
     if names_of[n] then
       names[b][player] = names_of[n]
     end
     applied[b] = applied[b] + 1
   end
 end
--- 3. Write: the new ids, each player's new total (ZINCRBY's arithmetic, one ZADD per
---    board and chunk) and names. Few commands, so the append-only file stays small.
+-- 3. Combine with the stored standings and write what changed: the new ids, each changed
+--    player's score under its new member (the old one removed), members and names. Few
+--    commands per board and chunk, so the append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, list, count = KEYS[3 + 2 * b], players[b], nplayers[b]
+  local board, names_key, members_key = KEYS[2 + 3 * b], KEYS[3 + 3 * b], KEYS[4 + 3 * b]
+  local op, list, count = ARGV[operators_at + b], players[b], nplayers[b]
+  local vb, rb, mb = value[b], reach[b], moved[b]
   for s = 1, count, CHUNK do
     local e = math.min(s + CHUNK - 1, count)
-    local totals = redis.call('ZMSCORE', board, unpack(list, s, e))
-    local args, n = {}, 0
-    for k = s, e do
-      local total = totals[k - s + 1]
-      total = delta[b][list[k]] + (total and tonumber(total) or 0)
-      args[n + 1] = total -- a number: Redis formats it with %.17g, losing nothing
-      args[n + 2] = list[k]
-      n = n + 2
+    local held = redis.call('HMGET', members_key, unpack(list, s, e))
+    local present, np = {}, 0
+    for i = 1, e - s + 1 do
+      if held[i] then
+        np = np + 1
+        present[np] = held[i]
+      end
     end
-    redis.call('ZADD', board, unpack(args, 1, n))
+    local scores = np > 0 and redis.call('ZMSCORE', board, unpack(present, 1, np)) or {}
+    local adds, na, removed, nr, members, nm, q = {}, 0, {}, 0, {}, 0, 0
+    for i = 1, e - s + 1 do
+      local player = list[s + i - 1]
+      local v, r = vb[player], rb[player]
+      local old = held[i]
+      local old_v, old_r
+      if old then
+        q = q + 1
+        old_v = tonumber(scores[q])
+        old_r = string.sub(old, 1, 16)
+      end
+      if old_v then
+        if op == 's' then
+          v = old_v + v
+          if not mb[player] then r = old_r end
+        elseif op == 'b' then
+          if not (v > old_v or (v == old_v and r > old_r)) then v, r = old_v, old_r end
+        elseif not (r < old_r or (r == old_r and v > old_v)) then
+          v, r = old_v, old_r
+        end
+      end
+      if v ~= old_v or r ~= old_r then
+        local m = r .. player
+        na = na + 2
+        adds[na - 1], adds[na] = v, m -- a number: Redis formats it with %.17g, exactly
+        if m ~= old then
+          if old then
+            nr = nr + 1
+            removed[nr] = old
+          end
+          nm = nm + 2
+          members[nm - 1], members[nm] = player, m
+        end
+      end
+    end
+    if nr > 0 then redis.call('ZREM', board, unpack(removed, 1, nr)) end
+    if na > 0 then redis.call('ZADD', board, unpack(adds, 1, na)) end
+    if nm > 0 then redis.call('HSET', members_key, unpack(members, 1, nm)) end
   end
   local pairs_, n = {}, 0
   for k = 1, count do
@@ -146,7 +211,7 @@ for b = 1, nboards do
       n = n + 2
     end
   end
-  call_chunked('HSET', KEYS[4 + 2 * b], pairs_, 2 * CHUNK)
+  call_chunked('HSET', names_key, pairs_, 2 * CHUNK)
 end
 redis.call('HSET', KEYS[1], ARGV[1], last + 1)
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
@@ -158,14 +223,31 @@ for b = 1, nboards do result[4 + b] = applied[b] end
 return result
 """
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, then per
-#       board b (1-based): 3+2b its sorted set, 4+2b its display-name hash.
+#       board b (1-based): 2+3b its sorted set, 3+3b its display names, 4+3b its members.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
 #       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
 #       then B board ids, then B event counts (the events come grouped by board, in
-#       offset order within a board), then the events' offsets comma-separated, then the
-#       number of display names N and N pairs (event number, name), then 3 per event:
-#       player id, score, event id (16 raw bytes). Per event only what every event
-#       needs: Redis parses each argument, and most events have no name.
+#       offset order within a board), then B operators ('s' sum, 'b' best, 'l' latest),
+#       then the events' offsets comma-separated, then the number of display names N and
+#       N pairs (event number, name), then 4 per event: player id, score (negated on an
+#       ascending board), event id (16 raw bytes), reach prefix (core.standings). Per
+#       event only what every event needs: Redis parses each argument, and most events
+#       have no name.
+
+#: The script's code of each operator.
+OPERATOR_CODES: dict[Operator, str] = {"sum": "s", "best": "b", "latest": "l"}
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How one board's events combine: its operator and its sort."""
+
+    operator: Operator = "sum"
+    sort: Sort = "desc"
+
+
+#: Boards without a definition (created on the fly).
+DEFAULT_SCORING = Scoring()
 
 
 @dataclass
@@ -176,6 +258,8 @@ class PartitionBatch:
     first_offset: int
     last_offset: int
     events: list[tuple[int, ScoreEvent]] = field(default_factory=list)  # (offset, event)
+    #: How each board of the batch scores; a board not named here: ``DEFAULT_SCORING``.
+    scoring: dict[str, Scoring] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -216,7 +300,7 @@ def split(batch: PartitionBatch, size: int = MAX_SCRIPT_EVENTS) -> list[Partitio
     for start in range(0, len(batch.events), size):
         events = batch.events[start : start + size]
         last = events[-1][0] if start + size < len(batch.events) else batch.last_offset
-        pieces.append(PartitionBatch(batch.partition, first, last, events))
+        pieces.append(PartitionBatch(batch.partition, first, last, events, batch.scoring))
         first = last + 1
     return pieces
 
@@ -395,13 +479,20 @@ class BatchApplier:
         groups: dict[
             str, tuple[list[int], list[ScriptArg], list[tuple[int, str]], list[datetime]]
         ] = {}
+        negated = {board for board, rule in batch.scoring.items() if rule.sort == "asc"}
         for offset, event in batch.events:
-            group = groups.get(event.leaderboard)
+            board = event.leaderboard
+            group = groups.get(board)
             if group is None:
-                group = groups[event.leaderboard] = ([], [], [], [event.occurred_at])
+                group = groups[board] = ([], [], [], [event.occurred_at])
             board_offsets, board_args, named, latest = group
             board_offsets.append(offset)
-            board_args += (event.player_id, event.score, event.event_id.bytes)
+            board_args += (
+                event.player_id,
+                -event.score if board in negated else event.score,
+                event.event_id.bytes,
+                reach_prefix(event.occurred_at),
+            )
             if event.display_name is not None:
                 named.append((len(board_offsets), event.display_name))
             if event.occurred_at > latest[0]:
@@ -417,7 +508,10 @@ class BatchApplier:
         by_board = {board: group[0] for board, group in groups.items()}
         keys = [self._offsets_key, *seen_keys, self._keys.boards()]
         for board in by_board:
-            keys += (self._keys.board(board), self._keys.names(board))
+            keys += (self._keys.board(board), self._keys.names(board), self._keys.members(board))
+        operators = [
+            OPERATOR_CODES[batch.scoring.get(board, DEFAULT_SCORING).operator] for board in by_board
+        ]
         header: list[ScriptArg] = [
             batch.partition,
             batch.first_offset,
@@ -427,6 +521,7 @@ class BatchApplier:
             len(by_board),
             *by_board,
             *(len(entries) for entries in by_board.values()),
+            *operators,
             ",".join(map(str, offsets)),
             len(names) // 2,
             *names,

@@ -14,6 +14,7 @@ from redis import Redis
 
 from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer, Completion
+from leaderboard.core.definitions import BoardRegistry, follow_definitions
 from leaderboard.core.errors import KafkaError, UnavailableError
 from leaderboard.core.events import (
     ChangeNotice,
@@ -28,7 +29,14 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import ServiceContext
-from leaderboard.ranker.apply import ApplyResult, BatchApplier, PartitionBatch, PendingApply
+from leaderboard.ranker.apply import (
+    DEFAULT_SCORING,
+    ApplyResult,
+    BatchApplier,
+    PartitionBatch,
+    PendingApply,
+    Scoring,
+)
 from leaderboard.ranker.metrics import RankerMetrics
 from leaderboard.ranker.settings import RankerSettings
 
@@ -48,13 +56,16 @@ class Ranker:
         producer: KafkaProducer,
         metrics: RankerMetrics,
         retrier: DependencyRetrier,
+        registry: BoardRegistry,
     ) -> None:
         self._settings = settings
         self._retrier = retrier
         self._applier = applier
         self._producer = producer
         self._metrics = metrics
+        self._registry = registry
         self._bounds = ScoreBounds(settings.score_min, settings.score_max)
+        self._create_undefined = settings.ranker_undefined_boards == "create"
         self._consumer: KafkaConsumer | None = None
         # Rewinds per partition so far: a batch started before its partition was rewound
         # was refused for the same gap, and must not rewind it a second time.
@@ -83,7 +94,9 @@ class Ranker:
         """Decode the batch, dead-letter what is invalid and send the rest to Redis; the
         returned completion waits for Redis's replies and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
-        bounds = self._bounds
+        # Each board's rules, looked up once per batch: a definition changed meanwhile
+        # applies from the next batch on.
+        rules: dict[str, tuple[Scoring, ScoreBounds] | InvalidEventError] = {}
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
@@ -94,16 +107,41 @@ class Ranker:
             elif offset < batch.first_offset:
                 batch.first_offset = offset
             try:
-                event = decode_score_event(message.value(), bounds)
+                event = decode_score_event(message.value(), None)
+                rule = rules.get(event.leaderboard)
+                if rule is None:
+                    rule = rules[event.leaderboard] = self._rules(event.leaderboard)
+                if isinstance(rule, InvalidEventError):
+                    raise rule
+                scoring, bounds = rule
+                bounds.check(event.score)
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
             batch.events.append((offset, event))
+            if scoring is not DEFAULT_SCORING:
+                batch.scoring[event.leaderboard] = scoring
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
         sent_at = time.perf_counter()
         pending = self._applier.send(list(batches.values()), time.time())
         return lambda: self._complete(messages, batches, pending, sent_at, rewinds)
+
+    def _rules(self, board: str) -> tuple[Scoring, ScoreBounds] | InvalidEventError:
+        """How ``board`` scores and which scores it accepts, or why its events are refused."""
+        definition = self._registry.get(board)
+        if definition is None:
+            if self._create_undefined:
+                return DEFAULT_SCORING, self._bounds
+            return InvalidEventError(
+                "unknown_leaderboard", f"leaderboard {board!r} has no definition"
+            )
+        scoring = Scoring(definition.operator, definition.sort)
+        bounds = ScoreBounds(
+            self._bounds.minimum if definition.score_min is None else definition.score_min,
+            self._bounds.maximum if definition.score_max is None else definition.score_max,
+        )
+        return (DEFAULT_SCORING if scoring == DEFAULT_SCORING else scoring), bounds
 
     def _complete(
         self,
@@ -255,6 +293,9 @@ BATCH_SIZE = 5000
 def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) -> None:
     """The ranker's work: consume until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
+    feed = follow_definitions(settings, context.health, context.shutdown)
+    if feed is None:
+        return
     redis = Redis(**settings.redis_client_kwargs())
     producer = Producer(producer_config(settings))
     applier = BatchApplier(
@@ -270,6 +311,7 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
         producer,
         RankerMetrics(context.metrics.registry),
         redis_retrier(context.health, context.shutdown),
+        feed.registry,
     )
     consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
     try:
@@ -295,3 +337,4 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
         applier.close()
         producer.flush(FLUSH_TIMEOUT_SECONDS)
         redis.close()
+        feed.stop(FLUSH_TIMEOUT_SECONDS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,4 +23,10 @@ class RankerSettings(RedisSettings):
         le=86_400,
         description="A retried event_id is recognised for at least this long (and at most "
         "twice as long); see docs/events.md for the memory cost.",
+    )
+    ranker_undefined_boards: Literal["create", "dead_letter"] = Field(
+        "create",
+        description="What an event for a board without a definition does: `create` ranks it "
+        "on a board with the default definition (a sum, highest first); `dead_letter` sends "
+        "it to the dead-letter topic with reason `unknown_leaderboard`.",
     )
