@@ -66,6 +66,9 @@ class BoardDefinition(BoardSpec):
     id: LeaderboardId
     revision: Annotated[int, Field(ge=1)]
     updated_at: AwareDatetime
+    #: The last reset (``POST /api/admin/leaderboards/{id}/reset``): events that occurred
+    #: before it never count again, also when the standings are rebuilt from Kafka.
+    reset_at: AwareDatetime | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

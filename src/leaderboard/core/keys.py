@@ -29,6 +29,10 @@ class RedisKeys:
     def names(self, leaderboard: str) -> str:
         return f"{self.tag}:names:{leaderboard}"
 
+    def resets(self) -> str:
+        """Hash: board id -> reach prefix (``core.standings``) of its last reset."""
+        return f"{self.tag}:resets"
+
     def boards(self) -> str:
         return f"{self.tag}:boards"
 
