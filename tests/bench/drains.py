@@ -28,15 +28,21 @@ from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
+from confluent_kafka.admin import AdminClient
 from redis import Redis
 from sqlalchemy import Engine, text
 
+from leaderboard.core.boards import Operator
+from leaderboard.core.kafka import admin_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
+from leaderboard.core.standings import player_of
 from leaderboard.devstack.settings import DevstackSettings
+from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.bench.measure import CpuProbe, Drain, Scope, observe_drain
 from tests.bench.profile import Profiler, summarize
 from tests.bench.workload import Workload
+from tests.support.boards import board_definition, define_boards
 from tests.support.redis_keys import seen_pattern
 from tests.support.services import ServiceProcess, metric_value, settings_env
 
@@ -130,7 +136,7 @@ def check_ranker_totals(redis: Redis, keys: RedisKeys, expected: dict[str, Count
     """Raise unless Redis holds exactly the expected total of every player."""
     for board, totals in expected.items():
         stored = {
-            member.decode(): int(score)
+            player_of(member): int(score)
             for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
         }
         if stored != dict(totals):
@@ -171,13 +177,31 @@ def dedup_memory(redis: Redis, prefix: str) -> dict[str, Any]:
 
 
 def drain_ranker(
-    ctx: BenchContext, workload: Workload, batch_size: int, *, inspect_dedup: bool
+    ctx: BenchContext,
+    workload: Workload,
+    batch_size: int,
+    *,
+    inspect_dedup: bool,
+    operator: Operator = "sum",
 ) -> ServiceResult:
-    """Run one ranker over the whole topic from a fresh key prefix and group."""
+    """Run one ranker over the whole topic from a fresh key prefix and group; the boards
+    are undefined (a sum) or defined with ``operator`` on a definitions topic of its own."""
     suffix = uuid.uuid4().hex[:8]
     prefix = f"bench{suffix}"
     group = f"bench-ranker-{suffix}"
-    settings = ctx.settings.model_copy(update={"redis_key_prefix": prefix})
+    update: dict[str, Any] = {"redis_key_prefix": prefix}
+    expected = workload.expected
+    if operator != "sum":
+        update["topic_leaderboard_definitions"] = f"bench-definitions-{suffix}"
+        expected = workload.expected_best if operator == "best" else workload.expected_latest
+    settings = ctx.settings.model_copy(update=update)
+    if operator != "sum":
+        compacted = {"cleanup.policy": "compact"}
+        topic = TopicSpec(settings.topic_leaderboard_definitions, 1, 1, compacted)
+        ensure_topics(AdminClient(admin_config(settings)), [topic])
+        define_boards(
+            settings, [board_definition(board, operator=operator) for board in workload.boards]
+        )
     env = settings_env(settings) | {
         "LEADERBOARD_RANKER_GROUP_ID": group,
     }
@@ -207,7 +231,7 @@ def drain_ranker(
         details["redis_forks"] = changes
         if inspect_dedup:
             details["dedup"] = dedup_memory(ctx.redis, prefix)
-        check_ranker_totals(ctx.redis, keys, workload.expected)
+        check_ranker_totals(ctx.redis, keys, expected)
         details["totals_verified"] = True
         return ServiceResult("ranker", batch_size, drain, details, profile)
     finally:
@@ -215,6 +239,10 @@ def drain_ranker(
             running.stop()
         _stop(service)
         delete_keys(ctx.redis, prefix)
+        if operator != "sum":
+            AdminClient(admin_config(settings)).delete_topics(
+                [settings.topic_leaderboard_definitions]
+            )
 
 
 def drain_archiver(ctx: BenchContext, workload: Workload, batch_size: int) -> ServiceResult:

@@ -245,6 +245,13 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         lambda size, first: drains.drain_ranker(context, workload, size, inspect_dedup=first),
         lambda: baselines.ranker_baseline(context, limit, seconds),
     )
+    # One drain per other operator at the headline batch size (sum: the rounds above).
+    by_operator = {
+        operator: drains.drain_ranker(
+            context, workload, args.ranker_batch_sizes[0], inspect_dedup=False, operator=operator
+        )
+        for operator in ("best", "latest")
+    }
     archiver = measure_rounds(
         args.archiver_rounds,
         args.archiver_batch_sizes,
@@ -258,7 +265,7 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         partitions=args.partitions,
         window=window,
     )
-    return results | report.figures(ranker, archiver, micro, window)
+    return results | report.figures(ranker, archiver, micro, window, by_operator)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,10 @@ class Workload:
     keys: list[bytes] = field(default_factory=list)
     #: board -> player -> total score, what Redis must hold after a full drain.
     expected: dict[str, Counter[str]] = field(default_factory=dict)
+    #: The same for boards defined as ``best`` (highest first) and as ``latest`` (events
+    #: occur in the order generated, so the last one of each player).
+    expected_best: dict[str, Counter[str]] = field(default_factory=dict)
+    expected_latest: dict[str, Counter[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -58,6 +62,8 @@ def generate(
     rng = random.Random(seed)
     workload = Workload(boards=boards, players=players)
     workload.expected = {board: Counter() for board in boards}
+    workload.expected_best = {board: Counter() for board in boards}
+    workload.expected_latest = {board: Counter() for board in boards}
     start = datetime.now(UTC) - timedelta(hours=1)
     step = timedelta(hours=1) / max(count, 1)
     names = [f"p{n}" for n in range(players)]
@@ -78,6 +84,9 @@ def generate(
         workload.values.append(orjson.dumps(event))
         workload.keys.append(f"{board}:{player}".encode())
         workload.expected[board][player] += score
+        best = workload.expected_best[board]
+        best[player] = max(best[player], score)
+        workload.expected_latest[board][player] = score
     return workload
 
 

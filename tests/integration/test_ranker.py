@@ -13,11 +13,13 @@ import pytest
 from confluent_kafka import Consumer
 from redis import Redis
 
+from leaderboard.core.boards import Operator, Sort
 from leaderboard.core.events import ChangeNotice
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.boards import board_definition, define_boards, expected_standings
 from tests.support.outages import own_server, through_an_outage
 from tests.support.scores import (
     make_event,
@@ -46,7 +48,7 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
     started: list[ServiceProcess] = []
     group = f"ranker-{uuid.uuid4().hex[:8]}"
 
-    def start(batch_size: int = 50, redis_port: int | None = None) -> ServiceProcess:
+    def start(batch_size: int = 50, redis_port: int | None = None, **extra: str) -> ServiceProcess:
         env = {
             "LEADERBOARD_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka_bootstrap_servers,
             "LEADERBOARD_REDIS_PORT": str(redis_port or pipeline.redis_port),
@@ -54,9 +56,11 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
             "LEADERBOARD_TOPIC_GAME_SCORE": pipeline.topic_game_score,
             "LEADERBOARD_TOPIC_GAME_SCORE_DLQ": pipeline.topic_game_score_dlq,
             "LEADERBOARD_TOPIC_LEADERBOARD_CHANGE": pipeline.topic_leaderboard_change,
+            "LEADERBOARD_TOPIC_LEADERBOARD_DEFINITIONS": pipeline.topic_leaderboard_definitions,
             "LEADERBOARD_RANKER_GROUP_ID": group,
             # A SIGKILLed member keeps its partitions this long: keep the test short.
             "LEADERBOARD_KAFKA_CONSUMER_CONFIG": '{"session.timeout.ms": 6000}',
+            **extra,
         }
         service = ServiceProcess("ranker", env, tmp_path, batch_size=batch_size)
         started.append(service)
@@ -67,11 +71,11 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
         service.close()
 
 
-def wait_for_totals(redis, settings, expected, timeout=90.0) -> None:
+def wait_for_totals(redis, settings, expected, timeout=90.0, sort: Sort = "desc") -> None:
     keys = RedisKeys(settings.redis_key_prefix)
     boards = sorted(expected)
     wait_for(
-        lambda: redis_totals(redis, keys, boards) == expected,
+        lambda: redis_totals(redis, keys, boards, sort) == expected,
         timeout,
         f"Redis totals to match {sum(sum(c.values()) for c in expected.values())} points",
     )
@@ -96,17 +100,7 @@ def test_totals_are_exact_and_poison_goes_to_the_dlq(
     wait_for_totals(redis, pipeline, totals(events))
     ranker.wait_ready()
 
-    dlq = Consumer(consumer_config(pipeline, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
-    dlq.subscribe([pipeline.topic_game_score_dlq])
-    dead: list = []
-    try:
-        wait_for(
-            lambda: dead.extend(m for m in dlq.consume(10, 0.5) if not m.error()) or len(dead) >= 4,
-            60,
-            "four dead letters",
-        )
-    finally:
-        dlq.close()
+    dead = read_dead_letters(pipeline, 4)
     reasons = Counter(dict(message.headers())["reason"].decode() for message in dead)
     assert reasons == {
         "invalid_json": 1,
@@ -128,6 +122,57 @@ def test_totals_are_exact_and_poison_goes_to_the_dlq(
         == 1
     )
     assert metric_value(text, "leaderboard_ranker_events_applied_total") == len(events)
+
+
+def read_dead_letters(pipeline: DevstackSettings, count: int) -> list:
+    """The first ``count`` messages of the test's dead-letter topic (waits for them)."""
+    dlq = Consumer(consumer_config(pipeline, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
+    dlq.subscribe([pipeline.topic_game_score_dlq])
+    dead: list = []
+    try:
+        wait_for(
+            lambda: (
+                dead.extend(m for m in dlq.consume(10, 0.5) if not m.error()) or len(dead) >= count
+            ),
+            60,
+            f"{count} dead letters",
+        )
+    finally:
+        dlq.close()
+    return dead
+
+
+def test_a_defined_board_takes_its_own_bounds_and_forgets_what_came_before_its_reset(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    board, undefined = f"def-{uuid.uuid4().hex[:6]}", f"undef-{uuid.uuid4().hex[:6]}"
+    reset_at = datetime.now(UTC) - timedelta(minutes=1)
+    define_boards(
+        pipeline, [board_definition(board, score_min=-10, score_max=10, reset_at=reset_at)]
+    )
+    before = reset_at - timedelta(seconds=1)
+    events = [
+        make_event("ada", -5, board),
+        make_event("ada", 10, board),
+        make_event("bob", 7, board, occurred_at=before),  # before the reset: not counted
+        make_event("ada", 11, board),  # above the board's maximum
+        make_event("ada", 1, undefined),  # no definition: dead-lettered with this setting
+    ]
+    produce(pipeline, events)
+    ranker = rankers(LEADERBOARD_RANKER_UNDEFINED_BOARDS="dead_letter")
+
+    wait_for_totals(redis, pipeline, {board: Counter({"ada": 5})})
+    dead = read_dead_letters(pipeline, 2)
+    assert {(dict(m.headers())["reason"].decode(), m.value()) for m in dead} == {
+        ("score_out_of_bounds", events[3].to_json()),
+        ("unknown_leaderboard", events[4].to_json()),
+    }
+    assert redis.zcard(RedisKeys(pipeline.redis_key_prefix).board(undefined)) == 0
+    wait_for(
+        lambda: metric_value(ranker.metrics(), "leaderboard_ranker_events_before_reset_total") == 1,
+        30,
+        "the event before the reset to be counted as such",
+    )
 
 
 def test_each_change_notice_names_its_boards_newest_event_time(
@@ -167,10 +212,22 @@ def test_each_change_notice_names_its_boards_newest_event_time(
         reader.close()
 
 
+#: Each operator with the sort that makes it least like the others' (asc: negated scores).
+SCORINGS = [("sum", "desc"), ("best", "asc"), ("latest", "desc")]
+
+
+def define(pipeline: DevstackSettings, prefix: str, operator: Operator, sort: Sort) -> list[str]:
+    """Two boards of the test's own, defined with ``operator`` and ``sort``."""
+    boards = [f"{prefix}-{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    define_boards(pipeline, [board_definition(b, operator=operator, sort=sort) for b in boards])
+    return boards
+
+
+@pytest.mark.parametrize(("operator", "sort"), SCORINGS)
 def test_sigkill_mid_stream_loses_and_doubles_nothing(
-    pipeline: DevstackSettings, rankers, redis: Redis
+    pipeline: DevstackSettings, rankers, redis: Redis, operator: Operator, sort: Sort
 ) -> None:
-    boards = [f"kill-{uuid.uuid4().hex[:6]}", f"kill-{uuid.uuid4().hex[:6]}"]
+    boards = define(pipeline, "kill", operator, sort)
     events = random_events(3000, boards, players=100, seed=11)
     ranker = rankers(batch_size=20)
     producer = produce_in_background(pipeline, [events[i : i + 100] for i in range(0, 3000, 100)])
@@ -188,16 +245,17 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
         ranker.start()
     finally:
         producer.join()
-    wait_for_totals(redis, pipeline, totals(events))
+    wait_for_totals(redis, pipeline, expected_standings(events, operator, sort), sort=sort)
     # The restarted ranker resumed from Redis's offsets: a redelivery shows up as
     # already-applied events, never as applied twice (the totals above prove that).
     assert ranker.starts == 2
 
 
+@pytest.mark.parametrize(("operator", "sort"), SCORINGS)
 def test_a_rebalance_between_two_rankers_keeps_totals_exact(
-    pipeline: DevstackSettings, rankers, redis: Redis
+    pipeline: DevstackSettings, rankers, redis: Redis, operator: Operator, sort: Sort
 ) -> None:
-    boards = [f"reb-{uuid.uuid4().hex[:6]}", f"reb-{uuid.uuid4().hex[:6]}"]
+    boards = define(pipeline, "reb", operator, sort)
     events = random_events(3000, boards, players=100, seed=13)
     first = rankers(batch_size=20)
     producer = produce_in_background(pipeline, [events[i : i + 100] for i in range(0, 3000, 100)])
@@ -219,7 +277,7 @@ def test_a_rebalance_between_two_rankers_keeps_totals_exact(
         assert first.stop() == 0  # and move back to the second one alone
     finally:
         producer.join()
-    wait_for_totals(redis, pipeline, totals(events))
+    wait_for_totals(redis, pipeline, expected_standings(events, operator, sort), sort=sort)
     assert metric_value(second.metrics(), "leaderboard_consumer_assigned_partitions") == PARTITIONS
 
 

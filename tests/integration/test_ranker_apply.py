@@ -12,11 +12,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.standings import player_of, reach_prefix, reached_at
 from leaderboard.ranker.apply import (
     ApplyResult,
     BatchApplier,
     PartitionBatch,
     PendingApply,
+    Scoring,
     split,
 )
 
@@ -53,17 +55,28 @@ def event(player: str, score: int, board: str = "global", **extra: object) -> Sc
     )
 
 
-def batch(partition: int, first: int, events: list[ScoreEvent]) -> PartitionBatch:
+def batch(
+    partition: int, first: int, events: list[ScoreEvent], **scoring: Scoring
+) -> PartitionBatch:
     return PartitionBatch(
         partition,
         first,
         first + len(events) - 1,
         [(first + index, e) for index, e in enumerate(events)],
+        scoring,
     )
 
 
 def scores(redis: Redis, keys: RedisKeys, board: str = "global") -> dict[str, float]:
-    return {m.decode(): s for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
+    """Each player's stored score (negated on an ascending board)."""
+    return {player_of(m): s for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
+
+
+def ranked(redis: Redis, keys: RedisKeys, board: str = "global") -> list[tuple[str, float]]:
+    """(player, stored score) from first to last, as the readers rank them."""
+    return [
+        (player_of(m), s) for m, s in redis.zrevrange(keys.board(board), 0, -1, withscores=True)
+    ]
 
 
 def test_deltas_are_added_per_player_and_board(
@@ -346,10 +359,12 @@ def test_a_batch_may_touch_thousands_of_leaderboards(
 
 
 def test_large_totals_stay_exact(applier: BatchApplier, redis: Redis, keys: RedisKeys) -> None:
-    redis.zadd(keys.board("global"), {"ada": 2**52})  # beyond what %.14g would keep exact
-    applier.apply([batch(0, 0, [event("ada", 1), event("ada", 2)])], NOW)
-    assert redis.zscore(keys.board("global"), "ada") == 2**52 + 3
-    assert int(redis.zscore(keys.board("global"), "ada")) == 4_503_599_627_370_499
+    applier.apply([batch(0, 0, [event("ada", 1)])], NOW)
+    [stored] = redis.zrange(keys.board("global"), 0, 0)
+    redis.zadd(keys.board("global"), {stored: 2**52})  # beyond what %.14g would keep exact
+    applier.apply([batch(0, 1, [event("ada", 1), event("ada", 2)])], NOW)
+    assert scores(redis, keys) == {"ada": 2**52 + 3}
+    assert int(scores(redis, keys)["ada"]) == 4_503_599_627_370_499
 
 
 def test_each_board_reports_its_newest_event_time_across_pieces_and_redeliveries(
@@ -385,3 +400,111 @@ def test_each_board_reports_its_newest_event_time_across_pieces_and_redeliveries
     [gap] = applier.apply([batch(0, len(events) + 10, events[:2])], NOW)
     assert gap.gap
     assert gap.newest_event_at == {}
+
+
+# -- operators, sort and ties -----------------------------------------------------------
+
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_equal_totals_rank_the_player_who_reached_it_first_higher(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply(
+        [batch(0, 0, [event("cy", 10, occurred_at=at(3)), event("ada", 10, occurred_at=at(5))])],
+        NOW,
+    )
+    # bob reaches 10 last, in two steps; zed reaches it between cy and ada.
+    applier.apply(
+        [
+            batch(
+                0,
+                2,
+                [
+                    event("bob", 4, occurred_at=at(1)),
+                    event("zed", 10, occurred_at=at(4)),
+                    event("bob", 6, occurred_at=at(9)),
+                    event("top", 11, occurred_at=at(10)),
+                ],
+            )
+        ],
+        NOW,
+    )
+    assert [player for player, _ in ranked(redis, keys)] == ["top", "cy", "zed", "ada", "bob"]
+    members = dict(redis.hgetall(keys.members("global")))
+    assert reached_at(members[b"bob"]) == at(9)
+    assert members[b"cy"] == f"{reach_prefix(at(3))}cy".encode()
+
+
+def test_best_keeps_the_highest_score_and_when_it_was_first_reached(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    best = Scoring("best", "desc")
+    events = [event("ada", 50, occurred_at=at(5)), event("ada", 70, occurred_at=at(6))]
+    applier.apply([batch(0, 0, events, **{"global": best})], NOW)
+    assert scores(redis, keys) == {"ada": 70}
+    later = [
+        event("ada", 60, occurred_at=at(7)),
+        event("ada", 70, occurred_at=at(2)),  # the same best, reached earlier: keeps 70 from t=2
+        event("bob", 70, occurred_at=at(4)),
+    ]
+    [result] = applier.apply([batch(0, 2, later, **{"global": best})], NOW)
+    assert result.applied == 3
+    assert ranked(redis, keys) == [("ada", 70), ("bob", 70)]
+    assert reached_at(redis.hget(keys.members("global"), "ada") or b"") == at(2)
+
+
+def test_an_ascending_best_board_keeps_the_lowest_time_first(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    laps = Scoring("best", "asc")
+    events = [
+        event("ada", 83_456, occurred_at=at(1)),
+        event("bob", 79_001, occurred_at=at(2)),
+        event("ada", 90_000, occurred_at=at(3)),
+        event("cy", 79_001, occurred_at=at(4)),
+    ]
+    applier.apply([batch(0, 0, events, **{"global": laps})], NOW)
+    # Stored negated so that the first row is the fastest; equal times: bob set it first.
+    assert ranked(redis, keys) == [("bob", -79_001), ("cy", -79_001), ("ada", -83_456)]
+
+
+def test_latest_keeps_the_newest_event_whatever_order_they_arrive_in(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    latest = Scoring("latest", "desc")
+    newest = event("ada", 3, occurred_at=at(30))
+    older = [event("ada", 100, occurred_at=at(10)), event("ada", 200, occurred_at=at(20))]
+    applier.apply([batch(0, 0, [older[0], newest], **{"global": latest})], NOW)
+    assert scores(redis, keys) == {"ada": 3}
+    # Older events arriving later, in another batch and on another partition, and a
+    # redelivery of the newest one: none of them overwrites the newest value.
+    applier.apply([batch(1, 0, [older[1]], **{"global": latest})], NOW)
+    applier.apply([batch(0, 0, [older[0], newest], **{"global": latest})], NOW)
+    assert scores(redis, keys) == {"ada": 3}
+    # At equal times the better value is kept, so the order of arrival never matters.
+    applier.apply([batch(1, 1, [event("ada", 2, occurred_at=at(30))], **{"global": latest})], NOW)
+    applier.apply([batch(1, 2, [event("ada", 9, occurred_at=at(30))], **{"global": latest})], NOW)
+    assert scores(redis, keys) == {"ada": 9}
+    applier.apply([batch(1, 3, [event("ada", 1, occurred_at=at(31))], **{"global": latest})], NOW)
+    assert scores(redis, keys) == {"ada": 1}
+
+
+def test_events_before_a_boards_reset_do_not_count(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    redis.hset(keys.resets(), "global", reach_prefix(at(10)))
+    events = [
+        event("ada", 5, occurred_at=at(9)),
+        event("ada", 7, occurred_at=at(10)),
+        event("bob", 1, occurred_at=at(1)),
+        event("cy", 2, occurred_at=at(11), board="weekly"),
+    ]
+    [result] = applier.apply([batch(0, 0, events)], NOW)
+    assert (result.applied, result.before_reset) == (2, 2)
+    assert scores(redis, keys) == {"ada": 7}
+    assert scores(redis, keys, "weekly") == {"cy": 2}

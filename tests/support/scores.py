@@ -8,15 +8,17 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Producer
 from redis import Redis
 
+from leaderboard.core.boards import Sort
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.standings import player_of, sort_sign
 
 
 def make_event(
@@ -26,6 +28,7 @@ def make_event(
     *,
     event_id: uuid.UUID | None = None,
     display_name: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> ScoreEvent:
     return ScoreEvent(
         event_id=event_id or uuid.uuid4(),
@@ -33,7 +36,7 @@ def make_event(
         player_id=player_id,
         display_name=display_name,
         score=score,
-        occurred_at=datetime.now(UTC),
+        occurred_at=occurred_at or datetime.now(UTC),
         version=1,
     )
 
@@ -41,11 +44,16 @@ def make_event(
 def random_events(
     count: int, leaderboards: Sequence[str], players: int = 50, seed: int = 7
 ) -> list[ScoreEvent]:
-    """``count`` events over ``players`` players spread across ``leaderboards``."""
+    """``count`` events over ``players`` players spread across ``leaderboards``, each
+    occurring at a random millisecond of the last hour (so not in the order sent)."""
     rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(hours=1)
     return [
         make_event(
-            f"player-{rng.randrange(players)}", rng.randint(1, 100), rng.choice(leaderboards)
+            f"player-{rng.randrange(players)}",
+            rng.randint(1, 100),
+            rng.choice(leaderboards),
+            occurred_at=start + timedelta(milliseconds=rng.randrange(3_600_000)),
         )
         for _ in range(count)
     ]
@@ -59,12 +67,15 @@ def totals(events: Iterable[ScoreEvent]) -> dict[str, Counter[str]]:
     return result
 
 
-def redis_totals(redis: Redis, keys: RedisKeys, boards: list[str]) -> dict[str, Counter[str]]:
-    """The totals per leaderboard and player in Redis's sorted sets."""
+def redis_totals(
+    redis: Redis, keys: RedisKeys, boards: list[str], sort: Sort = "desc"
+) -> dict[str, Counter[str]]:
+    """The score per leaderboard and player in Redis's sorted sets (``sort``: the boards')."""
+    sign = sort_sign(sort)
     return {
         board: Counter(
             {
-                member.decode(): int(score)
+                player_of(member): sign * int(score)
                 for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
             }
         )

@@ -95,13 +95,17 @@ end
 --    for an earlier time (docs/architecture.md, "Ties").
 local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)
 local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
+-- A reset board counts only events from its reset on (a higher prefix is earlier).
+local board_ids = {}
+for b = 1, nboards do board_ids[b] = ARGV[6 + b] end
+local resets = call_chunked('HMGET', KEYS[5], board_ids, CHUNK)
 local seen, fresh, nfresh = {}, {}, 0
 local value, reach, moved, players, nplayers, names, applied = {}, {}, {}, {}, {}, {}, {}
 for b = 1, nboards do
   value[b], reach[b], moved[b], players[b], nplayers[b], names[b], applied[b] =
     {}, {}, {}, {}, 0, {}, 0
 end
-local duplicates = 0
+local duplicates, before_reset = 0, 0
 for j, n in ipairs(numbers) do
   local id = ids[j]
   if in_current[j] == 1 or in_previous[j] == 1 or seen[id] then
@@ -116,7 +120,9 @@ for j, n in ipairs(numbers) do
     local score = tonumber(ARGV[at + 1])
     local r = ARGV[at + 3]
     local v = value[b][player]
-    if v == nil then
+    if resets[b] and r > resets[b] then
+      before_reset = before_reset + 1
+    elseif v == nil then
       nplayers[b] = nplayers[b] + 1
       players[b][nplayers[b]] = player
       value[b][player], reach[b][player], moved[b][player] = score, r, score ~= 0
@@ -138,10 +144,12 @@ for j, n in ipairs(numbers) do
         end
       end
     end
-    if names_of[n] then
-      names[b][player] = names_of[n]
+    if not (resets[b] and r > resets[b]) then
+      if names_of[n] then
+        names[b][player] = names_of[n]
+      end
+      applied[b] = applied[b] + 1
     end
-    applied[b] = applied[b] + 1
   end
 end
 -- 3. Combine with the stored standings and write what changed: the new ids, each changed
@@ -149,7 +157,7 @@ end
 --    commands per board and chunk, so the append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, names_key, members_key = KEYS[2 + 3 * b], KEYS[3 + 3 * b], KEYS[4 + 3 * b]
+  local board, names_key, members_key = KEYS[3 + 3 * b], KEYS[4 + 3 * b], KEYS[5 + 3 * b]
   local op, list, count = ARGV[operators_at + b], players[b], nplayers[b]
   local vb, rb, mb = value[b], reach[b], moved[b]
   for s = 1, count, CHUNK do
@@ -215,15 +223,14 @@ for b = 1, nboards do
 end
 redis.call('HSET', KEYS[1], ARGV[1], last + 1)
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
-local boards = {}
-for b = 1, nboards do boards[b] = ARGV[6 + b] end
-call_chunked('SADD', KEYS[4], boards, CHUNK)
-local result = {1, next_offset or -1, duplicates, already}
-for b = 1, nboards do result[4 + b] = applied[b] end
+call_chunked('SADD', KEYS[4], board_ids, CHUNK)
+local result = {1, next_offset or -1, duplicates, already, before_reset}
+for b = 1, nboards do result[5 + b] = applied[b] end
 return result
 """
-# KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, then per
-#       board b (1-based): 2+3b its sorted set, 3+3b its display names, 4+3b its members.
+# KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, 5 resets
+#       hash, then per board b (1-based): 3+3b its sorted set, 4+3b its display names,
+#       5+3b its members.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
 #       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
 #       then B board ids, then B event counts (the events come grouped by board, in
@@ -275,6 +282,8 @@ class ApplyResult:
     #: Per leaderboard of the batch, its events' newest ``occurred_at`` (for the change
     #: notice); empty for a refused batch.
     newest_event_at: dict[str, datetime] = field(default_factory=dict)
+    #: Events that occurred before their board's last reset, not counted.
+    before_reset: int = 0
 
     @property
     def applied(self) -> int:
@@ -506,7 +515,7 @@ class BatchApplier:
             offsets += board_offsets
             event_args += board_args
         by_board = {board: group[0] for board, group in groups.items()}
-        keys = [self._offsets_key, *seen_keys, self._keys.boards()]
+        keys = [self._offsets_key, *seen_keys, self._keys.boards(), self._keys.resets()]
         for board in by_board:
             keys += (self._keys.board(board), self._keys.names(board), self._keys.members(board))
         operators = [
@@ -551,10 +560,11 @@ class BatchApplier:
             gap=False,
             stored_next=stored_next,
             applied_per_board={
-                board: int(count) for board, count in zip(boards, reply[4:], strict=True)
+                board: int(count) for board, count in zip(boards, reply[5:], strict=True)
             },
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
+            before_reset=int(reply[4]),
             newest_event_at=boards,
         )
 
@@ -581,5 +591,6 @@ def merge_results(results: list[ApplyResult]) -> ApplyResult:
         applied_per_board=applied,
         duplicates=sum(result.duplicates for result in results),
         already_applied=sum(result.already_applied for result in results),
+        before_reset=sum(result.before_reset for result in results),
         newest_event_at=newest,
     )

@@ -28,6 +28,11 @@ class RankerMetrics:
             "Score events skipped because their offset was already applied (redelivery).",
             registry=registry,
         )
+        self.before_reset = Counter(
+            "leaderboard_ranker_events_before_reset_total",
+            "Score events not counted because they occurred before their board's last reset.",
+            registry=registry,
+        )
         self.dead_lettered = Counter(
             "leaderboard_ranker_events_dead_lettered_total",
             "Invalid score events sent to the dead-letter topic, by reason.",

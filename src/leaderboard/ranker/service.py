@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
@@ -44,6 +45,15 @@ log = get_logger(__name__)
 
 #: How long the end of a batch may wait for the broker to acknowledge its messages.
 FLUSH_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the ranker applies to one board's events."""
+
+    scoring: Scoring
+    bounds: ScoreBounds
+    reset_at: datetime | None  # events that occurred before it do not count
 
 
 class Ranker:
@@ -96,7 +106,8 @@ class Ranker:
         batches: dict[int, PartitionBatch] = {}
         # Each board's rules, looked up once per batch: a definition changed meanwhile
         # applies from the next batch on.
-        rules: dict[str, tuple[Scoring, ScoreBounds] | InvalidEventError] = {}
+        rules: dict[str, Rules | InvalidEventError] = {}
+        before_reset = 0
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
@@ -113,26 +124,30 @@ class Ranker:
                     rule = rules[event.leaderboard] = self._rules(event.leaderboard)
                 if isinstance(rule, InvalidEventError):
                     raise rule
-                scoring, bounds = rule
-                bounds.check(event.score)
+                rule.bounds.check(event.score)
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
+            if rule.reset_at is not None and event.occurred_at < rule.reset_at:
+                # Also checked in Redis; this check holds when Redis lost the reset.
+                before_reset += 1
+                continue
             batch.events.append((offset, event))
-            if scoring is not DEFAULT_SCORING:
-                batch.scoring[event.leaderboard] = scoring
+            if rule.scoring is not DEFAULT_SCORING:
+                batch.scoring[event.leaderboard] = rule.scoring
+        self._metrics.before_reset.inc(before_reset)
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
         sent_at = time.perf_counter()
         pending = self._applier.send(list(batches.values()), time.time())
         return lambda: self._complete(messages, batches, pending, sent_at, rewinds)
 
-    def _rules(self, board: str) -> tuple[Scoring, ScoreBounds] | InvalidEventError:
-        """How ``board`` scores and which scores it accepts, or why its events are refused."""
+    def _rules(self, board: str) -> Rules | InvalidEventError:
+        """How ``board`` scores and which events it takes, or why its events are refused."""
         definition = self._registry.get(board)
         if definition is None:
             if self._create_undefined:
-                return DEFAULT_SCORING, self._bounds
+                return Rules(DEFAULT_SCORING, self._bounds, None)
             return InvalidEventError(
                 "unknown_leaderboard", f"leaderboard {board!r} has no definition"
             )
@@ -141,7 +156,11 @@ class Ranker:
             self._bounds.minimum if definition.score_min is None else definition.score_min,
             self._bounds.maximum if definition.score_max is None else definition.score_max,
         )
-        return (DEFAULT_SCORING if scoring == DEFAULT_SCORING else scoring), bounds
+        return Rules(
+            DEFAULT_SCORING if scoring == DEFAULT_SCORING else scoring,
+            bounds,
+            definition.reset_at,
+        )
 
     def _complete(
         self,
@@ -264,6 +283,7 @@ class Ranker:
             self._metrics.applied.inc(result.applied)
             self._metrics.duplicates.inc(result.duplicates)
             self._metrics.already_applied.inc(result.already_applied)
+            self._metrics.before_reset.inc(result.before_reset)
             for board, at in result.newest_event_at.items():
                 current = newest.get(board)
                 if current is None or at > current:
