@@ -194,7 +194,7 @@ def test_not_ready_until_caught_up_with_what_existed_at_start(harness: Harness) 
     assert "up to its end" in detail
     harness.consumer.end()
     assert harness.feed.wait_caught_up(5)
-    assert harness.check() == (True, f"1 board definition(s) from {TOPIC!r}")
+    assert harness.check() == (True, f"1 board definitions from {TOPIC!r}")
     assert [d.id for d in harness.registry.all()] == ["weekly"]
 
 
