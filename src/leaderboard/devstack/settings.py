@@ -29,11 +29,12 @@ class DevstackSettings(RedisSettings, PostgresSettings):
     )
 
     # Absolute paths, fixed when the settings are built: they are compared with the command
-    # lines of running processes, which must not depend on the caller's current directory.
+    # lines of running processes, which must not depend on the caller's current directory
+    # nor on a symlink on the way.
     @field_validator("devstack_dir", "devstack_cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser().absolute()
+        return None if value is None else value.expanduser().resolve()
 
     @property
     def cache_dir(self) -> Path:
