@@ -77,7 +77,7 @@ def test_the_feed_holds_the_compacted_state_then_follows_the_topic(
         assert [(d.id, d.revision) for d in registry.all()] == [("daily", 1), ("weekly", 2)]
         ok, body = health.readiness()
         assert ok, body
-        assert body["checks"][CHECK]["detail"] == f"2 board definition(s) from {topic!r}"
+        assert body["checks"][CHECK]["detail"] == f"2 board definitions from {topic!r}"
 
         send(producer, topic, "monthly", definition("monthly", 1).to_json())
         wait_for(lambda: registry.get("monthly"), PROPAGATION_SECONDS, "the new definition")
