@@ -17,13 +17,20 @@ from sqlalchemy import Engine, create_engine, text
 from leaderboard.archiver.migrate import upgrade
 from leaderboard.core.config import PostgresSettings
 from leaderboard.core.database import database_url
+from leaderboard.core.erasures import erasure_key
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.support.outages import own_server, through_an_outage
-from tests.support.scores import produce, produce_in_background, random_events, totals
+from tests.support.scores import (
+    make_event,
+    produce,
+    produce_in_background,
+    random_events,
+    totals,
+)
 from tests.support.services import ServiceProcess, free_port, http_status, metric_value, wait_for
 
 pytestmark = pytest.mark.integration
@@ -289,3 +296,35 @@ def test_sigterm_during_an_outage_exits_cleanly_and_the_batch_is_consumed_again(
         assert archiver.stop() == 0
     finally:
         database.dispose()
+
+
+def test_an_erased_players_events_are_not_archived(
+    pipeline: DevstackSettings, archivers, shared_db: Engine, boards: list[str]
+) -> None:
+    erased = f"gone-{uuid.uuid4().hex[:10]}"
+    with shared_db.begin() as connection:
+        connection.execute(
+            text("INSERT INTO erased_players (player_hash) VALUES (:hash)"),
+            {"hash": erasure_key(erased)},
+        )
+    try:
+        kept = random_events(50, boards, players=5)
+        gone = [make_event(erased, 7, boards[0]) for _ in range(3)]
+        produce(pipeline, [*kept[:25], *gone, *kept[25:]])
+        archiver = archivers()
+        wait_for_rows(shared_db, boards, len(kept), timeout=60)
+        wait_for(
+            lambda: (
+                metric_value(archiver.metrics(), "leaderboard_archiver_events_erased_total")
+                == len(gone)
+            ),
+            30,
+            "the erased player's events to be counted as left out",
+        )
+        assert archived_totals(shared_db, boards) == totals(kept)
+    finally:
+        with shared_db.begin() as connection:
+            connection.execute(
+                text("DELETE FROM erased_players WHERE player_hash = :hash"),
+                {"hash": erasure_key(erased)},
+            )

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 from redis import Redis
 
 from leaderboard.core.boards import Operator, Sort
+from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.events import ChangeNotice
-from leaderboard.core.kafka import consumer_config
+from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
@@ -57,6 +58,7 @@ def rankers(pipeline: DevstackSettings, tmp_path: Path) -> Iterator:
             "LEADERBOARD_TOPIC_GAME_SCORE_DLQ": pipeline.topic_game_score_dlq,
             "LEADERBOARD_TOPIC_LEADERBOARD_CHANGE": pipeline.topic_leaderboard_change,
             "LEADERBOARD_TOPIC_LEADERBOARD_DEFINITIONS": pipeline.topic_leaderboard_definitions,
+            "LEADERBOARD_TOPIC_PLAYER_ERASURES": pipeline.topic_player_erasures,
             "LEADERBOARD_RANKER_GROUP_ID": group,
             # A SIGKILLed member keeps its partitions this long: keep the test short.
             "LEADERBOARD_KAFKA_CONSUMER_CONFIG": '{"session.timeout.ms": 6000}',
@@ -173,6 +175,32 @@ def test_a_defined_board_takes_its_own_bounds_and_forgets_what_came_before_its_r
         30,
         "the event before the reset to be counted as such",
     )
+
+
+def test_an_erased_players_events_are_dead_lettered_and_never_counted(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    board = f"erase-{uuid.uuid4().hex[:6]}"
+    # One erasure the ranker reads from Kafka at start; one only Redis knows of yet (the
+    # admin API writes Redis before the ranker hears of it from the topic).
+    producer = Producer(producer_config(pipeline))
+    erasure = PlayerErasure(player_hash=erasure_key("gone-a"), erased_at=datetime.now(UTC))
+    producer.produce(
+        pipeline.topic_player_erasures, key=erasure.player_hash, value=erasure.to_json()
+    )
+    assert producer.flush(30) == 0
+    redis.sadd(RedisKeys(pipeline.redis_key_prefix).erased(), redis_erasure_key("gone-b"))
+    kept = [make_event("ada", 5, board), make_event("bob", 3, board)]
+    gone = [make_event("gone-a", 9, board), make_event("gone-b", 8, board)]
+    produce(pipeline, [kept[0], gone[0], gone[1], kept[1]])
+    rankers()
+
+    wait_for_totals(redis, pipeline, {board: Counter({"ada": 5, "bob": 3})})
+    dead = read_dead_letters(pipeline, 2)
+    assert {(dict(m.headers())["reason"], m.value()) for m in dead} == {
+        (b"erased_player", event.to_json()) for event in gone
+    }
+    assert redis.hget(RedisKeys(pipeline.redis_key_prefix).members(board), "gone-b") is None
 
 
 def test_each_change_notice_names_its_boards_newest_event_time(

@@ -33,6 +33,7 @@ def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
             "topic_leaderboard_change": f"leaderboard-change-{suffix}",
             "topic_leaderboard": f"leaderboard-{suffix}",
             "topic_leaderboard_definitions": f"leaderboard-definitions-{suffix}",
+            "topic_player_erasures": f"player-erasures-{suffix}",
             "redis_key_prefix": f"t{suffix}",
         }
     )

@@ -24,6 +24,11 @@ class ArchiverMetrics:
             "(redeliveries, producer retries).",
             registry=registry,
         )
+        self.events_erased = Counter(
+            "leaderboard_archiver_events_erased_total",
+            "Score events of erased players, not archived.",
+            registry=registry,
+        )
         self.events_rejected = Counter(
             "leaderboard_archiver_events_rejected_total",
             "Messages skipped because they are not valid score events, by reason.",

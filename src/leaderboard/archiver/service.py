@@ -95,6 +95,7 @@ class ArchiveHandler:
         # again is not counted twice.
         self._metrics.events_archived.inc(result.inserted)
         self._metrics.events_duplicate.inc(result.duplicates)
+        self._metrics.events_erased.inc(result.erased)
         for reason, count in batch.rejected_by_reason().items():
             self._metrics.events_rejected.labels(reason).inc(count)
         log.debug(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, exc
 from leaderboard.archiver.rows import Row
 from leaderboard.archiver.schema import TABLE_NAME, score_events
 from leaderboard.archiver.settings import ArchiverSettings
+from leaderboard.core.board_tables import ERASURE_LOCK
 from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 
@@ -42,6 +43,19 @@ _MOVE = (
     f"INSERT INTO {TABLE_NAME} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {STAGING_TABLE} "  # noqa: S608
     "ON CONFLICT (event_id) DO NOTHING"
 )
+# Once any player was erased: the batch's rows of erased players are left out. The hash is
+# core.erasures.erasure_key's (SHA-256 of the UTF-8 id, hex).
+_ERASED_ROW = (
+    "EXISTS (SELECT 1 FROM erased_players e WHERE e.player_hash = "
+    "encode(sha256(convert_to(s.player_id, 'UTF8')), 'hex'))"
+)
+_MOVE_UNLESS_ERASED = (
+    f"INSERT INTO {TABLE_NAME} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {STAGING_TABLE} s "  # noqa: S608
+    f"WHERE NOT {_ERASED_ROW} ON CONFLICT (event_id) DO NOTHING"
+)
+_COUNT_ERASED = f"SELECT count(*) FROM {STAGING_TABLE} s WHERE {_ERASED_ROW}"  # noqa: S608
+_ANY_ERASED = "SELECT EXISTS (SELECT 1 FROM erased_players)"
+_SHARE_ERASURE_LOCK = f"SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK})"
 
 #: COPY's text format: backslash, tab and line breaks are escaped, ``\N`` is NULL.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -79,6 +93,7 @@ class InsertResult:
 
     inserted: int
     duplicates: int
+    erased: int = 0  # rows of erased players, left out
 
 
 def create_archive_engine(settings: ArchiverSettings) -> Engine:
@@ -142,11 +157,17 @@ class ScoreStore:
         """The database half of ``insert``: one transaction, committed on return."""
         if not batch.rows:
             return InsertResult(0, 0)
+        erased = 0
         with self.engine.begin() as connection:
+            connection.exec_driver_sql(_SHARE_ERASURE_LOCK)
             connection.exec_driver_sql(_CREATE_STAGING)
             _copy(connection, batch.copy_text)
-            inserted = connection.exec_driver_sql(_MOVE).rowcount
-        return InsertResult(inserted, batch.rows - inserted)
+            if connection.exec_driver_sql(_ANY_ERASED).scalar_one():
+                erased = connection.exec_driver_sql(_COUNT_ERASED).scalar_one()
+                inserted = connection.exec_driver_sql(_MOVE_UNLESS_ERASED).rowcount
+            else:
+                inserted = connection.exec_driver_sql(_MOVE).rowcount
+        return InsertResult(inserted, batch.rows - inserted - erased, erased)
 
 
 def _copy(connection: Connection, data: str) -> None:

@@ -1,5 +1,5 @@
-"""The board definition tables (created by the archiver's migration 0002, written by the
-ingest service's admin API), declared once for both."""
+"""The board definition and erasure tables (created by the archiver's migrations 0002 and
+0003, written by the ingest service's admin API), declared once for both."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
 board_tables = MetaData()
+
+#: The PostgreSQL advisory lock that orders an erasure against the archiver's inserts: an
+#: erasure holds it exclusively while it records the player and deletes its rows, each
+#: archiver batch shares it while it inserts, so no row of an erased player is committed
+#: after its erasure (docs/services.md, "Erasure").
+ERASURE_LOCK = 0x6C62_6572_6173_6501
 
 leaderboards = Table(
     "leaderboards",
@@ -50,4 +57,15 @@ admin_audit = Table(
     Column("detail", JSONB, nullable=True),
     PrimaryKeyConstraint("id", name="pk_admin_audit"),
     Index("ix_admin_audit_leaderboard_at", "leaderboard", "at"),
+)
+# One row per erased player, never deleted: the suppression list that keeps an erased
+# player's events out of the archive and the standings (docs/services.md, "Erasure").
+erased_players = Table(
+    "erased_players",
+    board_tables,
+    Column("id", BigInteger, autoincrement=True, nullable=False),
+    Column("player_hash", Text, nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("id", name="pk_erased_players"),
+    UniqueConstraint("player_hash", name="uq_erased_players_player_hash"),
 )

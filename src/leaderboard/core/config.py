@@ -163,6 +163,9 @@ class LeaderboardSettings(BaseSettings):
     topic_leaderboard_definitions: TopicName = Field(
         "leaderboard-definitions", description="Compacted topic of board definitions."
     )
+    topic_player_erasures: TopicName = Field(
+        "player-erasures", description="Compacted topic of erased players (hashed ids)."
+    )
 
     score_min: int = Field(1, description="Smallest accepted score delta of one event.")
     score_max: int = Field(1_000_000, description="Largest accepted score delta of one event.")

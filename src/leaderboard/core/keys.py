@@ -33,6 +33,10 @@ class RedisKeys:
         """Hash: board id -> reach prefix (``core.standings``) of its last reset."""
         return f"{self.tag}:resets"
 
+    def erased(self) -> str:
+        """Set: ``core.erasures.redis_erasure_key`` of every erased player."""
+        return f"{self.tag}:erased"
+
     def boards(self) -> str:
         return f"{self.tag}:boards"
 

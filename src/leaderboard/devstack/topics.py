@@ -48,6 +48,12 @@ def topic_specs(settings: LeaderboardSettings) -> list[TopicSpec]:
             {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
         ),
         TopicSpec(
+            settings.topic_player_erasures,
+            1,
+            REPLICATION_FACTOR,
+            {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
+        ),
+        TopicSpec(
             settings.topic_leaderboard,
             1,
             REPLICATION_FACTOR,

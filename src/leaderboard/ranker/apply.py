@@ -99,13 +99,25 @@ local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
 local board_ids = {}
 for b = 1, nboards do board_ids[b] = ARGV[6 + b] end
 local resets = call_chunked('HMGET', KEYS[5], board_ids, CHUNK)
+-- Players erased since the ranker last heard of erasures; none is the usual case.
+local any_erased = redis.call('SCARD', KEYS[6]) > 0
+local erased = {}
+local function is_erased(player)
+  if not any_erased then return false end
+  local known = erased[player]
+  if known == nil then
+    known = redis.call('SISMEMBER', KEYS[6], redis.sha1hex(player)) == 1
+    erased[player] = known
+  end
+  return known
+end
 local seen, fresh, nfresh = {}, {}, 0
 local value, reach, moved, players, nplayers, names, applied = {}, {}, {}, {}, {}, {}, {}
 for b = 1, nboards do
   value[b], reach[b], moved[b], players[b], nplayers[b], names[b], applied[b] =
     {}, {}, {}, {}, 0, {}, 0
 end
-local duplicates, before_reset = 0, 0
+local duplicates, before_reset, erased_numbers = 0, 0, {}
 for j, n in ipairs(numbers) do
   local id = ids[j]
   if in_current[j] == 1 or in_previous[j] == 1 or seen[id] then
@@ -120,13 +132,18 @@ for j, n in ipairs(numbers) do
     local score = tonumber(ARGV[at + 1])
     local r = ARGV[at + 3]
     local v = value[b][player]
+    local counted = false
     if resets[b] and r > resets[b] then
       before_reset = before_reset + 1
+    elseif is_erased(player) then
+      erased_numbers[#erased_numbers + 1] = n
     elseif v == nil then
+      counted = true
       nplayers[b] = nplayers[b] + 1
       players[b][nplayers[b]] = player
       value[b][player], reach[b][player], moved[b][player] = score, r, score ~= 0
     else
+      counted = true
       local op = ARGV[operators_at + b]
       if op == 's' then
         value[b][player] = v + score
@@ -144,7 +161,7 @@ for j, n in ipairs(numbers) do
         end
       end
     end
-    if not (resets[b] and r > resets[b]) then
+    if counted then
       if names_of[n] then
         names[b][player] = names_of[n]
       end
@@ -157,7 +174,7 @@ end
 --    commands per board and chunk, so the append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, names_key, members_key = KEYS[3 + 3 * b], KEYS[4 + 3 * b], KEYS[5 + 3 * b]
+  local board, names_key, members_key = KEYS[4 + 3 * b], KEYS[5 + 3 * b], KEYS[6 + 3 * b]
   local op, list, count = ARGV[operators_at + b], players[b], nplayers[b]
   local vb, rb, mb = value[b], reach[b], moved[b]
   for s = 1, count, CHUNK do
@@ -224,13 +241,23 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], last + 1)
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
 call_chunked('SADD', KEYS[4], board_ids, CHUNK)
-local result = {1, next_offset or -1, duplicates, already, before_reset}
-for b = 1, nboards do result[5 + b] = applied[b] end
+-- The offsets of the erased players' events, for the ranker to dead-letter.
+local erased_offsets = {}
+if #erased_numbers > 0 then
+  local offsets, k = {}, 0
+  for offset in string.gmatch(ARGV[offsets_at], '%d+') do
+    k = k + 1
+    offsets[k] = tonumber(offset)
+  end
+  for i, n in ipairs(erased_numbers) do erased_offsets[i] = offsets[n] end
+end
+local result = {1, next_offset or -1, duplicates, already, before_reset, erased_offsets}
+for b = 1, nboards do result[6 + b] = applied[b] end
 return result
 """
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, 5 resets
-#       hash, then per board b (1-based): 3+3b its sorted set, 4+3b its display names,
-#       5+3b its members.
+#       hash, 6 erased players set, then per board b (1-based): 4+3b its sorted set, 5+3b
+#       its display names, 6+3b its members.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
 #       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
 #       then B board ids, then B event counts (the events come grouped by board, in
@@ -284,6 +311,9 @@ class ApplyResult:
     newest_event_at: dict[str, datetime] = field(default_factory=dict)
     #: Events that occurred before their board's last reset, not counted.
     before_reset: int = 0
+    #: Offsets of events of players erased meanwhile (Redis knew before the ranker did):
+    #: not counted, to be dead-lettered.
+    erased_offsets: list[int] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -515,7 +545,13 @@ class BatchApplier:
             offsets += board_offsets
             event_args += board_args
         by_board = {board: group[0] for board, group in groups.items()}
-        keys = [self._offsets_key, *seen_keys, self._keys.boards(), self._keys.resets()]
+        keys = [
+            self._offsets_key,
+            *seen_keys,
+            self._keys.boards(),
+            self._keys.resets(),
+            self._keys.erased(),
+        ]
         for board in by_board:
             keys += (self._keys.board(board), self._keys.names(board), self._keys.members(board))
         operators = [
@@ -540,7 +576,7 @@ class BatchApplier:
 
     @staticmethod
     def _result(
-        batch: PartitionBatch, reply: list[int], boards: dict[str, datetime]
+        batch: PartitionBatch, reply: list[Any], boards: dict[str, datetime]
     ) -> ApplyResult:
         status, stored = int(reply[0]), int(reply[1])
         stored_next = None if stored < 0 else stored
@@ -560,11 +596,12 @@ class BatchApplier:
             gap=False,
             stored_next=stored_next,
             applied_per_board={
-                board: int(count) for board, count in zip(boards, reply[5:], strict=True)
+                board: int(count) for board, count in zip(boards, reply[6:], strict=True)
             },
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
             before_reset=int(reply[4]),
+            erased_offsets=[int(offset) for offset in reply[5]],
             newest_event_at=boards,
         )
 
@@ -592,5 +629,6 @@ def merge_results(results: list[ApplyResult]) -> ApplyResult:
         duplicates=sum(result.duplicates for result in results),
         already_applied=sum(result.already_applied for result in results),
         before_reset=sum(result.before_reset for result in results),
+        erased_offsets=[offset for result in results for offset in result.erased_offsets],
         newest_event_at=newest,
     )

@@ -16,6 +16,7 @@ from redis import Redis
 from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.definitions import BoardRegistry, follow_definitions
+from leaderboard.core.erasures import ErasedPlayers, follow_erasures
 from leaderboard.core.errors import KafkaError, UnavailableError
 from leaderboard.core.events import (
     ChangeNotice,
@@ -47,6 +48,10 @@ log = get_logger(__name__)
 FLUSH_TIMEOUT_SECONDS = 30.0
 
 
+#: Why an erased player's event is refused (the detail names no player: it is logged).
+ERASED = InvalidEventError("erased_player", "the player was erased")
+
+
 @dataclass(frozen=True)
 class Rules:
     """What the ranker applies to one board's events."""
@@ -67,6 +72,7 @@ class Ranker:
         metrics: RankerMetrics,
         retrier: DependencyRetrier,
         registry: BoardRegistry,
+        erased: ErasedPlayers,
     ) -> None:
         self._settings = settings
         self._retrier = retrier
@@ -74,6 +80,7 @@ class Ranker:
         self._producer = producer
         self._metrics = metrics
         self._registry = registry
+        self._erased = erased
         self._bounds = ScoreBounds(settings.score_min, settings.score_max)
         self._create_undefined = settings.ranker_undefined_boards == "create"
         self._consumer: KafkaConsumer | None = None
@@ -125,6 +132,8 @@ class Ranker:
                 if isinstance(rule, InvalidEventError):
                     raise rule
                 rule.bounds.check(event.score)
+                if self._erased.is_erased(event.player_id):
+                    raise ERASED
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
@@ -176,6 +185,7 @@ class Ranker:
         if gaps:
             results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
 
+        self._dead_letter_erased(results, messages)
         self._notify(results)
         remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
         if remaining:
@@ -249,6 +259,19 @@ class Ranker:
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
 
+    def _dead_letter_erased(
+        self, results: list[ApplyResult], messages: list[ConsumedRecord]
+    ) -> None:
+        """Dead-letter the events Redis refused for an erasure the ranker had not heard of."""
+        erased = {
+            (r.partition, offset) for r in results if not r.gap for offset in r.erased_offsets
+        }
+        if not erased:
+            return
+        for message in messages:
+            if (message.partition(), message.offset()) in erased:
+                self._dead_letter(message, ERASED)
+
     def _dead_letter(self, message: ConsumedRecord, error: InvalidEventError) -> None:
         self._metrics.dead_lettered.labels(error.reason).inc()
         log.warning(
@@ -316,6 +339,10 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
     feed = follow_definitions(settings, context.health, context.shutdown)
     if feed is None:
         return
+    erasures = follow_erasures(settings, context.health, context.shutdown)
+    if erasures is None:
+        feed.stop(FLUSH_TIMEOUT_SECONDS)
+        return
     redis = Redis(**settings.redis_client_kwargs())
     producer = Producer(producer_config(settings))
     applier = BatchApplier(
@@ -332,6 +359,7 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
         RankerMetrics(context.metrics.registry),
         redis_retrier(context.health, context.shutdown),
         feed.registry,
+        erasures.erased,
     )
     consumer = Consumer(consumer_config(settings, settings.ranker_group_id))
     try:
@@ -358,3 +386,4 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
         producer.flush(FLUSH_TIMEOUT_SECONDS)
         redis.close()
         feed.stop(FLUSH_TIMEOUT_SECONDS)
+        erasures.stop(FLUSH_TIMEOUT_SECONDS)

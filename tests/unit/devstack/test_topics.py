@@ -13,6 +13,7 @@ def test_topic_layout_follows_the_settings_names() -> None:
         "leaderboard-change",
         "leaderboard",
         "leaderboard-definitions",
+        "player-erasures",
     }
     assert specs["scores"].partitions == GAME_SCORE_PARTITIONS > 1
     assert {spec.replication_factor for spec in specs.values()} == {1}
