@@ -14,7 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer
 from confluent_kafka import KafkaError as LibrdkafkaError
 from pydantic import ValidationError
 
-from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.boards import BoardDefinition, BoardView
 from leaderboard.core.clients import AssignedConsumer, KafkaMessage
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.errors import KafkaError
@@ -110,6 +110,10 @@ class BoardRegistry:
     def get(self, board_id: str) -> BoardDefinition | None:
         with self._lock:
             return self._boards.get(board_id)
+
+    def view(self, board_id: str) -> BoardView:
+        """How ``board_id`` is ranked and shown (the defaults when it has no definition)."""
+        return BoardView.of(board_id, self.get(board_id))
 
     def all(self) -> list[BoardDefinition]:
         """Every board held, sorted by id."""
