@@ -3,8 +3,9 @@
 ``isolated_settings`` gives the stack's settings with topics and a Redis key prefix of
 the test's own (created here), so services started with them never read another test's
 events nor leave any in the topics ``make run`` uses; ``Services`` starts
-``python -m leaderboard.<service>`` children configured for them, and ``post_scores``
-submits events through the real ingest API.
+``python -m leaderboard.<service>`` children configured for them, ``post_scores``
+submits events through the real ingest API and ``publish_definition`` puts a board
+definition on the definitions topic as the admin API does.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from __future__ import annotations
 import secrets
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.kafka import admin_config
+from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.definitions import definition_key
+from leaderboard.core.kafka import admin_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
 from tests.support.services import ServiceProcess, settings_env
@@ -104,3 +111,21 @@ def scores(board: str, totals: dict[str, int], names: dict[str, str] | None = No
         | ({"display_name": names[player]} if player in names else {})
         for player, score in totals.items()
     ]
+
+
+def publish_definition(
+    settings: LeaderboardSettings, board: str, revision: int = 1, **spec: Any
+) -> BoardDefinition:
+    """Produce a definition of ``board`` (``spec``: ``BoardSpec`` fields, a title at least)
+    to the definitions topic, acknowledged; what the admin API does after storing one."""
+    definition = BoardDefinition.model_validate(
+        {"id": board, "revision": revision, "updated_at": datetime.now(UTC)} | spec
+    )
+    producer = Producer(producer_config(settings))
+    producer.produce(
+        settings.topic_leaderboard_definitions,
+        key=definition_key(board),
+        value=definition.to_json(),
+    )
+    assert producer.flush(30) == 0, "the definition was not acknowledged"
+    return definition
