@@ -4,8 +4,8 @@
 the test's own (created here), so services started with them never read another test's
 events nor leave any in the topics ``make run`` uses; ``Services`` starts
 ``python -m leaderboard.<service>`` children configured for them, ``post_scores``
-submits events through the real ingest API and ``publish_definition`` puts a board
-definition on the definitions topic as the admin API does.
+submits events through the real ingest API, ``define_board`` defines a board through its
+admin API, and ``publish_definition`` puts a definition straight on the definitions topic.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from leaderboard.core.definitions import definition_key
 from leaderboard.core.kafka import admin_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
+from tests.support.database import schema_env
 from tests.support.services import ServiceProcess, settings_env
 
 
@@ -55,6 +56,7 @@ class Services:
         self.log_dir = log_dir
         self.started: list[ServiceProcess] = []
         self.api_key = secrets.token_urlsafe(24)
+        self.admin_key = secrets.token_urlsafe(24)
 
     def start(
         self,
@@ -80,7 +82,17 @@ class Services:
         """Ranker, publisher and ingest API; returns the ingest process (ready)."""
         self.start("ranker")
         self.start("publisher", **publisher_env)
-        return self.start("ingest", LEADERBOARD_INGEST_API_KEYS=f"test:{self.api_key}").wait_ready()
+        return self.ingest()
+
+    def ingest(self, admin_schema: str | None = None, **extra: str) -> ServiceProcess:
+        """The ingest API (ready), taking ``api_key``; with ``admin_schema`` also its admin
+        API, taking ``admin_key`` and storing definitions in that PostgreSQL schema
+        (``tests.support.database.own_schema(..., migrated=True)``)."""
+        env = {"LEADERBOARD_INGEST_API_KEYS": f"test:{self.api_key}", **extra}
+        if admin_schema is not None:
+            env |= {"LEADERBOARD_INGEST_ADMIN_KEYS": f"ops:{self.admin_key}"}
+            env |= schema_env(admin_schema)
+        return self.start("ingest", **env).wait_ready()
 
     def gateway(self, port: int | None = None, **extra: str) -> ServiceProcess:
         """A gateway process (not waited for)."""
@@ -101,6 +113,21 @@ def post_scores(ingest: ServiceProcess, api_key: str, events: list[dict]) -> Non
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 202
+
+
+def define_board(ingest: ServiceProcess, admin_key: str, board: str, spec: dict) -> dict:
+    """Create ``board`` with ``spec`` through the admin API (201 expected); the stored
+    definition, already on the definitions topic."""
+    request = urllib.request.Request(
+        f"{ingest.base_url}/api/admin/leaderboards/{board}",
+        data=orjson.dumps(spec),
+        headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        stored: dict = orjson.loads(response.read())
+    return stored
 
 
 def scores(board: str, totals: dict[str, int], names: dict[str, str] | None = None) -> list[dict]:
