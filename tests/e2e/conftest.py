@@ -1,4 +1,5 @@
-"""Fixtures of the browser tests: the stack, headless Chromium, nginx, artifacts.
+"""Fixtures of the browser tests: the stack, headless Chromium, nginx, artifacts; and the
+page helpers they share (open a page, read and wait for its ranking).
 
 Chromium and nginx are Debian's (``python -m leaderboard.devstack tools`` installs them;
 ``make test`` runs it). Playwright only drives the browser: its own browser download is
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from leaderboard.core.config import load_settings
 from leaderboard.devstack.settings import DevstackSettings
@@ -31,6 +32,10 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 MISSING_TOOL = (
     "{what} is not installed: run `python -m leaderboard.devstack tools` (make test does)"
 )
+DESKTOP = {"width": 1280, "height": 900}
+#: The browser and the services share two loaded cores: be patient, never sleep.
+PATIENCE_MS = 45_000
+expect.set_options(timeout=PATIENCE_MS)
 
 
 @pytest.fixture(scope="session")
@@ -188,3 +193,28 @@ def nginx(tmp_path: Path) -> Iterator[Callable[[int, str], Nginx]]:
     yield start
     for proxy in started:
         proxy.stop()
+
+
+def open_page(browser: Browser, url: str, viewport: dict[str, int] = DESKTOP) -> Page:
+    """A new page at ``url``; ``page.errors`` collects its script and console errors."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(PATIENCE_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(url)
+    return page
+
+
+def ranking(page: Page) -> list[str]:
+    """The player ids of the page's top 10, in the order shown."""
+    return page.eval_on_selector_all("#board li.row", "rows => rows.map(r => r.dataset.player)")
+
+
+def wait_for_ranking(page: Page, expected: list[str], what: str) -> None:
+    wait_for(lambda: ranking(page) == expected, PATIENCE_MS / 1000, what, every=0.25)
+
+
+def expect_live(page: Page) -> None:
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")

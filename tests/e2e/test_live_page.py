@@ -18,17 +18,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from leaderboard.devstack.settings import DevstackSettings
-from tests.e2e.conftest import Nginx
+from tests.e2e.conftest import Nginx, expect_live, open_page, ranking, wait_for_ranking
 from tests.support.pipeline import Services, isolated_settings, post_scores, scores
 from tests.support.services import ServiceProcess, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-#: The browser and the services share two loaded cores: be patient, never sleep.
-PATIENCE_MS = 45_000
-expect.set_options(timeout=PATIENCE_MS)
 
 PLAYERS = {f"p{n:02d}": (13 - n) * 100 for n in range(1, 13)}  # p01 1200 ... p12 100
 NAMES = dict(
@@ -77,29 +73,6 @@ def board(pipeline: tuple[Services, ServiceProcess]) -> str:
 def score(pipeline: tuple[Services, ServiceProcess], board: str, player: str, points: int) -> None:
     services, ingest = pipeline
     post_scores(ingest, services.api_key, scores(board, {player: points}))
-
-
-def open_page(browser: Browser, url: str, viewport: dict[str, int] = DESKTOP) -> Page:
-    page = browser.new_page(viewport=viewport)
-    page.set_default_timeout(PATIENCE_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.errors = errors  # type: ignore[attr-defined]
-    page.goto(url)
-    return page
-
-
-def ranking(page: Page) -> list[str]:
-    return page.eval_on_selector_all("#board li.row", "rows => rows.map(r => r.dataset.player)")
-
-
-def wait_for_ranking(page: Page, expected: list[str], what: str) -> None:
-    wait_for(lambda: ranking(page) == expected, PATIENCE_MS / 1000, what, every=0.25)
-
-
-def expect_live(page: Page) -> None:
-    expect(page.locator("#status")).to_have_attribute("data-state", "live")
 
 
 def top_10_then_a_climb(page: Page, pipeline: tuple[Services, ServiceProcess], board: str) -> None:

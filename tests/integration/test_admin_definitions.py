@@ -20,15 +20,14 @@ import httpx2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
-from leaderboard.archiver.migrate import upgrade
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from leaderboard.ingest.definitions import Change, DefinitionStore
+from tests.support.database import own_schema, schema_env, scoped_engine
 from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -43,24 +42,13 @@ SPEC = {"title": "Lap times", "operator": "best", "sort": "asc", "format": "time
 @pytest.fixture(scope="module")
 def schema(stack: DevstackSettings) -> Iterator[str]:
     """A migrated schema of this module's own, dropped afterwards."""
-    name = f"admin_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(database_url(stack))
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    scoped = create_engine(database_url(stack), connect_args={"options": f"-c search_path={name}"})
-    upgrade(scoped)
-    scoped.dispose()
-    yield name
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    engine.dispose()
+    with own_schema(stack, "admin_test", migrated=True) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def db(stack: DevstackSettings, schema: str) -> Iterator[Engine]:
-    engine = create_engine(
-        database_url(stack), connect_args={"options": f"-c search_path={schema}"}
-    )
+    engine = scoped_engine(stack, schema)
     yield engine
     engine.dispose()
 
@@ -82,7 +70,7 @@ def ingest_env(stack: DevstackSettings, schema: str, topic: str, **extra: str) -
         "LEADERBOARD_INGEST_ADMIN_KEYS": f"ops:{ADMIN_KEY}",
         "LEADERBOARD_INGEST_REQUEST_TIMEOUT_SECONDS": "3",
         "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
-        "PGOPTIONS": f"-c search_path={schema}",
+        **schema_env(schema),
         **extra,
     }
 

@@ -34,6 +34,7 @@ from leaderboard.archiver.schema import TABLE_NAME, VERSION_TABLE, metadata
 from leaderboard.core.database import database_url
 from leaderboard.core.errors import DatabaseError
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.database import own_schema, schema_env, scoped_engine
 from tests.support.services import REPO_ROOT, ServiceProcess, free_port, wait_for
 
 pytestmark = pytest.mark.integration
@@ -45,22 +46,14 @@ ADMIN_TABLES = {"leaderboards", "leaderboard_revisions", "admin_audit"}
 @pytest.fixture
 def schema(stack: DevstackSettings) -> Iterator[str]:
     """An empty schema of this test's own, dropped with everything in it afterwards."""
-    name = f"archiver_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url(stack))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield name
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    with own_schema(stack, "archiver_test") as name:
+        yield name
 
 
 @pytest.fixture
 def engine(stack: DevstackSettings, schema: str) -> Iterator[Engine]:
     """An engine whose connections see only ``schema``."""
-    engine = create_engine(
-        database_url(stack), connect_args={"options": f"-c search_path={schema}"}
-    )
+    engine = scoped_engine(stack, schema)
     yield engine
     engine.dispose()
 
@@ -72,7 +65,7 @@ def env_for(stack: DevstackSettings, schema: str, **extra: str) -> dict[str, str
         "LEADERBOARD_POSTGRES_PORT": str(stack.postgres_port),
         "LEADERBOARD_POSTGRES_USER": stack.postgres_user,
         "LEADERBOARD_POSTGRES_DATABASE": stack.postgres_database,
-        "PGOPTIONS": f"-c search_path={schema}",
+        **schema_env(schema),
         **extra,
     }
     if stack.postgres_password is not None:

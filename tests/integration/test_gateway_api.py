@@ -1,13 +1,15 @@
 """The gateway's REST API as a real process on the stack's Redis, edges included.
 
-The sorted sets are written directly (under a Redis key prefix of this module's own), so
-every rank is known in advance: ties, rank 1, the last rank, radii past either end.
+The standings are written directly (under a Redis key prefix of this module's own), so
+every rank is known in advance: ties, rank 1, the last rank, radii past either end; and a
+time-trial board is defined on the module's definitions topic before the gateway starts.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -17,15 +19,28 @@ from redis import Redis
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.gateway.api import MAX_LIMIT
-from tests.support.pipeline import Services, isolated_settings
+from tests.support.pipeline import Services, isolated_settings, publish_definition
+from tests.support.scores import put_standings
 
 pytestmark = pytest.mark.integration
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BOARD = f"api-{uuid.uuid4().hex[:8]}"
-#: Player -> score. Ties at 50 are ranked by player id in reverse order: d, c, b.
-SCORES = {"p-a": 100, "p-b": 50, "p-c": 50, "p-d": 50, "p-e": 10}
+#: Player -> (score, when it was reached). Ties at 50 go to who reached 50 first: d, c, b.
+SCORES = {
+    "p-a": (100, T0),
+    "p-b": (50, T0 + timedelta(seconds=3)),
+    "p-c": (50, T0 + timedelta(seconds=2)),
+    "p-d": (50, T0 + timedelta(seconds=1)),
+    "p-e": (10, T0),
+}
 NAMES = {"p-a": "Ann", "p-d": "Dee"}
 RANKED = ["p-a", "p-d", "p-c", "p-b", "p-e"]
+#: A defined time trial: lowest lap time (ms) first.
+LAPS_BOARD = f"laps-{uuid.uuid4().hex[:8]}"
+LAPS = {"ann": (83_456, T0), "bob": (90_001, T0), "cy": (79_999, T0)}
+LAPS_SPEC = {"title": "Lap times", "operator": "best", "sort": "asc", "format": "time_ms"}
+DEFAULTS = {"sort": "desc", "format": "integer", "operator": "sum"}
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +50,22 @@ def gateway(stack: DevstackSettings, tmp_path_factory: pytest.TempPathFactory) -
     redis = Redis(**settings.redis_client_kwargs())
     services = Services(settings, tmp_path_factory.mktemp("gateway-api"))
     try:
-        redis.zadd(keys.board(BOARD), SCORES)
+        put_standings(redis, keys, BOARD, SCORES)
         redis.hset(keys.names(BOARD), mapping=NAMES)
-        redis.sadd(keys.boards(), BOARD)
-        process = services.gateway().wait_ready()
+        put_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
+        redis.sadd(keys.boards(), BOARD, LAPS_BOARD)
+        publish_definition(settings, LAPS_BOARD, **LAPS_SPEC)
+        process = services.gateway().wait_ready()  # ready: the definitions are read
         yield process.base_url
     finally:
         services.close()
-        redis.delete(keys.board(BOARD), keys.names(BOARD), keys.boards())
+        boards = (BOARD, LAPS_BOARD)
+        redis.delete(
+            *(keys.board(b) for b in boards),
+            *(keys.members(b) for b in boards),
+            keys.names(BOARD),
+            keys.boards(),
+        )
         redis.close()
 
 
@@ -59,12 +82,21 @@ def ids(entries: list[dict]) -> list[str]:
 def test_the_leaderboards_are_listed_with_their_sizes(api: httpx2.Client) -> None:
     answer = api.get("/leaderboards")
     assert answer.status_code == 200
-    assert answer.json() == {"leaderboards": [{"id": BOARD, "players": 5}]}
+    assert answer.json() == {
+        "leaderboards": sorted(
+            [
+                {"id": BOARD, "players": 5, "title": BOARD, **DEFAULTS},
+                {"id": LAPS_BOARD, "players": 3, **LAPS_SPEC},
+            ],
+            key=lambda board: board["id"],
+        )
+    }
 
 
 def test_top_pages_through_the_ranking_with_ties_in_a_fixed_order(api: httpx2.Client) -> None:
     first = api.get(f"/leaderboards/{BOARD}/top", params={"limit": 3}).json()
     assert first["total_players"] == 5
+    assert first | {"title": BOARD, **DEFAULTS} == first  # undefined: the defaults
     assert ids(first["entries"]) == RANKED[:3]
     assert [e["rank"] for e in first["entries"]] == [1, 2, 3]
     assert first["entries"][0] == {
@@ -79,6 +111,54 @@ def test_top_pages_through_the_ranking_with_ties_in_a_fixed_order(api: httpx2.Cl
     past = api.get(f"/leaderboards/{BOARD}/top", params={"offset": 5})
     assert past.status_code == 200
     assert past.json()["entries"] == []
+
+
+def test_a_time_trial_ranks_the_lowest_time_first_and_says_how_to_show_it(
+    api: httpx2.Client,
+) -> None:
+    page = api.get(f"/leaderboards/{LAPS_BOARD}/top").json()
+    assert page | LAPS_SPEC == page
+    assert [(e["player_id"], e["score"]) for e in page["entries"]] == [
+        ("cy", 79_999),
+        ("ann", 83_456),
+        ("bob", 90_001),
+    ]
+    ann = api.get(f"/leaderboards/{LAPS_BOARD}/players/ann/around", params={"radius": 1}).json()
+    assert (ann["player"]["rank"], ann["player"]["score"]) == (2, 83_456)
+    assert [(e["player_id"], e["score"]) for e in ann["above"] + ann["below"]] == [
+        ("cy", 79_999),
+        ("bob", 90_001),
+    ]
+
+
+def test_a_friends_list_gets_the_rows_of_those_with_a_score_by_rank(api: httpx2.Client) -> None:
+    answer = api.get(f"/leaderboards/{BOARD}/players", params={"ids": "p-e,ghost,p-a,p-c"})
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "leaderboard": BOARD,
+        "total_players": 5,
+        "title": BOARD,
+        **DEFAULTS,
+        "entries": [
+            {"rank": 1, "player_id": "p-a", "display_name": "Ann", "score": 100},
+            {"rank": 3, "player_id": "p-c", "display_name": None, "score": 50},
+            {"rank": 5, "player_id": "p-e", "display_name": None, "score": 10},
+        ],
+    }
+    laps = api.get(f"/leaderboards/{LAPS_BOARD}/players", params={"ids": "bob,cy"}).json()
+    assert laps | LAPS_SPEC == laps
+    assert [(e["rank"], e["player_id"], e["score"]) for e in laps["entries"]] == [
+        (1, "cy", 79_999),
+        (3, "bob", 90_001),
+    ]
+    nobody = api.get(f"/leaderboards/{BOARD}/players", params={"ids": "ghost"}).json()
+    assert (nobody["total_players"], nobody["entries"]) == (5, [])
+    unknown = api.get("/leaderboards/nope/players", params={"ids": "p-a"})
+    assert unknown.status_code == 404
+    assert unknown.json()["detail"] == "leaderboard 'nope' not found (no scores recorded on it)"
+    repeated = api.get(f"/leaderboards/{BOARD}/players", params={"ids": "p-a,p-a"})
+    assert repeated.status_code == 422
+    assert "repeated: p-a" in repeated.json()["detail"][0]["msg"]
 
 
 def test_the_page_size_is_capped(api: httpx2.Client) -> None:

@@ -77,7 +77,7 @@ def wait_for_totals(redis, settings, expected, timeout=90.0, sort: Sort = "desc"
     keys = RedisKeys(settings.redis_key_prefix)
     boards = sorted(expected)
     wait_for(
-        lambda: redis_totals(redis, keys, boards, sort) == expected,
+        lambda: redis_totals(redis, keys, boards, dict.fromkeys(boards, sort)) == expected,
         timeout,
         f"Redis totals to match {sum(sum(c.values()) for c in expected.values())} points",
     )

@@ -3,8 +3,9 @@
 ``isolated_settings`` gives the stack's settings with topics and a Redis key prefix of
 the test's own (created here), so services started with them never read another test's
 events nor leave any in the topics ``make run`` uses; ``Services`` starts
-``python -m leaderboard.<service>`` children configured for them, and ``post_scores``
-submits events through the real ingest API.
+``python -m leaderboard.<service>`` children configured for them, ``post_scores``
+submits events through the real ingest API, ``define_board`` defines a board through its
+admin API, and ``publish_definition`` puts a definition straight on the definitions topic.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from __future__ import annotations
 import secrets
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from leaderboard.core.kafka import admin_config
+from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.config import LeaderboardSettings
+from leaderboard.core.definitions import definition_key
+from leaderboard.core.kafka import admin_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
+from tests.support.database import schema_env
 from tests.support.services import ServiceProcess, settings_env
 
 
@@ -49,6 +57,7 @@ class Services:
         self.log_dir = log_dir
         self.started: list[ServiceProcess] = []
         self.api_key = secrets.token_urlsafe(24)
+        self.admin_key = secrets.token_urlsafe(24)
 
     def start(
         self,
@@ -74,7 +83,17 @@ class Services:
         """Ranker, publisher and ingest API; returns the ingest process (ready)."""
         self.start("ranker")
         self.start("publisher", **publisher_env)
-        return self.start("ingest", LEADERBOARD_INGEST_API_KEYS=f"test:{self.api_key}").wait_ready()
+        return self.ingest()
+
+    def ingest(self, admin_schema: str | None = None, **extra: str) -> ServiceProcess:
+        """The ingest API (ready), taking ``api_key``; with ``admin_schema`` also its admin
+        API, taking ``admin_key`` and storing definitions in that PostgreSQL schema
+        (``tests.support.database.own_schema(..., migrated=True)``)."""
+        env = {"LEADERBOARD_INGEST_API_KEYS": f"test:{self.api_key}", **extra}
+        if admin_schema is not None:
+            env |= {"LEADERBOARD_INGEST_ADMIN_KEYS": f"ops:{self.admin_key}"}
+            env |= schema_env(admin_schema)
+        return self.start("ingest", **env).wait_ready()
 
     def gateway(self, port: int | None = None, **extra: str) -> ServiceProcess:
         """A gateway process (not waited for)."""
@@ -97,6 +116,21 @@ def post_scores(ingest: ServiceProcess, api_key: str, events: list[dict]) -> Non
         assert response.status == 202
 
 
+def define_board(ingest: ServiceProcess, admin_key: str, board: str, spec: dict) -> dict:
+    """Create ``board`` with ``spec`` through the admin API (201 expected); the stored
+    definition, already on the definitions topic."""
+    request = urllib.request.Request(
+        f"{ingest.base_url}/api/admin/leaderboards/{board}",
+        data=orjson.dumps(spec),
+        headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+        stored: dict = orjson.loads(response.read())
+    return stored
+
+
 def scores(board: str, totals: dict[str, int], names: dict[str, str] | None = None) -> list[dict]:
     """One event per player bringing them ``totals[player]`` points (for a fresh board)."""
     names = names or {}
@@ -105,3 +139,21 @@ def scores(board: str, totals: dict[str, int], names: dict[str, str] | None = No
         | ({"display_name": names[player]} if player in names else {})
         for player, score in totals.items()
     ]
+
+
+def publish_definition(
+    settings: LeaderboardSettings, board: str, revision: int = 1, **spec: Any
+) -> BoardDefinition:
+    """Produce a definition of ``board`` (``spec``: ``BoardSpec`` fields, a title at least)
+    to the definitions topic, acknowledged; what the admin API does after storing one."""
+    definition = BoardDefinition.model_validate(
+        {"id": board, "revision": revision, "updated_at": datetime.now(UTC)} | spec
+    )
+    producer = Producer(producer_config(settings))
+    producer.produce(
+        settings.topic_leaderboard_definitions,
+        key=definition_key(board),
+        value=definition.to_json(),
+    )
+    assert producer.flush(30) == 0, "the definition was not acknowledged"
+    return definition

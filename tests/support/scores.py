@@ -1,5 +1,5 @@
-"""Factories for score events, helpers to send them to the real broker, and the totals
-they should add up to (and do, in Redis)."""
+"""Factories for score events, helpers to send them to the real broker, the totals they
+should add up to (and do, in Redis), and standings written straight to Redis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Producer
@@ -18,7 +18,7 @@ from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import player_of, sort_sign
+from leaderboard.core.standings import member, player_of, sort_sign
 
 
 def make_event(
@@ -68,19 +68,38 @@ def totals(events: Iterable[ScoreEvent]) -> dict[str, Counter[str]]:
 
 
 def redis_totals(
-    redis: Redis, keys: RedisKeys, boards: list[str], sort: Sort = "desc"
+    redis: Redis, keys: RedisKeys, boards: list[str], sorts: Mapping[str, Sort] | None = None
 ) -> dict[str, Counter[str]]:
-    """The score per leaderboard and player in Redis's sorted sets (``sort``: the boards')."""
-    sign = sort_sign(sort)
+    """The score per leaderboard and player in Redis's sorted sets, in each board's own sign
+    (``sorts``: board -> sort, ``desc`` for a board not in it)."""
+    sorts = sorts or {}
     return {
         board: Counter(
             {
-                player_of(member): sign * int(score)
-                for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
+                player_of(stored): sort_sign(sorts.get(board, "desc")) * int(score)
+                for stored, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
             }
         )
         for board in boards
     }
+
+
+def put_standings(
+    redis: Redis,
+    keys: RedisKeys,
+    board: str,
+    standings: Mapping[str, tuple[int, datetime]],
+    sort: Sort = "desc",
+) -> None:
+    """Write ``board``'s standings as the ranker does: player -> (score, when it was
+    reached), in the sorted set and the members hash."""
+    members = {player: member(player, reached) for player, (_, reached) in standings.items()}
+    sign = sort_sign(sort)
+    redis.zadd(
+        keys.board(board),
+        {members[player]: sign * score for player, (score, _) in standings.items()},
+    )
+    redis.hset(keys.members(board), mapping=members)
 
 
 def produce(

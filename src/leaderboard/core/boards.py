@@ -6,21 +6,20 @@ service (docs/architecture.md, "Board definitions").
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from leaderboard.core.events import LeaderboardId
+from leaderboard.core.events import LeaderboardId, Operator, ScoreFormat, Sort
 
 #: Largest ``metadata`` object, as compact JSON: definitions travel in every service's memory.
 METADATA_MAX_BYTES = 4096
 #: Largest ``top_n`` a board may ask of its snapshots (the page and the cache stay small).
 TOP_N_MAX = 100
 
-Operator = Literal["sum", "best", "latest"]
-Sort = Literal["desc", "asc"]
-ScoreFormat = Literal["integer", "time_ms"]
+__all__ = ["BoardDefinition", "BoardSpec", "BoardView", "Operator", "ScoreFormat", "Sort"]
 
 
 class BoardSpec(BaseModel):
@@ -76,3 +75,28 @@ class BoardDefinition(BoardSpec):
     @classmethod
     def from_json(cls, raw: bytes) -> BoardDefinition:
         return cls.model_validate_json(raw)
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """What the read side needs of a board: how to rank and show it. A board without a
+    definition gets the defaults, titled by its id."""
+
+    title: str
+    sort: Sort = "desc"
+    format: ScoreFormat = "integer"
+    operator: Operator = "sum"
+    #: None: the deployment's ``LEADERBOARD_PUBLISHER_TOP_N``.
+    top_n: int | None = None
+
+    @classmethod
+    def of(cls, board_id: str, definition: BoardDefinition | None) -> BoardView:
+        if definition is None:
+            return cls(title=board_id)
+        return cls(
+            title=definition.title,
+            sort=definition.sort,
+            format=definition.format,
+            operator=definition.operator,
+            top_n=definition.top_n,
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer
 from pydantic import ValidationError
 
-from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.boards import BoardDefinition, BoardView
 from leaderboard.core.clients import AssignedConsumer, KafkaMessage
 from leaderboard.core.compacted import CompactedFeed, follow
 from leaderboard.core.config import LeaderboardSettings
@@ -108,6 +108,10 @@ class BoardRegistry:
     def get(self, board_id: str) -> BoardDefinition | None:
         with self._lock:
             return self._boards.get(board_id)
+
+    def view(self, board_id: str) -> BoardView:
+        """How ``board_id`` is ranked and shown (the defaults when it has no definition)."""
+        return BoardView.of(board_id, self.get(board_id))
 
     def all(self) -> list[BoardDefinition]:
         """Every board held, sorted by id."""

@@ -24,6 +24,11 @@ LeaderboardId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 #: Player ids come from game servers; printable, no whitespace, bounded.
 PlayerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
 DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+#: How a board combines, orders and shows scores (``core.boards``; here because snapshots
+#: carry them and ``core.boards`` imports this module).
+Operator = Literal["sum", "best", "latest"]
+Sort = Literal["desc", "asc"]
+ScoreFormat = Literal["integer", "time_ms"]
 
 
 class InvalidEventError(LeaderboardError):
@@ -138,13 +143,19 @@ class SnapshotEntry(_Contract):
 
 
 class LeaderboardSnapshot(_Contract):
-    """Topic ``leaderboard`` and the Redis cache: the top N of one leaderboard."""
+    """Topic ``leaderboard`` and the Redis cache: the top N of one leaderboard, in its
+    board's order, with what a client needs to show it (optional: older snapshots lack
+    them and read as the defaults)."""
 
     leaderboard: LeaderboardId
     version: Annotated[int, Field(ge=1)]
     entries: list[SnapshotEntry]
     generated_at: AwareDatetime
     newest_event_at: AwareDatetime | None
+    title: str | None = None
+    sort: Sort = "desc"
+    format: ScoreFormat = "integer"
+    operator: Operator = "sum"
     schema_version: Literal[1] = SCHEMA_VERSION
 
     def to_json(self) -> bytes:

@@ -104,15 +104,18 @@ def parse_rows(rows: Sequence[bytes], first_rank: int, sort: Sort = "desc") -> l
     """The rows ``APPEND_ROWS`` wrote, ranked from ``first_rank`` (1-based) on; scores in
     the board's own sign."""
     sign = sort_sign(sort)
-    entries = []
-    for index in range(0, len(rows), 3):
-        stored, score, name = rows[index : index + 3]
-        entries.append(
-            SnapshotEntry(
-                rank=first_rank + index // 3,
-                player_id=player_of(stored),
-                display_name=name.decode() or None,
-                score=sign * int(float(score)),
-            )
-        )
-    return entries
+    return [
+        parse_entry(first_rank + index // 3, *rows[index : index + 3], sign=sign)
+        for index in range(0, len(rows), 3)
+    ]
+
+
+def parse_entry(rank: int, stored: bytes, score: bytes, name: bytes, *, sign: int) -> SnapshotEntry:
+    """One row from its member, stored score and display name ('' when unknown); ``sign``:
+    ``sort_sign()`` of the board."""
+    return SnapshotEntry(
+        rank=rank,
+        player_id=player_of(stored),
+        display_name=name.decode() or None,
+        score=sign * int(float(score)),
+    )

@@ -1,21 +1,30 @@
-"""The REST API: leaderboards, pages of the ranking, a player's rank and neighbours.
+"""The REST API: leaderboards, pages of the ranking, chosen players' rows, a player's rank
+and neighbours.
 
-Read live from the Redis sorted sets; statuses and limits are in docs/api.md, "REST API".
+Read live from the Redis sorted sets, each board by its definition; statuses and limits are
+in docs/api.md, "REST API".
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the route annotations.
+import re
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from pydantic import AfterValidator
 from redis.exceptions import RedisError
 
+from leaderboard.core.boards import BoardView
+from leaderboard.core.definitions import BoardRegistry
 from leaderboard.core.logging import get_logger
 from leaderboard.gateway.models import (
     TIE_RULE,
+    BoardDescription,
     LeaderboardList,
     LeaderboardSummary,
     PlayerNeighbours,
     PlayerRank,
+    PlayerRows,
     Problem,
     TopPage,
 )
@@ -29,6 +38,11 @@ MAX_LIMIT = 100
 #: Largest ``radius`` accepted by ``/around``, and the default.
 MAX_RADIUS = 25
 DEFAULT_RADIUS = 5
+#: Most player ids ``/players?ids=`` accepts at once.
+MAX_PLAYERS = 100
+
+PLAYER_ID = r"^[A-Za-z0-9._:@-]{1,128}$"
+_PLAYER_ID = re.compile(PLAYER_ID)
 
 LeaderboardPath = Annotated[
     str,
@@ -39,7 +53,32 @@ LeaderboardPath = Annotated[
 ]
 PlayerPath = Annotated[
     str,
-    Path(pattern=r"^[A-Za-z0-9._:@-]{1,128}$", description="Player id."),
+    Path(pattern=PLAYER_ID, description="Player id."),
+]
+
+
+def _player_ids(value: str) -> str:
+    """``value`` if it is 1 to ``MAX_PLAYERS`` distinct player ids, comma-separated."""
+    ids = value.split(",")
+    if len(ids) > MAX_PLAYERS:
+        raise ValueError(f"{len(ids)} player ids; at most {MAX_PLAYERS} are accepted")
+    invalid = [player for player in ids if not _PLAYER_ID.match(player)]
+    if invalid:
+        raise ValueError(f"not a player id ([A-Za-z0-9._:@-], 1 to 128 characters): {invalid[0]!r}")
+    repeated = [player for player, count in Counter(ids).items() if count > 1]
+    if repeated:
+        raise ValueError(f"player ids must be distinct; repeated: {', '.join(repeated)}")
+    return value
+
+
+PlayerIds = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_PLAYERS * 129,
+        description=f"1 to {MAX_PLAYERS} distinct player ids, separated by commas: `a,b,c`.",
+    ),
+    AfterValidator(_player_ids),
 ]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -54,6 +93,11 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 def _rankings(request: Request) -> Rankings:
     rankings: Rankings = request.app.state.rankings  # set by the app at start-up
     return rankings
+
+
+def _view(request: Request, leaderboard_id: str) -> BoardView:
+    boards: BoardRegistry = request.app.state.boards  # set by the app at start-up
+    return boards.view(leaderboard_id)
 
 
 def _unknown_leaderboard(leaderboard_id: str) -> HTTPException:
@@ -80,8 +124,9 @@ def _redis_down(exc: Exception) -> HTTPException:
 async def _neighbourhood(
     request: Request, leaderboard_id: str, player_id: str, radius: int
 ) -> Neighbourhood:
+    sort = _view(request, leaderboard_id).sort
     try:
-        found = await _rankings(request).around(leaderboard_id, player_id, radius)
+        found = await _rankings(request).around(leaderboard_id, player_id, radius, sort)
     except (RedisError, OSError) as exc:
         raise _redis_down(exc) from None
     if found.total == 0:
@@ -107,7 +152,12 @@ def api_router() -> APIRouter:
         except (RedisError, OSError) as exc:
             raise _redis_down(exc) from None
         return LeaderboardList(
-            leaderboards=[LeaderboardSummary(id=board, players=count) for board, count in boards]
+            leaderboards=[
+                LeaderboardSummary(
+                    id=board, players=count, **BoardDescription.fields(_view(request, board))
+                )
+                for board, count in boards
+            ]
         )
 
     @router.get(
@@ -127,18 +177,46 @@ def api_router() -> APIRouter:
             int, Query(ge=0, le=10_000_000, description="Rows to skip (0 starts at rank 1).")
         ] = 0,
     ) -> TopPage:
+        view = _view(request, leaderboard_id)
         try:
-            page = await _rankings(request).page(leaderboard_id, offset, limit)
+            page = await _rankings(request).page(leaderboard_id, offset, limit, view.sort)
         except (RedisError, OSError) as exc:
             raise _redis_down(exc) from None
         if page.total == 0:
             raise _unknown_leaderboard(leaderboard_id)
         return TopPage(
+            **BoardDescription.fields(view),
             leaderboard=leaderboard_id,
             total_players=page.total,
             offset=offset,
             limit=limit,
             entries=page.entries,
+        )
+
+    @router.get(
+        "/leaderboards/{leaderboard_id}/players",
+        response_model=PlayerRows,
+        summary="Chosen players' rows (a friends leaderboard)",
+        description="The rows of those of the players in `ids` that have a score on the "
+        "leaderboard, by rank; the others are left out. Read in one Redis round trip, so "
+        f"the rows are consistent with each other. {TIE_RULE}",
+        responses=_NOT_FOUND,
+    )
+    async def players(
+        request: Request, leaderboard_id: LeaderboardPath, ids: PlayerIds
+    ) -> PlayerRows:
+        view = _view(request, leaderboard_id)
+        try:
+            found = await _rankings(request).players(leaderboard_id, ids.split(","), view.sort)
+        except (RedisError, OSError) as exc:
+            raise _redis_down(exc) from None
+        if found.total == 0:
+            raise _unknown_leaderboard(leaderboard_id)
+        return PlayerRows(
+            **BoardDescription.fields(view),
+            leaderboard=leaderboard_id,
+            total_players=found.total,
+            entries=found.entries,
         )
 
     @router.get(

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 import leaderboard
 from leaderboard.core.clients import AssignedConsumer
+from leaderboard.core.definitions import BoardRegistry, DefinitionFeed
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
@@ -76,7 +77,8 @@ def create_app(
     *,
     consumer_factory: Callable[[dict[str, Any]], AssignedConsumer] = Consumer,
 ) -> FastAPI:
-    """The gateway application; ``consumer_factory`` replaces the Kafka consumer (tests)."""
+    """The gateway application; ``consumer_factory`` replaces the Kafka consumers of the
+    snapshot and the definitions feeds (tests)."""
     gateway_metrics = GatewayMetrics(metrics.registry)
     health = Health(stall_after=FEED_STALL_SECONDS)
     hub = Hub(gateway_metrics)
@@ -87,6 +89,12 @@ def create_app(
         redis = Redis(**settings.redis_client_kwargs() | REDIS_FAIL_FAST)
         rankings = Rankings(redis, RedisKeys(settings.redis_key_prefix))
         app.state.rankings = rankings
+        # How each board ranks and shows its scores; readiness waits for its catch-up.
+        app.state.boards = BoardRegistry()
+        definitions = DefinitionFeed(
+            settings, app.state.boards, health, consumer_factory=consumer_factory
+        )
+        definitions.start()
         live = LiveService(settings, hub, rankings, gateway_metrics)
         app.state.live = live
         live.start()
@@ -114,9 +122,12 @@ def create_app(
             yield
         finally:
             await live.stop()
-            await asyncio.to_thread(feed.stop, shutdown_share(settings))
+            await asyncio.gather(  # together: each may take the whole share
+                asyncio.to_thread(feed.stop, shutdown_share(settings)),
+                asyncio.to_thread(definitions.stop, shutdown_share(settings)),
+            )
             await redis.aclose()
-            log.info("Kafka consumer and Redis closed")
+            log.info("Kafka consumers and Redis closed")
 
     app = FastAPI(
         title="Leaderboard gateway",

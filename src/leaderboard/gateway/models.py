@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from leaderboard.core.boards import BoardView, Operator, ScoreFormat, Sort
 from leaderboard.core.events import SnapshotEntry
 
 TIE_RULE = (
-    "Ranks are positions 1..N in the sorted set: higher score first; players with equal "
-    "scores are ordered by player id in reverse lexicographic (byte-wise) order, the order "
-    "of Redis ZREVRANGE, so every player has a distinct rank and the REST API, the "
-    "WebSocket snapshots and the page always agree."
+    "Ranks are positions 1..N: the best score first (the highest, or the lowest on a board "
+    "sorted `asc`); of players with equal scores, the one who reached that score first "
+    "(the `occurred_at` of the event that produced it, to the microsecond) ranks higher, "
+    "and equal reach times are ordered by player id in reverse byte-wise order. Every "
+    "player has a distinct rank, and the REST API, the WebSocket snapshots and the page "
+    "always agree."
 )
 
 
-class LeaderboardSummary(BaseModel):
+class BoardDescription(BaseModel):
+    """How a leaderboard ranks and shows its scores (its definition, or the defaults)."""
+
+    title: str = Field(description="The board's title; its id when it has no definition.")
+    sort: Sort = Field(description="`desc`: the highest score ranks first; `asc`: the lowest.")
+    format: ScoreFormat = Field(
+        description="How to show scores: `integer`, or `time_ms` (milliseconds, shown as a "
+        "time such as 1:23.456)."
+    )
+    operator: Operator = Field(
+        description="How a player's scores combine: `sum`, `best` (by the board's sort) or "
+        "`latest`."
+    )
+
+    @staticmethod
+    def fields(view: BoardView) -> dict[str, Any]:
+        """These fields' values for a board (keyword arguments of a subclass)."""
+        return {
+            "title": view.title,
+            "sort": view.sort,
+            "format": view.format,
+            "operator": view.operator,
+        }
+
+
+class LeaderboardSummary(BoardDescription):
     id: str = Field(description="Leaderboard id.")
     players: int = Field(description="Players with a score on it.")
 
@@ -23,12 +53,21 @@ class LeaderboardList(BaseModel):
     leaderboards: list[LeaderboardSummary] = Field(description="Every known leaderboard, by id.")
 
 
-class TopPage(BaseModel):
+class TopPage(BoardDescription):
     leaderboard: str
     total_players: int = Field(description="Players on the leaderboard.")
     offset: int = Field(description="Rows skipped: the first entry has rank offset + 1.")
     limit: int = Field(description="Most rows asked for.")
     entries: list[SnapshotEntry] = Field(description="Rows by rank; empty past the end.")
+
+
+class PlayerRows(BoardDescription):
+    leaderboard: str
+    total_players: int = Field(description="Players on the leaderboard.")
+    entries: list[SnapshotEntry] = Field(
+        description="The rows of the asked players that have a score, by rank; players "
+        "without one are left out."
+    )
 
 
 class PlayerRank(BaseModel):

@@ -1,6 +1,7 @@
 """Reads from Redis (``redis.asyncio``): rankings for the REST API and the snapshot cache.
 
-Each ranking read is one Lua script, so the total, a rank and the rows are consistent.
+Each ranking read is one Lua script, so the total, a rank and the rows are consistent; every
+read takes the board's sort, whose sign ``asc`` boards store their scores with.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from leaderboard.core.boards import Sort
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.standings import (
@@ -18,16 +20,19 @@ from leaderboard.core.standings import (
     PAGE_SCRIPT,
     Page,
     page_args,
+    parse_entry,
     parse_page,
     parse_rows,
     script_keys,
+    sort_sign,
 )
 
 AROUND_SCRIPT = (
     """
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return {0} end
-local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+local member = redis.call('HGET', KEYS[3], ARGV[1])
+local rank = member and redis.call('ZREVRANK', KEYS[1], member)
 if not rank then return {total, -1} end
 local first = rank - tonumber(ARGV[2])
 if first < 0 then first = 0 end
@@ -39,6 +44,25 @@ local out = {total, rank, first}
 )
 # KEYS: script_keys(). ARGV: 1 player id, 2 radius. Returns {0} for an unknown leaderboard,
 # {total, -1} for an unknown player, else {total, rank (0-based), first index, rows...}.
+
+PLAYERS_SCRIPT = """
+local total = redis.call('ZCARD', KEYS[1])
+if total == 0 then return {0} end
+local members = redis.call('HMGET', KEYS[3], unpack(ARGV))
+local out = {total}
+for i = 1, #ARGV do
+  local score = members[i] and redis.call('ZSCORE', KEYS[1], members[i])
+  if score then
+    out[#out + 1] = members[i]
+    out[#out + 1] = score
+    out[#out + 1] = redis.call('HGET', KEYS[2], ARGV[i]) or ''
+    out[#out + 1] = redis.call('ZREVRANK', KEYS[1], members[i])
+  end
+end
+return out
+"""
+# KEYS: script_keys(). ARGV: player ids. Returns {0} for an unknown leaderboard, else
+# {total, member, score, name, rank (0-based), ...} for each player that has a score.
 
 #: Snapshot cache keys read per MGET at start.
 CACHE_CHUNK = 500
@@ -74,6 +98,7 @@ class Rankings:
         self._keys = keys
         self._page: AsyncScript = redis.register_script(PAGE_SCRIPT)
         self._around: AsyncScript = redis.register_script(AROUND_SCRIPT)
+        self._players: AsyncScript = redis.register_script(PLAYERS_SCRIPT)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -93,13 +118,15 @@ class Rankings:
             counts = await pipe.execute()
         return [(board, int(count)) for board, count in zip(boards, counts, strict=True)]
 
-    async def page(self, leaderboard: str, offset: int, limit: int) -> Page:
+    async def page(self, leaderboard: str, offset: int, limit: int, sort: Sort) -> Page:
         reply = await self._page(
             keys=script_keys(self._keys, leaderboard), args=page_args(offset, limit)
         )
-        return parse_page(reply, offset)
+        return parse_page(reply, offset, sort)
 
-    async def around(self, leaderboard: str, player_id: str, radius: int) -> Neighbourhood:
+    async def around(
+        self, leaderboard: str, player_id: str, radius: int, sort: Sort
+    ) -> Neighbourhood:
         reply = await self._around(
             keys=script_keys(self._keys, leaderboard), args=[player_id, radius]
         )
@@ -109,7 +136,20 @@ class Rankings:
         if int(reply[1]) < 0:
             return Neighbourhood(total=total, rank=None, entries=[])
         rank, first = int(reply[1]) + 1, int(reply[2]) + 1
-        return Neighbourhood(total=total, rank=rank, entries=parse_rows(reply[3:], first))
+        return Neighbourhood(total=total, rank=rank, entries=parse_rows(reply[3:], first, sort))
+
+    async def players(self, leaderboard: str, player_ids: list[str], sort: Sort) -> Page:
+        """The rows of those of ``player_ids`` that have a score, by rank (``total`` is 0
+        when the leaderboard does not exist)."""
+        reply = await self._players(keys=script_keys(self._keys, leaderboard), args=player_ids)
+        sign = sort_sign(sort)
+        entries = [
+            parse_entry(int(rank) + 1, stored, score, name, sign=sign)
+            for stored, score, name, rank in (
+                reply[index : index + 4] for index in range(1, len(reply), 4)
+            )
+        ]
+        return Page(total=int(reply[0]), entries=sorted(entries, key=lambda e: e.rank))
 
     async def cached_snapshot(self, leaderboard: str) -> bytes | None:
         """The raw snapshot in the publisher's cache, if any."""

@@ -1,6 +1,7 @@
 """The publisher's loop: coalesce notices, publish each leaderboard at most once per interval.
 
-Each snapshot is acknowledged by Kafka, then cached, then its notices' offsets stored.
+Each snapshot is acknowledged by Kafka, then cached, then its notices' offsets stored;
+a snapshot is read and described by its board's definition.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from redis import Redis
 
 from leaderboard.core.clients import ConsumedRecord, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer
+from leaderboard.core.definitions import BoardRegistry, follow_definitions
 from leaderboard.core.errors import KafkaError
-from leaderboard.core.events import ChangeNotice, LeaderboardSnapshot, SnapshotEntry, utc_now
+from leaderboard.core.events import (
+    ChangeNotice,
+    LeaderboardSnapshot,
+    Operator,
+    ScoreFormat,
+    SnapshotEntry,
+    Sort,
+    utc_now,
+)
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.lifecycle import Shutdown
@@ -37,6 +47,9 @@ FLUSH_TIMEOUT_SECONDS = 30.0
 #: Most change notices read in one batch.
 BATCH_SIZE = 1000
 
+#: What a client sees of a snapshot: entries, title, sort, format, operator.
+Shown = tuple[list[SnapshotEntry], str | None, Sort, ScoreFormat, Operator]
+
 
 class Publisher:
     """The publisher's batch handler and its memory of what it published."""
@@ -49,15 +62,18 @@ class Publisher:
         metrics: PublisherMetrics,
         shutdown: Shutdown,
         retrier: DependencyRetrier,
+        registry: BoardRegistry,
     ) -> None:
         self._settings = settings
         self._reader = reader
+        self._registry = registry
         self._producer = producer
         self._metrics = metrics
         self._shutdown = shutdown
         self._retrier = retrier
         self._interval = settings.publisher_interval_seconds
-        self._last_entries: dict[str, list[SnapshotEntry]] = {}
+        #: Per board, what the last snapshot showed (``_shown``).
+        self._last_shown: dict[str, Shown] = {}
         self._last_published: dict[str, float] = {}
 
     def handle(self, messages: list[ConsumedRecord]) -> None:
@@ -114,7 +130,7 @@ class Publisher:
             )
         for snapshot, payload in published:
             self._redis("cache a snapshot", partial(self._reader.cache, snapshot, payload))
-            self._last_entries[snapshot.leaderboard] = snapshot.entries
+            self._last_shown[snapshot.leaderboard] = _shown(snapshot)
             self._metrics.published.inc()
             if snapshot.newest_event_at is not None:
                 freshness = (utc_now() - snapshot.newest_event_at).total_seconds()
@@ -126,13 +142,15 @@ class Publisher:
 
     def _snapshot(self, board: str, newest_event_at: datetime) -> LeaderboardSnapshot | None:
         started = time.perf_counter()
-        entries = self._redis("read the top N", lambda: self._reader.top(board))
-        if board not in self._last_entries:
+        view = self._registry.view(board)
+        entries = self._redis("read the top N", lambda: self._reader.top(board, view))
+        if board not in self._last_shown:
             # After a restart: what was published last.
             cached = self._redis("read the cache", lambda: self._reader.cached(board))
             if cached is not None:
-                self._last_entries[board] = cached.entries
-        if entries == self._last_entries.get(board):
+                self._last_shown[board] = _shown(cached)
+        shown: Shown = (entries, view.title, view.sort, view.format, view.operator)
+        if shown == self._last_shown.get(board):
             self._metrics.unchanged.inc()
             return None
         snapshot = LeaderboardSnapshot(
@@ -141,14 +159,27 @@ class Publisher:
             entries=entries,
             generated_at=utc_now(),
             newest_event_at=newest_event_at,
+            title=view.title,
+            sort=view.sort,
+            format=view.format,
+            operator=view.operator,
         )
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         return snapshot
 
 
+def _shown(snapshot: LeaderboardSnapshot) -> Shown:
+    """A new snapshot is published only when this changed; so a definition's change (a new
+    title) is published with the board's next score, not on its own."""
+    return (snapshot.entries, snapshot.title, snapshot.sort, snapshot.format, snapshot.operator)
+
+
 def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZE) -> None:
     """The publisher's work: consume change notices until shutdown (``batch_size``: benchmarks)."""
     settings = context.settings
+    feed = follow_definitions(settings, context.health, context.shutdown)
+    if feed is None:
+        return
     redis = Redis(**settings.redis_client_kwargs())
     producer = Producer(producer_config(settings))
     publisher = Publisher(
@@ -158,6 +189,7 @@ def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZ
         PublisherMetrics(context.metrics.registry),
         context.shutdown,
         redis_retrier(context.health, context.shutdown),
+        feed.registry,
     )
     consumer = Consumer(consumer_config(settings, settings.publisher_group_id))
     try:
@@ -173,3 +205,4 @@ def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZ
     finally:
         producer.flush(FLUSH_TIMEOUT_SECONDS)
         redis.close()
+        feed.stop(FLUSH_TIMEOUT_SECONDS)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.boards import BoardDefinition, BoardView
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.definitions import (
     CHECK,
@@ -72,6 +72,18 @@ def test_all_is_sorted_by_id_and_get_misses_unknown_boards() -> None:
     assert [d.id for d in registry.all()] == ["alpha", "mid", "zeta"]
     assert len(registry) == 3
     assert registry.get("nope") is None
+
+
+def test_a_boards_view_is_its_definition_or_the_defaults_titled_by_its_id() -> None:
+    registry = BoardRegistry()
+    laps = definition("laps", 1).model_copy(
+        update={"operator": "best", "sort": "asc", "format": "time_ms", "top_n": 20}
+    )
+    put(registry, laps)
+    assert registry.view("laps") == BoardView("laps r1", "asc", "time_ms", "best", top_n=20)
+    assert registry.view("weekly") == BoardView(
+        title="weekly", sort="desc", format="integer", operator="sum", top_n=None
+    )
 
 
 def test_a_tombstone_removes_the_board() -> None:

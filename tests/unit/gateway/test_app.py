@@ -41,11 +41,16 @@ def snapshot(board: str, version: int, *players: str) -> LeaderboardSnapshot:
 
 
 class Kafka:
-    """Holds the fake consumer the app creates."""
+    """Holds the fake consumers the app creates: of snapshots, and of board definitions
+    (an empty topic unless a test pushes some)."""
 
     consumer: FakeAssignedConsumer | None = None
+    definitions: FakeAssignedConsumer | None = None
 
     def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
+        if config["group.id"].startswith("gateway-definitions-"):
+            self.definitions = FakeAssignedConsumer(config, "leaderboard-definitions")
+            return self.definitions
         self.consumer = FakeAssignedConsumer(config, "leaderboard")
         return self.consumer
 
@@ -213,6 +218,7 @@ def test_without_redis_rest_is_503_and_the_gateway_not_ready(client: TestClient)
     checks = ready.json()["checks"]
     assert checks["redis"]["ok"] is False
     assert checks["kafka"]["ok"] is True
+    assert checks["definitions"]["ok"] is True  # the empty topic is read to its end
     assert client.get("/livez").status_code == 200
 
 
@@ -225,14 +231,45 @@ def test_invalid_rest_parameters_are_422(client: TestClient) -> None:
     assert client.get("/api/leaderboards/global/players/bad%20id").status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("ids", "complaint"),
+    [
+        ("", "at least 1 character"),
+        ("a,,b", "not a player id"),
+        ("a,bad id", "not a player id"),
+        ("a,b,a,c,b", "repeated: a, b"),
+        (",".join(f"p{n}" for n in range(101)), "101 player ids; at most 100"),
+    ],
+)
+def test_the_players_of_a_friends_list_must_be_1_to_100_distinct_ids(
+    client: TestClient, ids: str, complaint: str
+) -> None:
+    answer = client.get("/api/leaderboards/global/players", params={"ids": ids})
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["query", "ids"]
+    assert complaint in problem["msg"]
+    # 100 distinct ids are accepted (and then need Redis, which is away).
+    hundred = ",".join(f"p{n}" for n in range(100))
+    assert client.get(f"/api/leaderboards/global/players?ids={hundred}").status_code == 503
+
+
 def test_openapi_documents_the_rest_api(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
     assert set(paths) == {
         "/api/leaderboards",
         "/api/leaderboards/{leaderboard_id}/top",
+        "/api/leaderboards/{leaderboard_id}/players",
         "/api/leaderboards/{leaderboard_id}/players/{player_id}",
         "/api/leaderboards/{leaderboard_id}/players/{player_id}/around",
         "/livez",
         "/readyz",
     }
+    friends = paths["/api/leaderboards/{leaderboard_id}/players"]["get"]
+    assert [p["name"] for p in friends["parameters"]] == ["leaderboard_id", "ids"]
+    assert set(friends["responses"]) == {"200", "404", "422", "503"}
+    models = schema["components"]["schemas"]
+    for model in ("LeaderboardSummary", "TopPage", "PlayerRows"):
+        assert {"title", "sort", "format", "operator"} <= set(models[model]["properties"])
     assert client.get("/docs").status_code == 200

@@ -23,6 +23,7 @@ SNAPSHOT = LeaderboardSnapshot(
     ],
     generated_at=datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC),
     newest_event_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+    title="Global",
 )
 
 
@@ -39,6 +40,10 @@ def test_a_snapshot_message_is_the_snapshot_with_type_and_protocol() -> None:
         ],
         "generated_at": "2026-01-01T12:00:01Z",
         "newest_event_at": "2026-01-01T12:00:00Z",
+        "title": "Global",
+        "sort": "desc",
+        "format": "integer",
+        "operator": "sum",
     }
 
 

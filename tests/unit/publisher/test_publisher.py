@@ -1,4 +1,5 @@
-"""The publisher coalesces notices, skips unchanged top lists and rate-limits each board."""
+"""The publisher coalesces notices, skips unchanged top lists and rate-limits each board;
+each snapshot is read and described by its board's definition."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
+from leaderboard.core.boards import BoardDefinition, BoardView
 from leaderboard.core.config import load_settings
+from leaderboard.core.definitions import BoardRegistry, definition_key
 from leaderboard.core.errors import KafkaError
 from leaderboard.core.events import (
     ChangeNotice,
@@ -35,6 +38,7 @@ class FakeReader:
         self.cache_store: dict[str, LeaderboardSnapshot] = {}
         self.versions: dict[str, int] = {}
         self.reads: list[str] = []
+        self.views: dict[str, BoardView] = {}
 
     def set_top(self, board: str, *scores: tuple[str, int]) -> None:
         self.tops[board] = [
@@ -42,8 +46,9 @@ class FakeReader:
             for i, (p, s) in enumerate(scores)
         ]
 
-    def top(self, board: str) -> list[SnapshotEntry]:
+    def top(self, board: str, view: BoardView) -> list[SnapshotEntry]:
         self.reads.append(board)
+        self.views[board] = view
         return self.tops.get(board, [])
 
     def cached(self, board: str) -> LeaderboardSnapshot | None:
@@ -75,7 +80,16 @@ def producer() -> FakeProducer:
     return FakeProducer()
 
 
-def make_publisher(reader, producer, interval: float = 0.05) -> Publisher:
+def define(registry: BoardRegistry, board: str, revision: int = 1, **spec: object) -> None:
+    definition = BoardDefinition.model_validate(
+        {"id": board, "revision": revision, "updated_at": T0, "title": "Lap times"} | spec
+    )
+    assert registry.apply(definition_key(board), definition.to_json())
+
+
+def make_publisher(
+    reader, producer, interval: float = 0.05, registry: BoardRegistry | None = None
+) -> Publisher:
     settings = load_settings(PublisherSettings, publisher_interval_seconds=interval)
     shutdown = Shutdown(60, hard_exit=lambda code: None)
     return Publisher(
@@ -85,6 +99,7 @@ def make_publisher(reader, producer, interval: float = 0.05) -> Publisher:
         PublisherMetrics(CollectorRegistry()),
         shutdown,
         redis_retrier(Health(), shutdown),
+        registry or BoardRegistry(),
     )
 
 
@@ -155,3 +170,64 @@ def test_unacknowledged_snapshots_are_not_cached(reader, producer) -> None:
     with pytest.raises(KafkaError, match="not acknowledged"):
         make_publisher(reader, producer).handle([notice(("global", T0))])
     assert reader.cache_store == {}
+
+
+def test_a_defined_board_is_read_in_its_order_and_described_by_its_definition(
+    reader, producer
+) -> None:
+    registry = BoardRegistry()
+    define(registry, "laps", operator="best", sort="asc", format="time_ms", top_n=3)
+    reader.set_top("laps", ("ada", 83_456), ("bob", 90_001))
+    reader.set_top("global", ("cy", 7))
+    make_publisher(reader, producer, registry=registry).handle(
+        [notice(("laps", T0), ("global", T0))]
+    )
+    assert reader.views["laps"] == BoardView("Lap times", "asc", "time_ms", "best", top_n=3)
+    snapshots = {s.leaderboard: s for s in published(producer)}
+    laps = snapshots["laps"]
+    assert (laps.title, laps.sort, laps.format, laps.operator) == (
+        "Lap times",
+        "asc",
+        "time_ms",
+        "best",
+    )
+    assert [e.player_id for e in laps.entries] == ["ada", "bob"]
+    # A board without a definition: the defaults, titled by its id.
+    assert reader.views["global"] == BoardView("global")
+    plain = snapshots["global"]
+    assert (plain.title, plain.sort, plain.format, plain.operator) == (
+        "global",
+        "desc",
+        "integer",
+        "sum",
+    )
+
+
+def test_a_changed_definition_is_published_even_with_the_same_top_list(reader, producer) -> None:
+    registry = BoardRegistry()
+    define(registry, "laps")
+    reader.set_top("laps", ("ada", 10))
+    publisher = make_publisher(reader, producer, interval=0.001, registry=registry)
+    publisher.handle([notice(("laps", T0))])
+    publisher.handle([notice(("laps", T0))])  # nothing changed
+    define(registry, "laps", revision=2, title="Monza laps")
+    publisher.handle([notice(("laps", T0))])
+    assert [(s.version, s.title) for s in published(producer)] == [
+        (1, "Lap times"),
+        (2, "Monza laps"),
+    ]
+
+
+def test_a_snapshot_cached_before_definitions_existed_is_republished_once(reader, producer) -> None:
+    reader.set_top("global", ("ada", 10))
+    reader.cache_store["global"] = LeaderboardSnapshot(
+        leaderboard="global",
+        version=4,
+        entries=reader.tops["global"],
+        generated_at=T0,
+        newest_event_at=T0,
+    )  # no title: written by an older publisher
+    publisher = make_publisher(reader, producer, interval=0.001)
+    publisher.handle([notice(("global", T0))])
+    publisher.handle([notice(("global", T0))])
+    assert [(s.version, s.title) for s in published(producer)] == [(1, "global")]

@@ -7,6 +7,9 @@
 //   exponential backoff and full jitter, and treats a silent connection (no message for
 //   a few heartbeat intervals) as dead.
 // - Rank changes are animated (FLIP: rows glide from their old to their new place).
+// - Each board is shown as its definition says (carried by its snapshots): its title, and
+//   its scores as numbers or, for `time_ms` boards, as times (83456 -> 1:23.456). Rows come
+//   in rank order, so an `asc` board needs nothing more.
 "use strict";
 
 (() => {
@@ -47,6 +50,9 @@
     lookup: null, // player id being looked up
     lookupFetchedAt: 0,
     playerCounts: new Map(),
+    boards: new Map(), // id -> {title, format} from the list, until a snapshot says
+    title: null,
+    format: "integer",
   };
 
   // ---- URLs ----------------------------------------------------------------------------
@@ -162,6 +168,45 @@
     }
   }
 
+  // ---- scores ------------------------------------------------------------------------------
+
+  function pad(number, width) {
+    return String(number).padStart(width, "0");
+  }
+
+  // Milliseconds as m:ss.mmm, or h:mm:ss.mmm from an hour on.
+  function formatTime(ms) {
+    const sign = ms < 0 ? "-" : "";
+    let rest = Math.abs(Math.trunc(ms));
+    const hours = Math.floor(rest / 3600000);
+    rest -= hours * 3600000;
+    const minutes = Math.floor(rest / 60000);
+    rest -= minutes * 60000;
+    const seconds = Math.floor(rest / 1000);
+    const tail = `${pad(seconds, 2)}.${pad(rest - seconds * 1000, 3)}`;
+    return hours ? `${sign}${hours}:${pad(minutes, 2)}:${tail}` : `${sign}${minutes}:${tail}`;
+  }
+
+  function formatScore(score) {
+    return state.format === "time_ms" ? formatTime(score) : numbers.format(score);
+  }
+
+  function scoreWords(score) {
+    return state.format === "time_ms" ? `time ${formatTime(score)}` : `${numbers.format(score)} points`;
+  }
+
+  // The board's title and score format: its snapshot's, else the list's, else the defaults.
+  function describeBoard(snapshot) {
+    const listed = state.boards.get(state.leaderboard) || {};
+    const source = snapshot && snapshot.title ? snapshot : listed;
+    state.title = source.title || state.leaderboard;
+    state.format = (snapshot && snapshot.format) || listed.format || "integer";
+    $("#board-name").textContent = `· ${state.title}`;
+    $("#score-heading").textContent = state.format === "time_ms" ? "Time" : "Score";
+    boardEl.dataset.format = state.format;
+    document.title = `${state.title} · Live leaderboard`;
+  }
+
   // ---- the top 10 ------------------------------------------------------------------------
 
   function initials(name) {
@@ -208,8 +253,8 @@
     row.querySelector(".player-id").textContent = entry.display_name ? entry.player_id : "";
     row.querySelector(".avatar").textContent = initials(name);
     const score = row.querySelector(".score");
-    score.textContent = numbers.format(entry.score);
-    row.setAttribute("aria-label", `Rank ${entry.rank}: ${name}, ${numbers.format(entry.score)} points`);
+    score.textContent = formatScore(entry.score);
+    row.setAttribute("aria-label", `Rank ${entry.rank}: ${name}, ${scoreWords(entry.score)}`);
 
     const now = Date.now();
     if (previous === undefined) {
@@ -247,6 +292,7 @@
     const previous = new Map((state.snapshot ? state.snapshot.entries : []).map((e) => [e.player_id, e]));
     const entries = snapshot ? snapshot.entries.slice(0, TOP) : [];
     emptyEl.hidden = entries.length > 0;
+    describeBoard(snapshot);
 
     // FLIP: First positions, Last positions, Invert, Play.
     const rows = new Map([...boardEl.children].map((row) => [row.dataset.player, row]));
@@ -321,6 +367,7 @@
       return; // offline: keep the current list; the status shows the connection state
     }
     state.playerCounts = new Map(list.map((board) => [board.id, board.players]));
+    state.boards = new Map(list.map((board) => [board.id, { title: board.title, format: board.format }]));
     const ids = list.map((board) => board.id);
     if (state.leaderboard && !ids.includes(state.leaderboard)) ids.unshift(state.leaderboard);
     const current = [...selectEl.options].map((option) => option.value);
@@ -336,9 +383,11 @@
     }
     for (const option of selectEl.options) {
       const players = state.playerCounts.get(option.value);
-      option.textContent = players === undefined ? option.value : `${option.value} (${numbers.format(players)})`;
+      const title = (state.boards.get(option.value) || {}).title || option.value;
+      option.textContent = players === undefined ? title : `${title} (${numbers.format(players)})`;
     }
     if (state.leaderboard) selectEl.value = state.leaderboard;
+    if (state.leaderboard && !state.snapshot) describeBoard(null);
     renderPlayers();
     return ids;
   }
@@ -356,8 +405,7 @@
     state.moves.clear();
     state.attempt = 0;
     boardEl.replaceChildren();
-    $("#board-name").textContent = `· ${leaderboard}`;
-    document.title = `${leaderboard} · Live leaderboard`;
+    describeBoard(null);
     history.replaceState(null, "", `#leaderboard=${encodeURIComponent(leaderboard)}`);
     try {
       localStorage.setItem("leaderboard", leaderboard);
@@ -426,14 +474,14 @@
         return `<li class="${mine ? "me" : ""}" data-rank="${entry.rank}">
           <span class="n-rank">#${entry.rank}</span>
           <span class="n-name" title="${escapeHtml(entry.player_id)}">${escapeHtml(label)}</span>
-          <span>${numbers.format(entry.score)}</span></li>`;
+          <span class="n-score">${escapeHtml(formatScore(entry.score))}</span></li>`;
       })
       .join("");
     lookupResult.innerHTML = `
       <div class="lookup-summary" data-player="${escapeHtml(me.player_id)}" data-rank="${me.rank}">
         <div class="big-rank"><small>Rank</small>#${numbers.format(me.rank)}</div>
         <div class="who"><strong>${escapeHtml(name)}</strong>
-          <span>${numbers.format(me.score)} points · of ${numbers.format(body.total_players)} players</span></div>
+          <span>${escapeHtml(scoreWords(me.score))} · of ${numbers.format(body.total_players)} players</span></div>
       </div>
       <ol class="neighbours" aria-label="Neighbours">${rows}</ol>`;
   }
