@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 from redis import Redis
+from sqlalchemy import Engine
 
 from leaderboard.core.config import load_settings
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from tests.support.database import own_schema, scoped_engine
 from tests.support.pipeline import isolated_settings
 
 
@@ -37,3 +39,19 @@ def redis(stack: DevstackSettings) -> Iterator[Redis]:
     client = Redis(**stack.redis_client_kwargs())
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def schema(stack: DevstackSettings) -> Iterator[str]:
+    """A migrated PostgreSQL schema of the test module's own, dropped afterwards (a child
+    process uses it through ``schema_env``)."""
+    with own_schema(stack, "admin_test", migrated=True) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def db(stack: DevstackSettings, schema: str) -> Iterator[Engine]:
+    """An engine on the module's schema."""
+    engine = scoped_engine(stack, schema)
+    yield engine
+    engine.dispose()

@@ -9,8 +9,6 @@ the migration tests do) and a definitions topic of its own.
 
 from __future__ import annotations
 
-import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,61 +16,25 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.settings import DevstackSettings
-from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from leaderboard.ingest.definitions import Change, DefinitionStore
-from tests.support.database import own_schema, schema_env, scoped_engine
-from tests.support.services import ServiceProcess, free_port, settings_env, wait_for
+from tests.support.admin_api import (
+    ADMIN,
+    SCORES,
+    audit,
+    ingest_env,
+    new_topic,
+    records_of,
+    topic_records,
+)
+from tests.support.services import ServiceProcess, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
-ADMIN_KEY = secrets.token_urlsafe(24)
-SCORE_KEY = secrets.token_urlsafe(24)
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-SCORES = {"Authorization": f"Bearer {SCORE_KEY}"}
 SPEC = {"title": "Lap times", "operator": "best", "sort": "asc", "format": "time_ms"}
-
-
-@pytest.fixture(scope="module")
-def schema(stack: DevstackSettings) -> Iterator[str]:
-    """A migrated schema of this module's own, dropped afterwards."""
-    with own_schema(stack, "admin_test", migrated=True) as name:
-        yield name
-
-
-@pytest.fixture(scope="module")
-def db(stack: DevstackSettings, schema: str) -> Iterator[Engine]:
-    engine = scoped_engine(stack, schema)
-    yield engine
-    engine.dispose()
-
-
-def new_topic(stack: DevstackSettings) -> str:
-    topic = f"leaderboard-definitions-admin-{uuid.uuid4().hex[:10]}"
-    ensure_topics(
-        AdminClient(admin_config(stack)),
-        [TopicSpec(topic, 1, 1, {"cleanup.policy": "compact"})],
-    )
-    return topic
-
-
-def ingest_env(stack: DevstackSettings, schema: str, topic: str, **extra: str) -> dict[str, str]:
-    return {
-        **settings_env(stack),  # the stack's Kafka, topics and PostgreSQL
-        "LEADERBOARD_TOPIC_LEADERBOARD_DEFINITIONS": topic,
-        "LEADERBOARD_INGEST_API_KEYS": f"game:{SCORE_KEY}",
-        "LEADERBOARD_INGEST_ADMIN_KEYS": f"ops:{ADMIN_KEY}",
-        "LEADERBOARD_INGEST_REQUEST_TIMEOUT_SECONDS": "3",
-        "LEADERBOARD_SHUTDOWN_TIMEOUT_SECONDS": "5",
-        **schema_env(schema),
-        **extra,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -113,42 +75,6 @@ def client(
 
 def board() -> str:
     return f"lap-{uuid.uuid4().hex[:10]}"
-
-
-def topic_records(stack: DevstackSettings, topic: str) -> list[tuple[str, bytes | None]]:
-    """Every (key, value) on the topic, from the beginning to its current end."""
-    consumer = Consumer(consumer_config(stack, f"admin-test-{uuid.uuid4().hex}"))
-    try:
-        partition = TopicPartition(topic, 0, 0)
-        _, high = consumer.get_watermark_offsets(partition, timeout=30)
-        consumer.assign([partition])
-        records: list[tuple[str, bytes | None]] = []
-        deadline = time.monotonic() + 30
-        while high and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None or message.error() is not None:
-                continue
-            records.append((message.key().decode(), message.value()))
-            if message.offset() >= high - 1:
-                break
-        return records
-    finally:
-        consumer.close()
-
-
-def records_of(stack: DevstackSettings, topic: str, board_id: str) -> list[bytes | None]:
-    return [value for key, value in topic_records(stack, topic) if key == board_id]
-
-
-def audit(db: Engine, board_id: str) -> list[tuple[str, str, dict[str, object]]]:
-    with db.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT actor, action, detail FROM admin_audit WHERE leaderboard = :id ORDER BY id"
-            ),
-            {"id": board_id},
-        )
-        return [(row.actor, row.action, row.detail) for row in rows]
 
 
 def test_create_change_read_and_delete_a_board(

@@ -384,6 +384,27 @@ def test_the_ingest_api_reaches_postgresql_with_the_archivers_password_and_its_a
     assert egress[0] == egress[1]
 
 
+def test_the_ingest_api_reaches_redis_as_the_ranker_does(profile: Rendered) -> None:
+    # The admin API resets and moderates standings: the ranker's Redis, password and egress.
+    def redis_view(name: str) -> tuple[object, ...]:
+        deployment = profile.named("Deployment", name)
+        env = {e["name"]: e for e in pod_spec(deployment)["containers"][0].get("env", [])}
+        settings = _settings(profile, deployment)
+        return (
+            env.get("LEADERBOARD_REDIS_PASSWORD"),
+            settings.redis_host,  # type: ignore[attr-defined]
+            settings.redis_port,  # type: ignore[attr-defined]
+            settings.redis_key_prefix,  # type: ignore[attr-defined]
+        )
+
+    assert redis_view("leaderboard-ingest") == redis_view("leaderboard-ranker")
+    egress = {
+        policy["metadata"]["name"]: policy["spec"].get("egress")
+        for policy in profile.of_kind("NetworkPolicy")
+    }
+    assert egress.get("leaderboard-ingest") == egress.get("leaderboard-ranker")
+
+
 def test_production_runs_three_kafka_nodes_with_replication_three_and_min_isr_two(
     rendered: dict[str, Rendered],
 ) -> None:

@@ -35,8 +35,10 @@ gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
     secretKeyRef:
       name: {{ include "leaderboard.ingest.adminSecretName" . }}
       key: {{ .Values.ingest.adminKeys.existingSecretKey }}
-{{/* Board definitions live in the archive database (the migration hook creates them). */}}
+{{/* Board definitions live in the archive database (the migration hook creates them);
+the admin API also resets and moderates the standings in Redis. */}}
 {{ include "leaderboard.env.postgresPassword" . }}
+{{- include "leaderboard.env.redisPassword" . }}
 {{- end }}
 
 {{- define "leaderboard.componentEnv.ranker" -}}

@@ -51,7 +51,7 @@ score_events = Table(
     Index("ix_score_events_leaderboard_player_id", "leaderboard", "player_id"),
 )
 
-# The board definition tables (revision 0002), declared once in core for the ingest
+# The board definition tables (revisions 0002 and 0003), declared once in core for the ingest
 # service that writes them; copied here so the migrations see the whole schema.
 for _table in board_tables.tables.values():
     _table.to_metadata(metadata)

@@ -1,5 +1,5 @@
-"""The board definition and erasure tables (created by the archiver's migrations 0002 and
-0003, written by the ingest service's admin API), declared once for both."""
+"""The board definition and erasure tables (created by the archiver's migrations 0002 to
+0004, written by the ingest service's admin API), declared once for both."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ leaderboards = Table(
     Column("revision", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The last reset (revision 0003); null: never reset.
+    Column("reset_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("id", name="pk_leaderboards"),
 )
 # The last revision given to each board id; kept when the board is deleted, so that a

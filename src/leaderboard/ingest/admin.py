@@ -1,41 +1,41 @@
-"""The admin API's board definition routes: PostgreSQL first, then the definitions topic.
+"""The admin API's routes and their answers: board definitions, resets and moderation
+(the operations are ``leaderboard.ingest.board_admin``'s).
 
 Design and status codes: docs/api.md, "Admin API"; docs/services.md, "Ingest API".
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the routes' annotations.
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response, status
+from pydantic import AfterValidator
+from redis.exceptions import RedisError
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.core.definitions import definition_key
-from leaderboard.core.errors import DatabaseError, KafkaError
-from leaderboard.core.logging import get_logger
-from leaderboard.core.web import shutdown_share
+from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
-from leaderboard.ingest.definitions import (
-    Change,
-    DefinitionStore,
-    PutResult,
-    create_definitions_engine,
+from leaderboard.ingest.board_admin import (
+    Definitions,
+    NotAuditedError,
+    NotPublishedError,
+    StandingsNotClearedError,
 )
+from leaderboard.ingest.definitions import Change, StandingsConflictError
 from leaderboard.ingest.guard import key_guard
-from leaderboard.ingest.models import BoardDeleted, Problem
-from leaderboard.ingest.producer import Record, ScoreProducer
-from leaderboard.ingest.settings import IngestSettings
-
-log = get_logger(__name__)
+from leaderboard.ingest.models import (
+    REASON_MAX_CHARS,
+    BoardDeleted,
+    BoardReset,
+    PlayerRemoved,
+    Problem,
+    ResetRequest,
+)
 
 T = TypeVar("T")
 
 ADMIN_REALM = "leaderboard-admin"
-#: Pause between attempts to republish the stored definitions at start-up.
-REPUBLISH_RETRY_SECONDS = 5.0
 
 BoardIdPath = Annotated[
     str,
@@ -45,101 +45,36 @@ BoardIdPath = Annotated[
         description="Leaderboard id, `[A-Za-z0-9_-]{1,64}`.",
     ),
 ]
+#: ``core.events.PlayerId``'s pattern.
+PLAYER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+PlayerIdPath = Annotated[
+    str,
+    Path(pattern=PLAYER_ID_PATTERN, description="Player id, `[A-Za-z0-9._:@-]{1,128}`."),
+]
 
 
-class RecordSink(Protocol):
-    """Where definition records go; ``send_records`` returns once Kafka stored them all."""
-
-    def start(self) -> None: ...
-    async def send_records(self, records: Sequence[Record]) -> None: ...
-    async def close(self, timeout: float) -> None: ...
+def _not_blank(reason: str) -> str:
+    if not reason.strip():
+        raise ValueError("must not be blank: say why the player is removed")
+    return reason
 
 
-class NotPublishedError(Exception):
-    """PostgreSQL committed the change but Kafka did not acknowledge it."""
-
-
-class Definitions:
-    """Stores a change, then publishes it; one change at a time in this process, so the
-    topic receives a board's records in the order PostgreSQL committed them."""
-
-    def __init__(self, store: DefinitionStore, sink: RecordSink, topic: str) -> None:
-        self.store = store
-        self.sink = sink
-        self.topic = topic
-        self._lock = asyncio.Lock()
-
-    async def put(self, board_id: str, spec: BoardSpec, actor: str) -> PutResult:
-        async with self._lock:
-            result = await asyncio.to_thread(self.store.put, board_id, spec, actor)
-            if result.change is not Change.UNCHANGED:
-                log.info(
-                    "board definition stored",
-                    leaderboard=board_id,
-                    change=result.change.value,
-                    revision=result.definition.revision,
-                    actor=actor,
-                )
-            # Published even when unchanged: a PUT repeated after a 503 publishes it then.
-            await self._publish([(definition_key(board_id), result.definition.to_json())], board_id)
-            return result
-
-    async def delete(self, board_id: str, actor: str) -> BoardDefinition | None:
-        async with self._lock:
-            deleted = await asyncio.to_thread(self.store.delete, board_id, actor)
-            if deleted is None:
-                return None
-            log.info(
-                "board definition deleted",
-                leaderboard=board_id,
-                revision=deleted.revision,
-                actor=actor,
-            )
-            await self._publish([(definition_key(board_id), None)], board_id)
-            return deleted
-
-    async def republish(self) -> int:
-        """Produce every stored definition and a tombstone for every deleted board, so the
-        topic converges on PostgreSQL; returns how many records were produced."""
-        async with self._lock:
-            stored = await asyncio.to_thread(self.store.all)
-            deleted = await asyncio.to_thread(self.store.deleted_ids)
-            records: list[Record] = [
-                (definition_key(definition.id), definition.to_json()) for definition in stored
-            ]
-            records += [(definition_key(board_id), None) for board_id in deleted]
-            await self.sink.send_records(records)
-            return len(records)
-
-    async def republish_until_done(self) -> None:
-        """``republish`` at start-up, retried until PostgreSQL and Kafka both answer."""
-        while True:
-            try:
-                count = await self.republish()
-            except (DatabaseError, KafkaError) as error:
-                log.warning(
-                    "cannot republish the board definitions yet; retrying",
-                    topic=self.topic,
-                    error=str(error),
-                    retry_seconds=REPUBLISH_RETRY_SECONDS,
-                )
-                await asyncio.sleep(REPUBLISH_RETRY_SECONDS)
-                continue
-            log.info("board definitions republished", topic=self.topic, records=count)
-            return
-
-    async def _publish(self, records: list[Record], board_id: str) -> None:
-        try:
-            await self.sink.send_records(records)
-        except KafkaError as error:
-            log.warning(
-                "board change stored but not published; it is republished at the next "
-                "start or by repeating the request",
-                leaderboard=board_id,
-                error=str(error),
-                **error.log_context(),
-            )
-            raise NotPublishedError(str(error)) from error
+ReasonQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=REASON_MAX_CHARS,
+        description="Why the player is removed (required; kept in the audit table).",
+    ),
+    AfterValidator(_not_blank),
+]
+ResetQuery = Annotated[
+    bool,
+    Query(
+        description="Reset the board with this change (one revision): needed to change "
+        "`operator` or `sort` of a board that has standings."
+    ),
+]
 
 
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -153,9 +88,11 @@ _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": Problem,
-        "description": "The admin API is not configured (no admin keys), PostgreSQL is "
-        "unavailable, or the change is stored but Kafka did not acknowledge it (it is "
-        "republished at the next start, or repeat the request).",
+        "description": "The admin API is not configured (no admin keys); PostgreSQL or "
+        "Redis is unavailable (nothing changed); or the change is stored but Kafka did not "
+        "acknowledge it (it is republished at the next start), Redis did not clear the "
+        "standings of a stored reset, or a removal could not be audited: `detail` says "
+        "which; repeat the request.",
     },
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -170,31 +107,14 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-@asynccontextmanager
-async def running_definitions(
-    settings: IngestSettings, admin_keys: Keyring
-) -> AsyncIterator[Definitions]:
-    """The admin side of the service from start to shutdown: its engine, its producer and
-    the start-up republish, run in the background so that scores are accepted while
-    PostgreSQL is away."""
-    engine = create_definitions_engine(settings)
-    topic = settings.topic_leaderboard_definitions
-    definitions = Definitions(
-        DefinitionStore(engine),
-        ScoreProducer(settings, topic=topic),
-        topic,
-    )
-    definitions.sink.start()
-    republishing = asyncio.create_task(definitions.republish_until_done())
-    log.info("admin API on", admin_keys=admin_keys.names, topic=topic)
-    try:
-        yield definitions
-    finally:
-        republishing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await republishing
-        await definitions.sink.close(shutdown_share(settings))
-        engine.dispose()
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    status.HTTP_409_CONFLICT: {
+        "model": Problem,
+        "description": "The change of `operator` or `sort` is refused: the board has "
+        "standings (ranked by the stored definition, or by the defaults when it has none). "
+        "Nothing changed; repeat with `?reset=true` to reset the board with the change.",
+    }
+}
 
 
 def admin_router(
@@ -215,6 +135,16 @@ def admin_router(
             )
         return active
 
+    _definition_routes(router, authenticate, running)
+    _standings_routes(router, authenticate, running)
+    return router
+
+
+def _definition_routes(
+    router: APIRouter,
+    authenticate: Callable[..., Awaitable[str]],
+    running: Callable[[], Definitions],
+) -> None:
     @router.put(
         "/leaderboards/{id}",
         response_model=BoardDefinition,
@@ -225,20 +155,25 @@ def admin_router(
                 "description": "The board was created (revision is higher than any the "
                 "id had before).",
             },
+            **_CONFLICT,
             **_INVALID,
         },
         response_description="The board was changed (a new revision), or the stored "
         "definition is identical (same revision, nothing new stored).",
         summary="Create or change a board definition",
+        description="A change of `operator` or `sort` while the board has standings is "
+        "refused with 409 unless `reset=true`: then the board is reset with the change, in "
+        "the same revision (see the reset route).",
     )
     async def put_leaderboard(
         board_id: BoardIdPath,
         spec: BoardSpec,
         response: Response,
         actor: Annotated[str, Depends(authenticate)],
+        reset: ResetQuery = False,
     ) -> BoardDefinition:
         active = running()
-        result = await _answering(active.put(board_id, spec, actor))
+        result = await _answering(active.put(board_id, spec, actor, reset=reset))
         if result.change is Change.CREATED:
             response.status_code = status.HTTP_201_CREATED
         return result.definition
@@ -290,13 +225,124 @@ def admin_router(
             detail="the definition is deleted and a tombstone is on the definitions topic",
         )
 
-    return router
+
+def _standings_routes(
+    router: APIRouter,
+    authenticate: Callable[..., Awaitable[str]],
+    running: Callable[[], Definitions],
+) -> None:
+    @router.post(
+        "/leaderboards/{id}/reset",
+        response_model=BoardReset,
+        responses={
+            status.HTTP_404_NOT_FOUND: {
+                "model": Problem,
+                "description": "No board definition with this id (only defined boards are reset).",
+            },
+            **_INVALID,
+        },
+        summary="Reset a board: clear its standings now",
+        description="Sets the definition's `reset_at` to now under a new revision (one "
+        "transaction, with an audit row), clears the board's standings, display names and "
+        "cached snapshot in Redis, publishes the definition and tells the publisher. "
+        "Events that occurred before `reset_at` never count on the board again; the "
+        "archive keeps every event. Each request is a new reset: a repeat leaves the "
+        "board empty as well (`players_removed` 0 unless scores arrived in between).",
+    )
+    async def reset_leaderboard(
+        board_id: BoardIdPath,
+        actor: Annotated[str, Depends(authenticate)],
+        body: Annotated[ResetRequest | None, Body()] = None,
+    ) -> BoardReset:
+        active = running()
+        reason = body.reason if body is not None else None
+        done = await _answering(active.reset(board_id, actor, reason))
+        if done is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail=f"no board definition {board_id!r}: only a defined board is reset",
+            )
+        definition, removed = done
+        assert definition.reset_at is not None
+        return BoardReset(
+            id=board_id,
+            revision=definition.revision,
+            reset_at=definition.reset_at,
+            players_removed=removed or 0,
+            detail="the board is reset: its standings are cleared and its definition, with "
+            "reset_at, is on the definitions topic"
+            if removed is not None
+            else "the reset is stored and published; a later reset had already cleared the "
+            "standings",
+        )
+
+    @router.delete(
+        "/leaderboards/{id}/players/{player_id}",
+        response_model=PlayerRemoved,
+        responses={
+            status.HTTP_404_NOT_FOUND: {
+                "model": Problem,
+                "description": "No board with this id: neither a definition nor standings.",
+            },
+            **_INVALID,
+        },
+        summary="Remove a player's standing from a board (moderation)",
+        description="Removes the player's score, its place and its display name from the "
+        "board in one Redis script, and records who, when, what and `reason` in the audit "
+        "table. Idempotent: a repeat answers `removed: false` (and is audited too). Works "
+        "for boards without a definition. The player's later events count again; the "
+        "archive keeps every event.",
+    )
+    async def remove_player(
+        board_id: BoardIdPath,
+        player_id: PlayerIdPath,
+        reason: ReasonQuery,
+        actor: Annotated[str, Depends(authenticate)],
+    ) -> PlayerRemoved:
+        active = running()
+        removal = await _answering(active.remove_player(board_id, player_id, actor, reason))
+        if removal is None:
+            raise _not_found(board_id)
+        return PlayerRemoved(
+            id=board_id,
+            player_id=player_id,
+            removed=removal.removed,
+            score=removal.score,
+            reached_at=removal.reached_at,
+            reason=reason,
+            detail="the player's standing is removed and the removal audited"
+            if removal.removed
+            else "the player has no standing on this board; the request is audited",
+        )
 
 
 async def _answering(work: Awaitable[T]) -> T:
-    """Await ``work``, turning a PostgreSQL or Kafka failure into its 503 answer."""
+    """Await ``work``, turning a refusal into 409 and a PostgreSQL, Redis or Kafka
+    failure into its 503 answer."""
     try:
         return await work
+    except StandingsConflictError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
+    except RedisError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"Redis is unavailable, nothing was changed: {error}",
+            headers={"Retry-After": "5"},
+        ) from None
+    except StandingsNotClearedError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the reset is stored in PostgreSQL and published, but Redis did not "
+            f"clear the standings ({error}); repeat the request",
+            headers={"Retry-After": "5"},
+        ) from None
+    except NotAuditedError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the player's standing is removed but PostgreSQL did not store the "
+            f"audit row ({error}); repeat the request to record it",
+            headers={"Retry-After": "5"},
+        ) from None
     except DatabaseError as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -22,8 +22,9 @@ from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
-from leaderboard.ingest.admin import admin_router, running_definitions
+from leaderboard.ingest.admin import admin_router
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
+from leaderboard.ingest.board_admin import running_definitions
 from leaderboard.ingest.guard import key_guard
 from leaderboard.ingest.limits import check_declared_length, read_limited
 from leaderboard.ingest.metrics import IngestMetrics
@@ -43,8 +44,9 @@ from which the leaderboards and the archive are built.
 `Authorization: Bearer <key>` (or `X-API-Key: <key>`). No key or an unknown key: 401.
 A disabled key, or an admin key: 403.
 
-**Admin API** (`/api/admin/`): board definitions, with admin keys only (a score
-submission key gets 403). Without configured admin keys these routes answer 503.
+**Admin API** (`/api/admin/`): board definitions, resets and moderation, with admin
+keys only (a score submission key gets 403). Without configured admin keys these routes
+answer 503.
 
 **Durability**: `202 Accepted` means every event of the request is stored on all in-sync
 Kafka replicas (`acks=all`); an accepted score is never lost. If Kafka does not

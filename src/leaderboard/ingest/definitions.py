@@ -1,10 +1,13 @@
-"""Board definitions in PostgreSQL: create, change, read and delete them, one transaction
-each with its audit row; the admin routes publish the result to the definitions topic.
+"""Board definitions in PostgreSQL: create, change, reset, read and delete them, one
+transaction each with its audit rows; the admin routes publish the result to the
+definitions topic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from enum import Enum
 from typing import Any
 
@@ -20,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.board_tables import admin_audit, leaderboard_revisions, leaderboards
-from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.core.boards import BoardDefinition, BoardSpec, Operator, Sort
 from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.settings import IngestSettings
@@ -49,6 +52,37 @@ def plan_put(stored: BoardSpec | None, spec: BoardSpec) -> Change:
     return Change.UNCHANGED if _spec_of(stored) == _spec_of(spec) else Change.UPDATED
 
 
+#: How the ranker scores a board without a definition (``create`` mode): its standings
+#: were built this way.
+DEFAULT_OPERATOR: Operator = BoardSpec.model_fields["operator"].default
+DEFAULT_SORT: Sort = BoardSpec.model_fields["sort"].default
+
+
+def changes_scoring(stored: BoardSpec | None, spec: BoardSpec) -> bool:
+    """Whether ``spec`` ranks with another operator or sort than the standings were built
+    with: the stored definition's, or the defaults for a board without one."""
+    held = (stored.operator, stored.sort) if stored else (DEFAULT_OPERATOR, DEFAULT_SORT)
+    return (spec.operator, spec.sort) != held
+
+
+class StandingsConflictError(Exception):
+    """A PUT would change how a board with standings ranks, without resetting it."""
+
+    def __init__(self, board_id: str, stored: BoardSpec | None, spec: BoardSpec) -> None:
+        if stored is None:
+            held = (
+                f"operator {DEFAULT_OPERATOR!r}, sort {DEFAULT_SORT!r}: the defaults of a board "
+                "without a definition"
+            )
+        else:
+            held = f"operator {stored.operator!r}, sort {stored.sort!r}"
+        super().__init__(
+            f"the board {board_id!r} has standings ({held}); changing to operator "
+            f"{spec.operator!r}, sort {spec.sort!r} would mix scores combined by two rules. "
+            "Add ?reset=true to clear the standings with this change, or keep operator and sort"
+        )
+
+
 def _spec_of(spec: BoardSpec) -> dict[str, Any]:
     """Only the spec's own fields (a BoardDefinition also carries id and revision)."""
     return spec.model_dump(mode="json", include=set(BoardSpec.model_fields))
@@ -61,16 +95,25 @@ class PutResult:
 
 
 def _definition(row: Any) -> BoardDefinition:
+    reset_at = None if row.reset_at is None else row.reset_at.astimezone(UTC)
     return BoardDefinition.model_validate(
-        {**row.definition, "id": row.id, "revision": row.revision, "updated_at": row.updated_at}
+        {
+            **row.definition,
+            "id": row.id,
+            "revision": row.revision,
+            "updated_at": row.updated_at,
+            "reset_at": reset_at,
+        }
     )
 
 
 def _database_error(error: exc.SQLAlchemyError, what: str) -> DatabaseError:
     """One line for the answer and the logs: the driver's message, no SQL or values."""
     cause = error.orig if isinstance(error, exc.DBAPIError) else error
-    if isinstance(cause, pg_errors.UndefinedTable):
-        return DatabaseError(f"{what}: the board definition tables are missing; {MIGRATE_HINT}")
+    if isinstance(cause, pg_errors.UndefinedTable | pg_errors.UndefinedColumn):
+        return DatabaseError(
+            f"{what}: the board definition tables are missing or old; {MIGRATE_HINT}"
+        )
     text = str(cause).strip()
     first_line = text.splitlines()[0] if text else type(cause).__name__
     return DatabaseError(f"{what}: {type(cause).__name__}: {first_line}")
@@ -83,35 +126,100 @@ class DefinitionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def put(self, board_id: str, spec: BoardSpec, actor: str) -> PutResult:
+    def put(
+        self,
+        board_id: str,
+        spec: BoardSpec,
+        actor: str,
+        *,
+        reset: bool = False,
+        has_standings: Callable[[], bool] = lambda: False,
+    ) -> PutResult:
+        """Store ``spec``; with ``reset``, also reset the board in the same revision.
+
+        A change of operator or sort raises ``StandingsConflictError`` when ``has_standings()``
+        (asked only then, under the board's lock) says the board has standings.
+        """
         try:
             with self.engine.begin() as connection:
                 current = self._lock(connection, board_id)
                 stored = self._read(connection, board_id)
                 change = plan_put(stored, spec)
-                if change is Change.UNCHANGED:
+                if change is Change.UNCHANGED and not reset:
                     assert stored is not None
                     return PutResult(change, stored)
+                if not reset and changes_scoring(stored, spec) and has_standings():
+                    raise StandingsConflictError(board_id, stored, spec)
                 revision = current + 1
-                values = {"definition": _spec_of(spec), "revision": revision}
-                upsert = pg_insert(leaderboards).values(id=board_id, **values)
+                values: dict[str, Any] = {"definition": _spec_of(spec), "revision": revision}
+                created, changed = dict(values), {**values, "updated_at": func.now()}
+                if reset:
+                    created["reset_at"] = func.clock_timestamp()
+                    changed["reset_at"] = self._reset_time()
+                upsert = pg_insert(leaderboards).values(id=board_id, **created)
                 connection.execute(
-                    upsert.on_conflict_do_update(
-                        index_elements=[leaderboards.c.id],
-                        set_={**values, "updated_at": func.now()},
+                    upsert.on_conflict_do_update(index_elements=[leaderboards.c.id], set_=changed)
+                )
+                self._raise_counter(connection, board_id, revision)
+                if change is not Change.UNCHANGED:
+                    self._audit(
+                        connection, actor, f"{change.value}_leaderboard", board_id, _spec_of(spec)
                     )
-                )
-                connection.execute(
-                    leaderboard_revisions.update()
-                    .where(leaderboard_revisions.c.leaderboard == board_id)
-                    .values(revision=revision)
-                )
-                self._audit(connection, actor, f"{change.value}_leaderboard", board_id, spec)
                 written = self._read(connection, board_id)
                 assert written is not None
-                return PutResult(change, written)
+                if reset:
+                    self._audit_reset(connection, actor, written, reason=None)
+                # A reset of an unchanged spec is still a new revision.
+                return PutResult(Change.UPDATED if change is Change.UNCHANGED else change, written)
         except exc.SQLAlchemyError as error:
             raise _database_error(error, f"cannot store the definition of {board_id!r}") from error
+
+    def reset(self, board_id: str, actor: str, reason: str | None) -> BoardDefinition | None:
+        """Set the board's ``reset_at`` to now (the database's clock, never earlier than
+        the last reset) under a new revision; None when the board has no definition."""
+        try:
+            with self.engine.begin() as connection:
+                current = self._lock(connection, board_id)
+                if self._read(connection, board_id) is None:
+                    return None
+                revision = current + 1
+                connection.execute(
+                    leaderboards.update()
+                    .where(leaderboards.c.id == board_id)
+                    .values(revision=revision, reset_at=self._reset_time(), updated_at=func.now())
+                )
+                self._raise_counter(connection, board_id, revision)
+                written = self._read(connection, board_id)
+                assert written is not None
+                self._audit_reset(connection, actor, written, reason)
+                return written
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, f"cannot reset the board {board_id!r}") from error
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        board_id: str,
+        *,
+        player_id: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an admin action that changed no definition (a moderation)."""
+        try:
+            with self.engine.begin() as connection:
+                self._audit(
+                    connection,
+                    actor,
+                    action,
+                    board_id,
+                    detail,
+                    player_id=player_id,
+                    reason=reason,
+                )
+        except exc.SQLAlchemyError as error:
+            raise _database_error(error, f"cannot audit {action} on {board_id!r}") from error
 
     def delete(self, board_id: str, actor: str) -> BoardDefinition | None:
         """Delete the board's definition; returns what was deleted (None: nothing was)."""
@@ -122,7 +230,7 @@ class DefinitionStore:
                 if stored is None:
                     return None
                 connection.execute(leaderboards.delete().where(leaderboards.c.id == board_id))
-                self._audit(connection, actor, "delete_leaderboard", board_id, stored)
+                self._audit(connection, actor, "delete_leaderboard", board_id, _spec_of(stored))
                 return stored
         except exc.SQLAlchemyError as error:
             raise _database_error(error, f"cannot delete the board {board_id!r}") from error
@@ -179,6 +287,21 @@ class DefinitionStore:
         )
 
     @staticmethod
+    def _raise_counter(connection: Connection, board_id: str, revision: int) -> None:
+        connection.execute(
+            leaderboard_revisions.update()
+            .where(leaderboard_revisions.c.leaderboard == board_id)
+            .values(revision=revision)
+        )
+
+    @staticmethod
+    def _reset_time() -> Any:
+        """Now by the database's clock, read under the board's lock (so resets are as
+        ordered as their revisions, whichever replica asks), never before the last one:
+        the ranker drops every event that occurred before it."""
+        return func.greatest(func.clock_timestamp(), leaderboards.c.reset_at)
+
+    @staticmethod
     def _read(connection: Connection, board_id: str) -> BoardDefinition | None:
         row = connection.execute(
             select(leaderboards).where(leaderboards.c.id == board_id)
@@ -187,10 +310,29 @@ class DefinitionStore:
 
     @staticmethod
     def _audit(
-        connection: Connection, actor: str, action: str, board_id: str, spec: BoardSpec
+        connection: Connection,
+        actor: str,
+        action: str,
+        board_id: str,
+        detail: dict[str, Any] | None,
+        *,
+        player_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
         connection.execute(
             insert(admin_audit).values(
-                actor=actor, action=action, leaderboard=board_id, detail=_spec_of(spec)
+                actor=actor,
+                action=action,
+                leaderboard=board_id,
+                player_id=player_id,
+                reason=reason,
+                detail=detail,
             )
         )
+
+    def _audit_reset(
+        self, connection: Connection, actor: str, written: BoardDefinition, reason: str | None
+    ) -> None:
+        assert written.reset_at is not None
+        detail = {"revision": written.revision, "reset_at": written.reset_at.isoformat()}
+        self._audit(connection, actor, "reset_leaderboard", written.id, detail, reason=reason)

@@ -244,3 +244,52 @@ class BoardDeleted(BaseModel):
     deleted: bool = Field(True, description="Always true: a delete of an unknown id is 404.")
     revision: int = Field(description="The revision the board had when it was deleted.")
     detail: str = Field(description="What the service did.")
+
+
+#: Longest ``reason`` of an admin action (it is kept in the audit table).
+REASON_MAX_CHARS = 500
+
+
+class ResetRequest(BaseModel):
+    """The optional body of ``POST /api/admin/leaderboards/{id}/reset``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=REASON_MAX_CHARS,
+        description="Why the board is reset; kept in the audit table.",
+    )
+
+
+class BoardReset(BaseModel):
+    """The answer to a reset: the board's new revision and what was cleared."""
+
+    id: str
+    revision: int = Field(description="The definition's new revision, carrying `reset_at`.")
+    reset_at: datetime = Field(
+        description="The reset time (UTC, the database's clock): events that occurred "
+        "before it never count on this board again."
+    )
+    players_removed: int = Field(
+        description="Standings removed from Redis (0 when the board was already empty)."
+    )
+    detail: str = Field(description="What the service did.")
+
+
+class PlayerRemoved(BaseModel):
+    """The answer to a moderation: whether the player had a standing, and which."""
+
+    id: str = Field(description="The board.")
+    player_id: str
+    removed: bool = Field(
+        description="True when a standing was removed; false when the player had none "
+        "(e.g. a repeated request). Audited either way."
+    )
+    score: int | None = Field(None, description="The removed score, in the board's sign.")
+    reached_at: datetime | None = Field(
+        None, description="When the player reached the removed score."
+    )
+    reason: str
+    detail: str = Field(description="What the service did.")

@@ -188,17 +188,19 @@ class ScoreProducer:
     async def send(self, events: Sequence[ScoreEvent]) -> None:
         await self.send_records([(event.key, event.to_json()) for event in events])
 
-    async def send_records(self, records: Sequence[Record]) -> None:
-        """Store every record or raise ``KafkaError``, within the request deadline."""
+    async def send_records(self, records: Sequence[Record], topic: str | None = None) -> None:
+        """Store every record (to ``topic``, by default the producer's) or raise
+        ``KafkaError``, within the request deadline."""
         deadline = time.monotonic() + self.timeout
+        topic = topic or self.topic
         if self._closing:
-            raise KafkaError("the service is shutting down", topic=self.topic)
+            raise KafkaError("the service is shutting down", topic=topic)
         if self._fatal is not None:
-            raise KafkaError(f"the Kafka producer failed: {self._fatal}", topic=self.topic)
+            raise KafkaError(f"the Kafka producer failed: {self._fatal}", topic=topic)
         if self._brokers_down is not None:
             reachable, detail = await self.check()
             if not reachable:
-                raise KafkaError(f"Kafka is unreachable: {detail}", topic=self.topic)
+                raise KafkaError(f"Kafka is unreachable: {detail}", topic=topic)
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Delivered]] = []
         try:
@@ -206,7 +208,7 @@ class ScoreProducer:
                 future: asyncio.Future[Delivered] = loop.create_future()
                 try:
                     self._producer.produce(
-                        self.topic,
+                        topic,
                         key=key,
                         value=value,
                         on_delivery=self._delivery_callback(loop, future),
@@ -214,15 +216,17 @@ class ScoreProducer:
                 except (BufferError, KafkaException) as exc:
                     # BufferError: librdkafka's local queue is full (Kafka too slow or away).
                     raise KafkaError(
-                        f"cannot queue the event for Kafka: {exc}", topic=self.topic
+                        f"cannot queue the event for Kafka: {exc}", topic=topic
                     ) from exc
                 futures.append(future)
-            await self._await_acks(futures, deadline)
+            await self._await_acks(futures, deadline, topic)
         finally:
             for future in futures:
                 future.cancel()  # no-op for settled ones; late callbacks find it done
 
-    async def _await_acks(self, futures: list[asyncio.Future[Delivered]], deadline: float) -> None:
+    async def _await_acks(
+        self, futures: list[asyncio.Future[Delivered]], deadline: float, topic: str
+    ) -> None:
         if not futures:
             return
         done, pending = await asyncio.wait(
@@ -238,7 +242,7 @@ class ScoreProducer:
             raise KafkaError(
                 f"Kafka did not acknowledge {len(pending)} of {len(futures)} events within "
                 f"{self.timeout:g} s",
-                topic=self.topic,
+                topic=topic,
             )
 
     def _delivery_callback(

@@ -1,5 +1,5 @@
 """``IngestSettings``: the ingest API's address, API and admin keys, batch limit, Kafka
-deadline and the PostgreSQL holding board definitions.
+deadline, and the PostgreSQL (board definitions) and Redis (standings) of the admin API.
 
 API keys have no default: without them the service refuses to start.
 """
@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 
-from leaderboard.core.config import Port, PostgresSettings
+from leaderboard.core.config import Port, PostgresSettings, RedisSettings
 from leaderboard.ingest.auth import ADMIN_KEYS_VARIABLE, KEYS_VARIABLE, Keyring
 
 MIB = 1024 * 1024
@@ -18,8 +18,9 @@ MIB = 1024 * 1024
 BODY_BYTES_PER_EVENT = 2048
 
 
-class IngestSettings(PostgresSettings):
-    """Settings of ``python -m leaderboard.ingest``."""
+class IngestSettings(RedisSettings, PostgresSettings):
+    """Settings of ``python -m leaderboard.ingest``. Only the admin API uses PostgreSQL
+    and Redis: without admin keys the service connects to neither."""
 
     service_name: ClassVar[str] = "ingest"
     http_port: Port = Field(8001, description="Port of the API, the probes and `/metrics`.")

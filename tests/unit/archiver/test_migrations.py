@@ -81,3 +81,12 @@ def test_0002_creates_the_board_definition_tables_and_0001_stays_as_it_was() -> 
     dropped = offline_sql("0002:0001", downgrade=True)
     for table in ("admin_audit", "leaderboard_revisions", "leaderboards"):
         assert f"DROP TABLE {table}" in dropped
+
+
+def test_0003_adds_the_nullable_reset_time_of_a_board_and_nothing_else() -> None:
+    sql = offline_sql("0002:0003")
+    assert "ALTER TABLE leaderboards ADD COLUMN reset_at TIMESTAMP WITH TIME ZONE" in sql
+    assert "NOT NULL" not in sql.split("ADD COLUMN reset_at", 1)[1].split(";", 1)[0]
+    assert "CREATE TABLE" not in sql
+    dropped = offline_sql("0003:0002", downgrade=True)
+    assert "ALTER TABLE leaderboards DROP COLUMN reset_at" in dropped

@@ -6,16 +6,19 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import get_args
 
 import orjson
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from pydantic.fields import FieldInfo
 
 from leaderboard.core.errors import ConfigurationError, KafkaError
-from leaderboard.core.events import ScoreEvent
+from leaderboard.core.events import PlayerId, ScoreEvent
 from leaderboard.core.logging import configure_logging
 from leaderboard.core.metrics import Metrics
+from leaderboard.ingest.admin import PLAYER_ID_PATTERN
 from leaderboard.ingest.app import create_app
 from leaderboard.ingest.settings import IngestSettings
 
@@ -275,6 +278,8 @@ def test_without_admin_keys_the_admin_routes_answer_503(client: TestClient) -> N
         ("GET", "/api/admin/leaderboards/laps"),
         ("PUT", "/api/admin/leaderboards/laps"),
         ("DELETE", "/api/admin/leaderboards/laps"),
+        ("POST", "/api/admin/leaderboards/laps/reset"),
+        ("DELETE", "/api/admin/leaderboards/laps/players/ada?reason=cheat"),
     ):
         answer = client.request(method, path, headers=AUTH, json={"title": "Laps"})
         assert answer.status_code == 503, (method, path)
@@ -291,3 +296,20 @@ def test_the_admin_routes_are_documented(client: TestClient) -> None:
     }
     assert "404" in board["delete"]["responses"]
     assert "get" in paths["/api/admin/leaderboards"]
+    assert "409" in board["put"]["responses"]
+    assert [p["name"] for p in board["put"]["parameters"]] == ["id", "reset"]
+    reset = paths["/api/admin/leaderboards/{id}/reset"]["post"]
+    assert {"200", "401", "403", "404", "422", "503"} <= set(reset["responses"])
+    assert reset["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BoardReset"
+    }
+    removal = paths["/api/admin/leaderboards/{id}/players/{player_id}"]["delete"]
+    assert {"200", "401", "403", "404", "422", "503"} <= set(removal["responses"])
+    reason = next(p for p in removal["parameters"] if p["name"] == "reason")
+    assert (reason["in"], reason["required"]) == ("query", True)
+
+
+def test_the_player_id_of_a_removal_follows_the_event_contract() -> None:
+    (field,) = [m for m in get_args(PlayerId)[1:] if isinstance(m, FieldInfo)]
+    (pattern,) = [m.pattern for m in field.metadata if hasattr(m, "pattern")]
+    assert pattern == PLAYER_ID_PATTERN

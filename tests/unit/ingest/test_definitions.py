@@ -1,12 +1,17 @@
-"""Board definitions: when a PUT creates, changes or leaves a definition, and the Kafka
-key and database URL the store uses."""
+"""Board definitions: when a PUT creates, changes or leaves a definition, and when it
+changes how standings rank (a 409 without a reset)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
-from leaderboard.ingest.definitions import Change, plan_put
+from leaderboard.ingest.definitions import (
+    Change,
+    StandingsConflictError,
+    changes_scoring,
+    plan_put,
+)
 
 SPEC = BoardSpec(title="Lap times", operator="best", sort="asc", format="time_ms")
 
@@ -40,3 +45,23 @@ def test_any_field_that_differs_is_an_update() -> None:
         {"format": "integer"},
     ):
         assert plan_put(stored(SPEC), SPEC.model_copy(update=change)) is Change.UPDATED, change
+
+
+def test_only_another_operator_or_sort_changes_how_standings_rank() -> None:
+    assert not changes_scoring(stored(SPEC), SPEC.model_copy(update={"title": "Laps", "top_n": 5}))
+    assert changes_scoring(stored(SPEC), SPEC.model_copy(update={"operator": "latest"}))
+    assert changes_scoring(stored(SPEC), SPEC.model_copy(update={"sort": "desc"}))
+
+
+def test_a_board_without_a_definition_was_ranked_by_the_defaults() -> None:
+    assert not changes_scoring(None, BoardSpec(title="Global"))
+    assert changes_scoring(None, SPEC)
+    assert changes_scoring(None, BoardSpec(title="Global", sort="asc"))
+
+
+def test_the_conflict_names_both_rules_and_the_way_out() -> None:
+    message = str(StandingsConflictError("laps", stored(SPEC), BoardSpec(title="Laps")))
+    assert "operator 'best', sort 'asc'" in message
+    assert "operator 'sum', sort 'desc'" in message
+    assert "?reset=true" in message
+    assert "without a definition" in str(StandingsConflictError("laps", None, SPEC))

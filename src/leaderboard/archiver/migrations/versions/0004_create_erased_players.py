@@ -1,4 +1,4 @@
-"""Create the erased players' suppression list (revision 0003).
+"""Create the erased players' suppression list (revision 0004).
 
 Why it is kept forever and holds hashes: docs/services.md, "Erasure".
 """
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,34 @@
+"""Standings written straight into Redis in the ranker's layout (``core.standings``), for
+tests of what reads or changes them without running a ranker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from redis import Redis
+
+from leaderboard.core.boards import Sort
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.standings import member, sort_sign
+
+
+def seed_standings(
+    redis: Redis,
+    keys: RedisKeys,
+    board: str,
+    standings: Mapping[str, tuple[int, datetime]],
+    sort: Sort = "desc",
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Give each player of ``standings`` its (score, reached at) on ``board``, with its
+    member, display name (from ``names``) and the board in the set of boards."""
+    with redis.pipeline(transaction=True) as pipe:
+        for player, (score, reached) in standings.items():
+            stored = member(player, reached)
+            pipe.zadd(keys.board(board), {stored: sort_sign(sort) * score})
+            pipe.hset(keys.members(board), player, stored)
+        if names:
+            pipe.hset(keys.names(board), mapping=dict(names))
+        pipe.sadd(keys.boards(), board)
+        pipe.execute()
