@@ -40,7 +40,7 @@ from tests.support.services import REPO_ROOT, ServiceProcess, free_port, wait_fo
 pytestmark = pytest.mark.integration
 
 #: The board definition tables of revision 0002 (the ingest service writes them).
-ADMIN_TABLES = {"leaderboards", "leaderboard_revisions", "admin_audit"}
+ADMIN_TABLES = {"leaderboards", "leaderboard_revisions", "admin_audit", "erased_players"}
 
 
 @pytest.fixture

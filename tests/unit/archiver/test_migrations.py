@@ -90,3 +90,12 @@ def test_0003_adds_the_nullable_reset_time_of_a_board_and_nothing_else() -> None
     assert "CREATE TABLE" not in sql
     dropped = offline_sql("0003:0002", downgrade=True)
     assert "ALTER TABLE leaderboards DROP COLUMN reset_at" in dropped
+
+
+def test_0004_creates_the_erased_players_list_keyed_by_hash() -> None:
+    sql = offline_sql("0003:0004")
+    assert "CREATE TABLE erased_players (" in sql
+    assert "player_hash TEXT NOT NULL" in sql
+    assert "CONSTRAINT uq_erased_players_player_hash UNIQUE (player_hash)" in sql
+    assert "score_events" not in sql
+    assert "DROP TABLE erased_players" in offline_sql("0004:0003", downgrade=True)
