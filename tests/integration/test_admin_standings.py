@@ -2,7 +2,8 @@
 clears a board's standings, records its time in Redis and in a new revision, and tells
 the publisher; a change of operator or sort of a board with standings is refused unless
 it resets the board; a moderation removes exactly one player's standing and is audited;
-only admin keys may do either; scores never wait for Redis.
+only admin keys may do either; scores never wait for Redis; an erasure removes a player
+from every board, the archive and the audit, and keeps only its hash.
 
 The module uses a PostgreSQL schema, topics and a Redis key prefix of its own.
 """
@@ -17,9 +18,10 @@ from pathlib import Path
 import httpx2
 import pytest
 from redis import Redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.events import ChangeNotice
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.standings import member, reach_prefix
@@ -409,3 +411,92 @@ def test_scores_and_plain_definition_changes_never_wait_for_redis(
             assert stored["reset_at"] is not None
     finally:
         service.close()
+
+
+def archive(db: Engine, board_id: str, player_id: str, count: int) -> None:
+    """``count`` archived events of the player (as the archiver writes them)."""
+    with db.begin() as connection:
+        for offset in range(count):
+            connection.execute(
+                text(
+                    "INSERT INTO score_events (event_id, leaderboard, player_id, display_name, "
+                    "score, occurred_at, version, kafka_partition, kafka_offset) "
+                    "VALUES (:id, :board, :player, :name, 5, now(), 1, 0, :offset)"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "board": board_id,
+                    "player": player_id,
+                    "name": player_id.title(),
+                    "offset": offset,
+                },
+            )
+
+
+def archived(db: Engine, player_id: str) -> int:
+    with db.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM score_events WHERE player_id = :p"), {"p": player_id}
+            ).scalar_one()
+        )
+
+
+def test_an_erasure_removes_the_player_everywhere_and_keeps_only_its_hash(
+    client: httpx2.Client, settings: DevstackSettings, keys: RedisKeys, redis: Redis, db: Engine
+) -> None:
+    gone, kept = f"gone-{uuid.uuid4().hex[:8]}", f"kept-{uuid.uuid4().hex[:8]}"
+    boards = sorted([board(), board()])
+    untouched = board()
+    for board_id in boards:
+        seed_standings(
+            redis,
+            keys,
+            board_id,
+            {gone: (50, REACHED), kept: (40, REACHED)},
+            names={gone: "Gone", kept: "Kept"},
+        )
+        archive(db, board_id, gone, 3)
+        archive(db, board_id, kept, 2)
+    seed_standings(redis, keys, untouched, {kept: (1, REACHED)})
+    moderated = client.delete(
+        f"/api/admin/leaderboards/{boards[0]}/players/{gone}",
+        params={"reason": "cheating"},
+        headers=ADMIN,
+    )
+    assert moderated.status_code == 200, moderated.text
+    url = f"/api/admin/players/{gone}"
+    assert client.delete(url).status_code == 401
+    assert client.delete(url, headers=SCORES).status_code == 403
+
+    answer = client.delete(url, headers=ADMIN)
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["player_hash"] == erasure_key(gone)
+    assert (body["already_erased"], body["archived_events_deleted"]) == (False, 6)
+    assert body["audit_rows_pseudonymised"] == 1  # the moderation above
+    assert body["boards"] == [boards[1]]  # the moderation took it off the first already
+    for board_id in boards:
+        assert set(standings_of(redis, keys, board_id)) == {kept}
+        assert redis.hget(keys.members(board_id), gone) is None
+        assert redis.hget(keys.names(board_id), gone) is None
+    assert redis.sismember(keys.erased(), redis_erasure_key(gone))
+    assert (archived(db, gone), archived(db, kept)) == (0, 4)
+    with db.connect() as connection:
+        leaks = connection.execute(
+            text("SELECT count(*) FROM admin_audit WHERE player_id = :p OR detail::text LIKE :l"),
+            {"p": gone, "l": f"%{gone}%"},
+        ).scalar_one()
+    assert leaks == 0
+    [published] = records_of(settings, settings.topic_player_erasures, erasure_key(gone))
+    assert PlayerErasure.model_validate_json(published or b"").player_hash == erasure_key(gone)
+    assert [c.leaderboard for n in notices_for(settings, boards[1]) for c in n.changes] == [
+        boards[1]
+    ]
+
+    again = client.delete(url, headers=ADMIN)
+    assert again.status_code == 200, again.text
+    assert (again.json()["already_erased"], again.json()["archived_events_deleted"]) == (True, 0)
+    assert again.json()["erased_at"] == body["erased_at"]
+    assert client.delete("/api/admin/players/not%20an%20id", headers=ADMIN).status_code == 422

@@ -14,6 +14,7 @@ from pydantic import AfterValidator
 from redis.exceptions import RedisError
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
+from leaderboard.core.erasures import erasure_key
 from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
 from leaderboard.ingest.board_admin import (
@@ -28,6 +29,7 @@ from leaderboard.ingest.models import (
     REASON_MAX_CHARS,
     BoardDeleted,
     BoardReset,
+    PlayerErased,
     PlayerRemoved,
     Problem,
     ResetRequest,
@@ -313,6 +315,36 @@ def _standings_routes(
             detail="the player's standing is removed and the removal audited"
             if removal.removed
             else "the player has no standing on this board; the request is audited",
+        )
+
+    @router.delete(
+        "/players/{player_id}",
+        response_model=PlayerErased,
+        responses={**_INVALID},
+        summary="Erase a player everywhere (right to erasure)",
+        description="Records the player's hash in the suppression list, deletes its "
+        "archived events and replaces its id by its hash in earlier audit rows (one "
+        "PostgreSQL transaction), publishes the erasure to the erasures topic, then removes "
+        "its standings and display names from every board in Redis and tells the "
+        "publisher. From then on its events are dead-lettered with reason `erased_player` "
+        "and never archived, also after a replay from Kafka. Idempotent: a repeat "
+        "completes whatever a failure left undone and answers `already_erased: true`.",
+    )
+    async def erase_player(
+        player_id: PlayerIdPath, actor: Annotated[str, Depends(authenticate)]
+    ) -> PlayerErased:
+        erased = await _answering(running().erase_player(player_id, actor))
+        recorded = erased.recorded
+        return PlayerErased(
+            player_id=player_id,
+            player_hash=erasure_key(player_id),
+            erased_at=recorded.erased_at,
+            already_erased=recorded.already_erased,
+            archived_events_deleted=recorded.archived_rows_deleted,
+            audit_rows_pseudonymised=recorded.audit_rows_pseudonymised,
+            boards=erased.boards,
+            detail="the player is erased: suppressed, its archived events deleted, its "
+            "standings and display names removed from every board",
         )
 
 

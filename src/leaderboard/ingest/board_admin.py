@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.definitions import definition_key
+from leaderboard.core.erasures import PlayerErasure, erasure_key
 from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.events import ChangeNotice, LeaderboardChange, utc_now
 from leaderboard.core.keys import RedisKeys
@@ -32,6 +33,7 @@ from leaderboard.ingest.definitions import (
     PutResult,
     create_definitions_engine,
 )
+from leaderboard.ingest.erasure import Erased, ErasureStandings, ErasureStore
 from leaderboard.ingest.producer import Record, ScoreProducer
 from leaderboard.ingest.settings import IngestSettings
 from leaderboard.ingest.standings import Removal, Standings
@@ -76,12 +78,16 @@ class Definitions:
         topic: str,
         standings: Standings,
         notices_topic: str,
+        erasure: tuple[ErasureStore, ErasureStandings, str] | None = None,
     ) -> None:
+        """``erasure``: the PostgreSQL and Redis halves of player erasure and the erasures
+        topic (None: erasure is not served)."""
         self.store = store
         self.sink = sink
         self.topic = topic
         self.standings = standings
         self.notices_topic = notices_topic
+        self.erasure = erasure
         self._lock = asyncio.Lock()
 
     async def put(
@@ -181,6 +187,49 @@ class Definitions:
             await self._notify(board_id, utc_now())
         return removal
 
+    async def erase_player(self, player_id: str, actor: str) -> Erased:
+        """Erase a player everywhere, in an order that a failure and a repeat of the request
+        can only complete: PostgreSQL (the suppression list, the archive, the audit), the
+        erasures topic (what every ranker and a replay honour), then Redis (the standings
+        and names, and the erased set the rankers' scripts check)."""
+        assert self.erasure is not None, "erasure is wired in running_definitions"
+        store, standings, topic = self.erasure
+        recorded = await asyncio.to_thread(store.record, player_id, actor)
+        player_hash = erasure_key(player_id)
+        erasure = PlayerErasure(player_hash=player_hash, erased_at=recorded.erased_at)
+        try:
+            await self.sink.send_records([(player_hash.encode(), erasure.to_json())], topic=topic)
+        except KafkaError as error:
+            log.warning(
+                "player erased in PostgreSQL but not published; it is republished at the next "
+                "start or by repeating the request",
+                player_hash=player_hash,
+                error=str(error),
+                **error.log_context(),
+            )
+            raise NotPublishedError(str(error)) from error
+        try:
+            boards = await asyncio.to_thread(standings.erase, player_id)
+        except RedisError as error:
+            log.warning(
+                "player erased in PostgreSQL and Kafka but not yet in Redis; repeat the request",
+                player_hash=player_hash,
+                error=str(error),
+            )
+            raise StandingsNotClearedError(str(error)) from error
+        # The log names the hash, never the player: logs outlive the erasure.
+        log.info(
+            "player erased",
+            player_hash=player_hash,
+            already_erased=recorded.already_erased,
+            archived_rows_deleted=recorded.archived_rows_deleted,
+            boards=len(boards),
+            actor=actor,
+        )
+        for board in boards:
+            await self._notify(board, utc_now())
+        return Erased(recorded, boards)
+
     async def delete(self, board_id: str, actor: str) -> BoardDefinition | None:
         async with self._lock:
             deleted = await asyncio.to_thread(self.store.delete, board_id, actor)
@@ -196,8 +245,9 @@ class Definitions:
             return deleted
 
     async def republish(self) -> int:
-        """Produce every stored definition and a tombstone for every deleted board, so the
-        topic converges on PostgreSQL; returns how many records were produced."""
+        """Produce every stored definition and a tombstone for every deleted board, and
+        every erasure, so the topics converge on PostgreSQL; returns how many records were
+        produced."""
         async with self._lock:
             stored = await asyncio.to_thread(self.store.all)
             deleted = await asyncio.to_thread(self.store.deleted_ids)
@@ -206,7 +256,15 @@ class Definitions:
             ]
             records += [(definition_key(board_id), None) for board_id in deleted]
             await self.sink.send_records(records)
-            return len(records)
+            if self.erasure is None:
+                return len(records)
+            store, _, topic = self.erasure
+            erasures = [
+                (erasure.player_hash.encode(), erasure.to_json())
+                for erasure in await asyncio.to_thread(store.all)
+            ]
+            await self.sink.send_records(erasures, topic=topic)
+            return len(records) + len(erasures)
 
     async def republish_until_done(self) -> None:
         """``republish`` at start-up, retried until PostgreSQL and Kafka both answer."""
@@ -310,6 +368,11 @@ async def running_definitions(
         topic,
         Standings(redis, RedisKeys(settings.redis_key_prefix)),
         settings.topic_leaderboard_change,
+        (
+            ErasureStore(engine),
+            ErasureStandings(redis, RedisKeys(settings.redis_key_prefix)),
+            settings.topic_player_erasures,
+        ),
     )
     definitions.sink.start()
     republishing = asyncio.create_task(definitions.republish_until_done())

@@ -278,6 +278,26 @@ class BoardReset(BaseModel):
     detail: str = Field(description="What the service did.")
 
 
+class PlayerErased(BaseModel):
+    """The answer to an erasure: what was erased where."""
+
+    player_id: str
+    player_hash: str = Field(
+        description="SHA-256 of the id: what the suppression list, the erasures topic and "
+        "the audit keep instead of the id."
+    )
+    erased_at: datetime = Field(description="When the player was first erased.")
+    already_erased: bool = Field(description="True when a previous request erased it.")
+    archived_events_deleted: int = Field(
+        description="Archived score events deleted now (0 on a repeat)."
+    )
+    audit_rows_pseudonymised: int = Field(
+        description="Earlier audit rows whose player id was replaced by the hash."
+    )
+    boards: list[str] = Field(description="Boards the player was removed from in Redis.")
+    detail: str = Field(description="What the service did.")
+
+
 class PlayerRemoved(BaseModel):
     """The answer to a moderation: whether the player had a standing, and which."""
 
