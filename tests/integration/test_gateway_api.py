@@ -20,7 +20,7 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.gateway.api import MAX_LIMIT
 from tests.support.pipeline import Services, isolated_settings, publish_definition
-from tests.support.scores import put_standings
+from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.integration
 
@@ -50,9 +50,9 @@ def gateway(stack: DevstackSettings, tmp_path_factory: pytest.TempPathFactory) -
     redis = Redis(**settings.redis_client_kwargs())
     services = Services(settings, tmp_path_factory.mktemp("gateway-api"))
     try:
-        put_standings(redis, keys, BOARD, SCORES)
+        seed_standings(redis, keys, BOARD, SCORES)
         redis.hset(keys.names(BOARD), mapping=NAMES)
-        put_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
+        seed_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
         redis.sadd(keys.boards(), BOARD, LAPS_BOARD)
         publish_definition(settings, LAPS_BOARD, **LAPS_SPEC)
         process = services.gateway().wait_ready()  # ready: the definitions are read

@@ -19,7 +19,7 @@ from leaderboard.core.standings import Page, member
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.gateway.rankings import Rankings
 from leaderboard.publisher.snapshots import TopReader
-from tests.support.scores import put_standings
+from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +51,9 @@ def keys(redis: Redis) -> Iterator[RedisKeys]:
     """A key prefix of this test's own holding ``SCORES`` and ``NAMES`` on ``BOARD`` and
     ``LAPS`` on the ``asc`` board ``LAPS_BOARD``."""
     keys = RedisKeys(f"t{uuid.uuid4().hex[:10]}")
-    put_standings(redis, keys, BOARD, SCORES)
+    seed_standings(redis, keys, BOARD, SCORES)
     redis.hset(keys.names(BOARD), mapping=NAMES)
-    put_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
+    seed_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
     yield keys
     for board in (BOARD, LAPS_BOARD):
         redis.delete(keys.board(board), keys.names(board), keys.members(board))

@@ -18,7 +18,7 @@ from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import member, player_of, sort_sign
+from leaderboard.core.standings import player_of, sort_sign
 
 
 def make_event(
@@ -82,24 +82,6 @@ def redis_totals(
         )
         for board in boards
     }
-
-
-def put_standings(
-    redis: Redis,
-    keys: RedisKeys,
-    board: str,
-    standings: Mapping[str, tuple[int, datetime]],
-    sort: Sort = "desc",
-) -> None:
-    """Write ``board``'s standings as the ranker does: player -> (score, when it was
-    reached), in the sorted set and the members hash."""
-    members = {player: member(player, reached) for player, (_, reached) in standings.items()}
-    sign = sort_sign(sort)
-    redis.zadd(
-        keys.board(board),
-        {members[player]: sign * score for player, (score, _) in standings.items()},
-    )
-    redis.hset(keys.members(board), mapping=members)
 
 
 def produce(

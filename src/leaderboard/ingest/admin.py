@@ -19,6 +19,7 @@ from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
 from leaderboard.ingest.board_admin import (
     Definitions,
+    ErasureIncompleteError,
     NotAuditedError,
     NotPublishedError,
     StandingsNotClearedError,
@@ -366,6 +367,13 @@ async def _answering(work: Awaitable[T]) -> T:
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the reset is stored in PostgreSQL and published, but Redis did not "
             f"clear the standings ({error}); repeat the request",
+            headers={"Retry-After": "5"},
+        ) from None
+    except ErasureIncompleteError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the erasure is stored in PostgreSQL and published, but Redis did not "
+            f"remove the player's standings ({error}); repeat the request",
             headers={"Retry-After": "5"},
         ) from None
     except NotAuditedError as error:

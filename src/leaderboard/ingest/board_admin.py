@@ -61,6 +61,10 @@ class StandingsNotClearedError(Exception):
     """A reset is committed and published but Redis failed to clear the standings."""
 
 
+class ErasureIncompleteError(Exception):
+    """An erasure is committed and published but Redis failed to remove the standings."""
+
+
 class NotAuditedError(Exception):
     """A player's standing was removed but its audit row could not be written."""
 
@@ -216,7 +220,7 @@ class Definitions:
                 player_hash=player_hash,
                 error=str(error),
             )
-            raise StandingsNotClearedError(str(error)) from error
+            raise ErasureIncompleteError(str(error)) from error
         # The log names the hash, never the player: logs outlive the erasure.
         log.info(
             "player erased",
