@@ -1,6 +1,6 @@
-"""The order of a reset's and a removal's steps, and what each failure leaves done, with
-small fakes of PostgreSQL, Redis and Kafka (the real ones: tests/integration/
-test_admin_standings.py)."""
+"""The order of a reset's, a removal's and an erasure's steps, and what each failure
+leaves done, with small fakes of PostgreSQL, Redis and Kafka (the real ones:
+tests/integration/test_admin_standings.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leaderboard.core.boards import BoardDefinition, Sort
+from leaderboard.core.erasures import erasure_key
 from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.events import ChangeNotice
 from leaderboard.ingest.board_admin import (
     Definitions,
+    ErasureIncompleteError,
     NotAuditedError,
     NotPublishedError,
     StandingsNotClearedError,
 )
+from leaderboard.ingest.erasure import Recorded
 from leaderboard.ingest.standings import Removal
 
 RESET_AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -197,3 +200,78 @@ def test_a_board_neither_defined_nor_ranked_is_unknown_and_not_audited() -> None
     assert asyncio.run(definitions.remove_player("nope", "ada", "ops", "cheat")) is None
     assert store.audited == []
     assert standings.sorts == ["desc"]  # no definition: the default sort
+
+
+# -- erasure -----------------------------------------------------------------------------
+
+ERASURES = "erasures"
+
+
+class FakeErasureStore:
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+
+    def record(self, player_id: str, actor: str) -> Recorded:
+        self.steps.step("postgres.erase", DatabaseError("down"))
+        return Recorded(
+            RESET_AT, already_erased=False, archived_rows_deleted=7, audit_rows_pseudonymised=1
+        )
+
+
+class FakeErasureStandings:
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+
+    def erase(self, player_id: str) -> list[str]:
+        self.steps.step("redis.erase", RedisConnectionError("refused"))
+        return ["laps", "points"]
+
+
+def eraser(steps: Steps) -> tuple[Definitions, FakeSink]:
+    sink = FakeSink(steps)
+    erasure = (FakeErasureStore(steps), FakeErasureStandings(steps), ERASURES)
+    definitions = Definitions(
+        FakeStore(steps),  # type: ignore[arg-type]
+        sink,
+        DEFINITIONS,
+        FakeStandings(steps, REMOVED),  # type: ignore[arg-type]
+        NOTICES,
+        erasure,  # type: ignore[arg-type]
+    )
+    return definitions, sink
+
+
+def test_an_erasure_is_stored_then_published_then_applied_to_redis_then_notified() -> None:
+    steps = Steps()
+    definitions, sink = eraser(steps)
+    erased = asyncio.run(definitions.erase_player("ada", "ops"))
+    assert erased.boards == ["laps", "points"]
+    assert steps.done == [
+        "postgres.erase",
+        "kafka.erasures",
+        "redis.erase",
+        "kafka.notices",
+        "kafka.notices",
+    ]
+    topic, key, value = sink.records[0]
+    assert (topic, key) == (ERASURES, erasure_key("ada").encode())
+    assert b"ada" not in (value or b"")  # the hash only
+
+
+@pytest.mark.parametrize(
+    ("failing", "error", "done"),
+    [
+        ("postgres.erase", DatabaseError, []),
+        ("kafka.erasures", NotPublishedError, ["postgres.erase"]),
+        ("redis.erase", ErasureIncompleteError, ["postgres.erase", "kafka.erasures"]),
+    ],
+)
+def test_a_failed_erasure_step_stops_the_later_ones(
+    failing: str, error: type[Exception], done: list[str]
+) -> None:
+    steps = Steps()
+    steps.failing = {failing}
+    definitions, _ = eraser(steps)
+    with pytest.raises(error):
+        asyncio.run(definitions.erase_player("ada", "ops"))
+    assert steps.done == done
