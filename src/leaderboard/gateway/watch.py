@@ -204,11 +204,16 @@ class PlayerWatch:
                     return
                 try:
                     found = await self._read(board, state.radii(batch))
-                except (RedisError, OSError) as exc:
+                except Exception as exc:
                     if not failing:
-                        log.warning(
-                            "cannot read watched players; retrying", board=board, error=str(exc)
-                        )
+                        if isinstance(exc, RedisError | OSError):
+                            log.warning(
+                                "cannot read watched players; retrying",
+                                board=board,
+                                error=str(exc),
+                            )
+                        else:  # a bug: loud, but the snapshots keep flowing
+                            log.exception("reading watched players failed", board=board)
                     failing = True
                     state.fresh.update(w for w in batch if w.shown is None and w in state.watchers)
                     state.dirty = True
