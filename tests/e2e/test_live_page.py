@@ -2,8 +2,9 @@
 
 Scores go in through the real ingest API; the ranker, publisher and gateway are real
 processes on the stack's Kafka and Redis. The page must fill its top 10, follow new
-scores, look a player up, come back by itself after the gateway restarts, and work the
-same behind nginx at a path prefix. Screenshots land in ``test-artifacts/``.
+scores, look a player up and follow that player's rank live over the WebSocket (no REST
+polling), come back by itself after the gateway restarts, and work the same behind nginx
+at a path prefix. Screenshots land in ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def test_the_page_shows_the_live_top_10_follows_scores_and_looks_players_up(
 ) -> None:
     gateway = gateways.gateway().wait_ready()
     page = open_page(browser, f"{gateway.base_url}/#leaderboard={board}")
+    player_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: player_requests.append(request.url) if "/players/" in request.url else None,
+    )
     try:
         top_10_then_a_climb(page, pipeline, board)
 
@@ -115,6 +121,21 @@ def test_the_page_shows_the_live_top_10_follows_scores_and_looks_players_up(
         expect(neighbours).to_have_count(4)
         expect(neighbours.last).to_have_class("me")
         expect(neighbours.first).to_have_attribute("data-rank", "9")
+        expect(page.locator("#status")).to_have_attribute("data-state", "live")
+
+        # p11 passes p10 (200 -> 350): 11th, still below the top 10, so no snapshot
+        # changes; the lookup follows anyway, pushed over the WebSocket.
+        score(pipeline, board, "p11", 150)
+        expect(summary).to_have_attribute("data-rank", "11")
+        expect(summary).to_contain_text("350 points")
+        expect(neighbours).to_have_count(5)
+        expect(page.locator(".neighbours li.me")).to_have_attribute("data-rank", "11")
+        expect(neighbours.last).to_have_attribute("data-rank", "12")
+        # ... and its neighbour's score, as it changes: p10 300 -> 320, still 12th.
+        score(pipeline, board, "p10", 20)
+        expect(neighbours.last.locator(".n-score")).to_have_text("320")
+        assert ranking(page) == ["p12"] + [f"p{n:02d}" for n in range(1, 10)]
+        assert player_requests == [], "the page asked the REST API for a player"
         # Tapping a row looks that player up.
         page.locator('#board li.row[data-player="p03"]').click()
         expect(summary).to_have_attribute("data-rank", "4")
@@ -132,12 +153,17 @@ def test_the_page_shows_the_live_top_10_follows_scores_and_looks_players_up(
         finally:
             phone.close()
 
-        assert page.errors == []  # type: ignore[attr-defined]
-        page.fill("#lookup-input", "nobody")  # (the browser logs this expected 404)
+        # A player without a score is watched too, and shows up with its first one.
+        page.fill("#lookup-input", "nobody")
         page.click("#lookup-form button")
-        expect(page.locator('[data-testid="lookup-error"]')).to_have_text(
-            f"player 'nobody' not found on leaderboard '{board}'"
+        expect(page.locator('[data-testid="lookup-missing"]')).to_have_text(
+            f"player 'nobody' has no score on leaderboard '{board}' yet"
         )
+        score(pipeline, board, "nobody", 50)
+        expect(summary).to_have_attribute("data-rank", "13")
+        expect(summary).to_contain_text("of 13 players")
+        assert player_requests == [], "the page asked the REST API for a player"
+        assert page.errors == []  # type: ignore[attr-defined]
     finally:
         page.close()
 

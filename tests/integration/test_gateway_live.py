@@ -1,7 +1,9 @@
-"""Gateway processes on the stack's Kafka and Redis: broadcast, cache, slow clients, SIGTERM.
+"""Gateway processes on the stack's Kafka and Redis: broadcast, cache, slow clients, SIGTERM,
+and a watched player's live rank.
 
 Snapshots are produced straight to a ``leaderboard`` topic of the test's own, as the
-publisher would, so each test controls exactly which versions exist.
+publisher would, so each test controls exactly which versions exist; the live rank test
+runs the whole pipeline (ingest, ranker, publisher) instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.pipeline import Services
+from tests.support.pipeline import Services, post_scores, scores
 from tests.support.services import ServiceProcess, metric_value, wait_for
 
 pytestmark = pytest.mark.integration
@@ -74,8 +76,8 @@ def publish(producer: Producer, topic: str, snap: LeaderboardSnapshot) -> None:
     assert producer.flush(10) == 0
 
 
-def open_client(gateway: ServiceProcess, board: str) -> ClientConnection:
-    url = f"ws://127.0.0.1:{gateway.port}/ws/leaderboards/{board}"
+def open_client(gateway: ServiceProcess, board: str, query: str = "") -> ClientConnection:
+    url = f"ws://127.0.0.1:{gateway.port}/ws/leaderboards/{board}{query}"
     return connect(url, proxy=None, open_timeout=10, max_size=4 * 1024 * 1024)
 
 
@@ -88,6 +90,14 @@ def next_snapshot(client: ClientConnection, timeout: float = 20.0) -> dict:
     while True:
         message = receive(client, max(deadline - time.monotonic(), 0.01))
         if message["type"] == "snapshot":
+            return message
+
+
+def next_player(client: ClientConnection, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = receive(client, max(deadline - time.monotonic(), 0.01))
+        if message["type"] == "player":
             return message
 
 
@@ -247,3 +257,69 @@ def test_sigterm_closes_clients_with_1012_and_exits_0(
         assert closed.rcvd is not None
         assert closed.rcvd.code == 1012
     assert gateway.process.wait(30) == 0, gateway.output()
+
+
+def rows(message: dict) -> list[tuple[int, str, int]]:
+    return [(e["rank"], e["player_id"], e["score"]) for e in message["entries"]]
+
+
+def player_until(
+    client: ClientConnection, done: Callable[[dict], bool], timeout: float = 30.0
+) -> tuple[dict, list[float]]:
+    """``player`` messages until one satisfies ``done``: that one, and when each arrived."""
+    deadline = time.monotonic() + timeout
+    arrived = []
+    while True:
+        message = next_player(client, max(deadline - time.monotonic(), 0.01))
+        arrived.append(time.monotonic())
+        if done(message):
+            return message, arrived
+
+
+def test_a_watched_player_below_the_top_n_follows_its_rank_live(services: Services) -> None:
+    ingest = services.scoring(LEADERBOARD_PUBLISHER_INTERVAL_SECONDS="0.1")
+    gateway = services.gateway().wait_ready()
+    board = f"own-{uuid.uuid4().hex[:8]}"
+    # p01 1500 ... p15 100: the top 10 ends at p10 (600).
+    field = {f"p{n:02d}": 1600 - 100 * n for n in range(1, 16)}
+    post_scores(ingest, services.api_key, scores(board, field))
+
+    with (
+        open_client(gateway, board, "?player=me&radius=1") as me,
+        open_client(gateway, board, "?player=p01&radius=0") as leader,
+    ):
+        assert receive(me)["type"] == "hello"
+        first = next_player(me)  # right after hello: no score yet
+        assert (first["player_id"], first["rank"], first["score"]) == ("me", None, None)
+        assert first["entries"] == []
+        assert next_player(leader)["player_id"] == "p01"
+
+        # Its own score: 13th, between p12 (400) and p13 (300); the top 10 does not change.
+        post_scores(ingest, services.api_key, scores(board, {"me": 350}, {"me": "Mo"}))
+        mine, _ = player_until(me, lambda m: m["rank"] is not None)
+        assert (mine["rank"], mine["score"], mine["display_name"]) == (13, 350, "Mo")
+        assert rows(mine) == [(12, "p12", 400), (13, "me", 350), (14, "p13", 300)]
+        assert mine["total"] == 16
+
+        # A neighbour below passes it: p13 300 -> 450.
+        post_scores(ingest, services.api_key, scores(board, {"p13": 150}))
+        mine, _ = player_until(me, lambda m: m["rank"] == 14)
+        assert rows(mine) == [(13, "p12", 400), (14, "me", 350), (15, "p14", 200)]
+
+        # A burst: 40 scores of one point over about two seconds, coalesced into a few
+        # messages a second, the last one up to date.
+        started = time.monotonic()
+        for _ in range(40):
+            post_scores(ingest, services.api_key, scores(board, {"me": 1}))
+            time.sleep(0.05)
+        mine, arrived = player_until(me, lambda m: m["score"] == 390)
+        elapsed = time.monotonic() - started
+        assert rows(mine) == [(13, "p12", 400), (14, "me", 390), (15, "p14", 200)]
+        assert 2 <= len(arrived) <= elapsed / 0.25 + 2, (len(arrived), elapsed)
+
+        # The leader's row never changed: it got its first message only.
+        with pytest.raises(TimeoutError):
+            next_player(leader, timeout=1.0)
+
+    sent = metric(gateway, "leaderboard_gateway_messages_sent_total", {"type": "player"})
+    assert sent >= 5

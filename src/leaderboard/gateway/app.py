@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -31,14 +32,16 @@ from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.gateway.api import api_router
+from leaderboard.gateway.changes import ChangeFeed
 from leaderboard.gateway.feed import SnapshotFeed
 from leaderboard.gateway.hub import Handoff, Hub
 from leaderboard.gateway.live import LiveService
 from leaderboard.gateway.messages import Update
 from leaderboard.gateway.metrics import GatewayMetrics
 from leaderboard.gateway.models import TIE_RULE
-from leaderboard.gateway.rankings import Rankings, parse_cached
+from leaderboard.gateway.rankings import Neighbourhood, Rankings, parse_cached
 from leaderboard.gateway.settings import GatewaySettings
+from leaderboard.gateway.watch import PlayerWatch
 
 log = get_logger(__name__)
 
@@ -78,7 +81,7 @@ def create_app(
     consumer_factory: Callable[[dict[str, Any]], AssignedConsumer] = Consumer,
 ) -> FastAPI:
     """The gateway application; ``consumer_factory`` replaces the Kafka consumers of the
-    snapshot and the definitions feeds (tests)."""
+    snapshot, change notice and definitions feeds (tests)."""
     gateway_metrics = GatewayMetrics(metrics.registry)
     health = Health(stall_after=FEED_STALL_SECONDS)
     hub = Hub(gateway_metrics)
@@ -95,7 +98,13 @@ def create_app(
             settings, app.state.boards, health, consumer_factory=consumer_factory
         )
         definitions.start()
-        live = LiveService(settings, hub, rankings, gateway_metrics)
+        boards: BoardRegistry = app.state.boards
+
+        async def read_players(board: str, radii: dict[str, int]) -> dict[str, Neighbourhood]:
+            return await rankings.neighbourhoods(board, radii, boards.view(board).sort)
+
+        watch = PlayerWatch(read_players, on_watchers=gateway_metrics.player_watchers.set)
+        live = LiveService(settings, hub, rankings, watch, gateway_metrics)
         app.state.live = live
         live.start()
         loop = asyncio.get_running_loop()
@@ -103,6 +112,15 @@ def create_app(
         def schedule(callback: Callable[[], None]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
                 loop.call_soon_threadsafe(callback)
+
+        changes = ChangeFeed(
+            settings,
+            lambda changed: schedule(partial(watch.changed, changed)),
+            gateway_metrics,
+            consumer_factory=consumer_factory,
+        )
+        app.state.changes = changes
+        changes.start()
 
         # The consumer thread hands updates over; the hub is only ever touched on the loop.
         handoff = Handoff(schedule, hub, gateway_metrics)
@@ -122,8 +140,10 @@ def create_app(
             yield
         finally:
             await live.stop()
+            await watch.stop()
             await asyncio.gather(  # together: each may take the whole share
                 asyncio.to_thread(feed.stop, shutdown_share(settings)),
+                asyncio.to_thread(changes.stop, shutdown_share(settings)),
                 asyncio.to_thread(definitions.stop, shutdown_share(settings)),
             )
             await redis.aclose()
@@ -156,9 +176,12 @@ def create_app(
         await service.serve(websocket, leaderboard_id)
 
     def feed_fault() -> str | None:
-        """Liveness fails as soon as the Kafka consumer thread stopped."""
+        """Liveness fails as soon as the snapshot or the change notice thread stopped."""
         feed: SnapshotFeed | None = getattr(app.state, "feed", None)
-        return feed.status()[1] if feed is not None and not feed.alive else None
+        if feed is not None and not feed.alive:
+            return feed.status()[1]
+        changes: ChangeFeed | None = getattr(app.state, "changes", None)
+        return changes.fault() if changes is not None else None
 
     async def refresh_readiness() -> dict[str, Any]:
         """Ready when the snapshot topic is readable and Redis answers; counts the clients."""

@@ -1,6 +1,7 @@
 """Direct fan-out: each client's newest snapshot written straight to its socket.
 
-A slow client keeps only the newest snapshot pending and never delays the others.
+A slow client keeps only the newest snapshot (and ``player`` message) pending and never
+delays the others.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from leaderboard.gateway.messages import Update
+from leaderboard.gateway.messages import PlayerUpdate, Update
 from leaderboard.gateway.transport import Channel
 
 
@@ -107,3 +108,47 @@ class DirectSubscriber:
     def abort(self) -> None:
         self.aborted = True
         self._channel.abort()
+
+
+class WatchingSubscriber(DirectSubscriber):
+    """A direct client that also watches a player: its ``player`` messages wait in a slot
+    of their own (latest wins), so a snapshot never replaces one, nor the reverse."""
+
+    __slots__ = ("_player", "_player_sent", "_player_since")
+
+    def __init__(
+        self,
+        channel: Channel,
+        stats: FanOutStats,
+        deferred: Callable[[Update], None],
+        player_sent: Callable[[], None],
+    ) -> None:
+        super().__init__(channel, stats, deferred)
+        self._player: PlayerUpdate | None = None
+        self._player_since = 0.0
+        self._player_sent = player_sent  # counts a ``player`` message written
+
+    def offer_player(self, update: PlayerUpdate) -> None:
+        """Write ``update`` now if the socket can take it, else keep it for ``flush``."""
+        if self._player is None:
+            self._player_since = time.monotonic()
+        self._player = update
+        self.flush()
+
+    def flush(self) -> None:
+        super().flush()
+        update = self._player
+        if update is None or not self._started or not self._channel.can_write():
+            return
+        self._player = None
+        self._channel.write_frame(update.frame)
+        self.active = True
+        self._player_sent()
+
+    def stop(self) -> None:
+        super().stop()
+        self._player = None
+
+    def stalled_for(self, now: float) -> float:
+        waited = now - self._player_since if self._player is not None else 0.0
+        return max(super().stalled_for(now), waited)

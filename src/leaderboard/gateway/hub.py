@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from leaderboard.gateway.messages import Update
+from leaderboard.gateway.messages import PlayerUpdate, Update
 from leaderboard.gateway.metrics import GatewayMetrics
 
 
@@ -55,6 +55,38 @@ class Mailbox:
         update, self._pending = self._pending, None
         self._ready.clear()
         return update
+
+
+class WatchingMailbox(Mailbox):
+    """A mailbox that also holds the newest ``player`` message, in a slot of its own."""
+
+    __slots__ = ("_player",)
+
+    def __init__(self, on_coalesce: Callable[[], None] = lambda: None) -> None:
+        super().__init__(on_coalesce)
+        self._player: PlayerUpdate | None = None
+
+    def offer_player(self, update: PlayerUpdate) -> None:
+        self._player = update
+        self._ready.set()
+
+    async def take_any(self, timeout: float) -> Update | PlayerUpdate | None:
+        """The pending snapshot, else the pending ``player`` message, waiting up to
+        ``timeout`` seconds for either (None if none came)."""
+        if self._pending is None and self._player is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return None
+        if self._pending is not None:
+            update, self._pending = self._pending, None
+            if self._player is None:
+                self._ready.clear()
+            return update
+        player, self._player = self._player, None
+        self._ready.clear()
+        return player
 
 
 class Hub:

@@ -1,6 +1,7 @@
 """The WebSocket endpoint ``/ws/leaderboards/{leaderboard_id}``: one client's session.
 
-Handshake checks, ``hello``, then snapshots on the direct or the portable path.
+Handshake checks, ``hello``, then snapshots on the direct or the portable path, and, with
+``?player=``, that player's ``player`` messages (``watch``).
 """
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Awaitable, Callable
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from leaderboard.core.events import PlayerId
 from leaderboard.core.logging import get_logger
-from leaderboard.gateway.direct import DirectSubscriber, FanOutStats
-from leaderboard.gateway.hub import Hub, Mailbox, Subscriber
+from leaderboard.gateway.api import DEFAULT_RADIUS, MAX_RADIUS
+from leaderboard.gateway.direct import DirectSubscriber, FanOutStats, WatchingSubscriber
+from leaderboard.gateway.hub import Hub, Mailbox, Subscriber, WatchingMailbox
 from leaderboard.gateway.messages import (
+    PlayerUpdate,
     Update,
     heartbeat_message,
     hello_message,
@@ -29,10 +34,12 @@ from leaderboard.gateway.origins import OriginPolicy
 from leaderboard.gateway.rankings import Rankings, parse_cached
 from leaderboard.gateway.settings import GatewaySettings
 from leaderboard.gateway.transport import Channel, channel_of
+from leaderboard.gateway.watch import PlayerWatch, Watcher
 
 log = get_logger(__name__)
 
 LEADERBOARD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PLAYER_ID: TypeAdapter[str] = TypeAdapter(PlayerId)
 
 #: Close codes (RFC 6455 and the IANA registry); reasons stay under 123 bytes.
 CLOSE_POLICY_VIOLATION = 1008
@@ -55,11 +62,13 @@ class LiveService:
         settings: GatewaySettings,
         hub: Hub,
         rankings: Rankings,
+        watch: PlayerWatch,
         metrics: GatewayMetrics,
     ) -> None:
         self._settings = settings
         self._hub = hub
         self._rankings = rankings
+        self._watch = watch
         self._metrics = metrics
         self._policy = OriginPolicy.from_setting(
             settings.gateway_allowed_origins,
@@ -72,6 +81,7 @@ class LiveService:
         self._sent_snapshot = metrics.messages_sent.labels(type="snapshot")
         self._sent_hello = metrics.messages_sent.labels(type="hello")
         self._sent_heartbeat = metrics.messages_sent.labels(type="heartbeat")
+        self._sent_player = metrics.messages_sent.labels(type="player")
         hub.after_fan_out = self._fanned_out
 
     @property
@@ -112,6 +122,12 @@ class LiveService:
                 CLOSE_POLICY_VIOLATION, "invalid leaderboard id: use 1-64 of A-Z a-z 0-9 _ -"
             )
             return
+        watching = _watched(websocket)
+        if isinstance(watching, str):
+            self._metrics.refused.labels(reason="invalid_query").inc()
+            await websocket.accept()
+            await websocket.close(CLOSE_POLICY_VIOLATION, watching)
+            return
         if self._connected >= self._settings.gateway_max_connections:
             self._metrics.refused.labels(reason="limit").inc()
             log.warning(
@@ -130,9 +146,9 @@ class LiveService:
         try:
             channel = channel_of(websocket.scope)
             if channel is not None and not PER_MESSAGE_DEFLATE:
-                reason = await self._direct_session(websocket, leaderboard_id, channel)
+                reason = await self._direct_session(websocket, leaderboard_id, channel, watching)
             else:
-                reason = await self._mailbox_session(websocket, leaderboard_id)
+                reason = await self._mailbox_session(websocket, leaderboard_id, watching)
         finally:
             self._connected -= 1
             self._metrics.connected_clients.dec()
@@ -161,13 +177,27 @@ class LiveService:
     # -- direct sessions -------------------------------------------------------------------
 
     async def _direct_session(
-        self, websocket: WebSocket, leaderboard_id: str, channel: Channel
+        self,
+        websocket: WebSocket,
+        leaderboard_id: str,
+        channel: Channel,
+        watching: tuple[str, int] | None,
     ) -> str:
-        subscriber = DirectSubscriber(channel, self._stats, self._record_deferred)
+        watcher: Watcher | None = None
+        subscriber: DirectSubscriber
+        if watching is None:
+            subscriber = DirectSubscriber(channel, self._stats, self._record_deferred)
+        else:
+            subscriber = watcher_subscriber = WatchingSubscriber(
+                channel, self._stats, self._record_deferred, self._sent_player.inc
+            )
+            watcher = Watcher(leaderboard_id, *watching, watcher_subscriber.offer_player)
         # Subscribed before the first await: no snapshot can slip between the current one
         # and the next. Until start(), offers are held as the pending one.
         self._hub.subscribe(leaderboard_id, subscriber)
         self._direct.add(subscriber)
+        if watcher is not None:
+            self._watch.add(watcher)  # its first message is held until start() too
         try:
             await self._greet(websocket, leaderboard_id, subscriber)
             subscriber.start()
@@ -175,6 +205,8 @@ class LiveService:
         except WebSocketDisconnect:
             pass
         finally:
+            if watcher is not None:
+                self._watch.remove(watcher)
             subscriber.stop()
             self._direct.discard(subscriber)
             self._hub.unsubscribe(leaderboard_id, subscriber)
@@ -226,12 +258,24 @@ class LiveService:
 
     # -- portable sessions -------------------------------------------------------------------
 
-    async def _mailbox_session(self, websocket: WebSocket, leaderboard_id: str) -> str:
-        mailbox = Mailbox(on_coalesce=self._metrics.coalesced.inc)
+    async def _mailbox_session(
+        self, websocket: WebSocket, leaderboard_id: str, watching: tuple[str, int] | None
+    ) -> str:
+        watcher: Watcher | None = None
+        take: Callable[[float], Awaitable[Update | PlayerUpdate | None]]
+        if watching is None:
+            mailbox = Mailbox(on_coalesce=self._metrics.coalesced.inc)
+            take = mailbox.take
+        else:
+            mailbox = watching_mailbox = WatchingMailbox(on_coalesce=self._metrics.coalesced.inc)
+            take = watching_mailbox.take_any
+            watcher = Watcher(leaderboard_id, *watching, watching_mailbox.offer_player)
         self._hub.subscribe(leaderboard_id, mailbox)
+        if watcher is not None:
+            self._watch.add(watcher)  # sent once the sender runs, after hello
         try:
             await self._greet(websocket, leaderboard_id, mailbox)
-            sender = asyncio.create_task(self._send_loop(websocket, mailbox))
+            sender = asyncio.create_task(self._send_loop(websocket, take))
             try:
                 return await self._read_until_closed(websocket, sender)
             finally:
@@ -241,6 +285,8 @@ class LiveService:
         except WebSocketDisconnect:
             return "closed"
         finally:
+            if watcher is not None:
+                self._watch.remove(watcher)
             self._hub.unsubscribe(leaderboard_id, mailbox)
 
     async def _read_until_closed(self, websocket: WebSocket, sender: asyncio.Task[str]) -> str:
@@ -264,11 +310,15 @@ class LiveService:
             if message["type"] == "websocket.disconnect":
                 return
 
-    async def _send_loop(self, websocket: WebSocket, mailbox: Mailbox) -> str:
+    async def _send_loop(
+        self,
+        websocket: WebSocket,
+        take: Callable[[float], Awaitable[Update | PlayerUpdate | None]],
+    ) -> str:
         """Write the newest pending update (or a heartbeat) until the client goes away."""
         settings = self._settings
         while True:
-            update = await mailbox.take(settings.gateway_ping_interval_seconds)
+            update = await take(settings.gateway_ping_interval_seconds)
             text = heartbeat_message() if update is None else update.message
             try:
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
@@ -287,6 +337,8 @@ class LiveService:
                 return "closed"  # RuntimeError: the close raced this send
             if update is None:
                 self._sent_heartbeat.inc()
+            elif isinstance(update, PlayerUpdate):
+                self._sent_player.inc()
             else:
                 self._record_deferred(update)
 
@@ -311,6 +363,26 @@ class LiveService:
                 leaderboard=leaderboard_id,
                 error=str(exc).splitlines()[0],
             )
+
+
+def _watched(websocket: WebSocket) -> tuple[str, int] | str | None:
+    """The player and radius the client asks to watch (``?player=&radius=``), None when
+    it watches none, or why the query is refused (a close reason)."""
+    query = websocket.query_params
+    player = query.get("player")
+    raw_radius = query.get("radius")
+    if player is None:
+        return None if raw_radius is None else "radius needs a player"
+    try:
+        _PLAYER_ID.validate_python(player)
+    except ValidationError:
+        return "invalid player id: use 1-128 of A-Z a-z 0-9 . _ : @ -"
+    if raw_radius is None:
+        return player, DEFAULT_RADIUS
+    # The bounds of the REST ``around``'s radius.
+    if not re.fullmatch(r"[0-9]{1,3}", raw_radius) or int(raw_radius) > MAX_RADIUS:
+        return f"invalid radius: use 0 to {MAX_RADIUS}"
+    return player, int(raw_radius)
 
 
 def _peer(websocket: WebSocket) -> str | None:

@@ -1,6 +1,7 @@
 """The WebSocket protocol's messages (version 1; docs/api.md documents them for clients).
 
-``Update``: one snapshot, parsed, serialised and framed once for every client.
+``Update``: one snapshot, parsed, serialised and framed once for every client;
+``PlayerUpdate``: one watched player's row and neighbours.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from leaderboard.core.events import LeaderboardSnapshot, utc_now
+from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry, utc_now
 
 PROTOCOL_VERSION = 1
 #: A snapshot generated this much later than the one held wins even with a lower version.
@@ -62,6 +63,30 @@ class Update:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PlayerUpdate:
+    """One ``player`` message, serialised and framed once for every watcher it goes to."""
+
+    #: What a watcher is sent only when it differs from the last: the player's row and
+    #: neighbours (rank and score included), not ``total``, which moves with every new
+    #: player anywhere on the board.
+    shown: tuple[SnapshotEntry, ...]
+    message: str
+    frame: bytes
+
+    @classmethod
+    def of(
+        cls,
+        leaderboard: str,
+        player_id: str,
+        rank: int | None,
+        entries: list[SnapshotEntry],
+        total: int,
+    ) -> PlayerUpdate:
+        message = player_message(leaderboard, player_id, rank, entries, total)
+        return cls(shown=tuple(entries), message=message, frame=text_frame(message.encode()))
+
+
 def text_frame(payload: bytes) -> bytes:
     """``payload`` as one unmasked, unfragmented text frame (RFC 6455, section 5.2)."""
     length = len(payload)
@@ -77,6 +102,30 @@ def text_frame(payload: bytes) -> bytes:
 def snapshot_message(snapshot: LeaderboardSnapshot) -> str:
     body = snapshot.model_dump(mode="json", exclude={"schema_version"})
     return orjson.dumps({"type": "snapshot", "protocol": PROTOCOL_VERSION, **body}).decode()
+
+
+def player_message(
+    leaderboard: str,
+    player_id: str,
+    rank: int | None,
+    entries: list[SnapshotEntry],
+    total: int,
+) -> str:
+    """The ``player`` message: ``rank`` None (and no entries) when the player has no score."""
+    row = next((entry for entry in entries if entry.rank == rank), None)
+    return orjson.dumps(
+        {
+            "type": "player",
+            "protocol": PROTOCOL_VERSION,
+            "leaderboard": leaderboard,
+            "player_id": player_id,
+            "rank": rank,
+            "score": None if row is None else row.score,
+            "display_name": None if row is None else row.display_name,
+            "entries": [entry.model_dump(mode="json") for entry in entries],
+            "total": total,
+        }
+    ).decode()
 
 
 def hello_message(leaderboard: str, *, has_snapshot: bool, heartbeat_seconds: float) -> str:

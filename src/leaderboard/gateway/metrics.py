@@ -22,7 +22,8 @@ class GatewayMetrics:
         )
         self.refused = Counter(
             "leaderboard_gateway_connections_refused_total",
-            "WebSocket handshakes refused, by reason (origin, limit, invalid_leaderboard).",
+            "WebSocket handshakes refused, by reason (origin, limit, invalid_leaderboard, "
+            "invalid_query).",
             ["reason"],
             registry=registry,
         )
@@ -34,8 +35,13 @@ class GatewayMetrics:
         )
         self.messages_sent = Counter(
             "leaderboard_gateway_messages_sent_total",
-            "WebSocket messages written to clients, by type (snapshot, empty, heartbeat).",
+            "WebSocket messages written to clients, by type (hello, snapshot, player, heartbeat).",
             ["type"],
+            registry=registry,
+        )
+        self.player_watchers = Gauge(
+            "leaderboard_gateway_player_watchers",
+            "WebSocket clients watching a player (?player=) right now.",
             registry=registry,
         )
         self.coalesced = Counter(
@@ -70,7 +76,8 @@ class GatewayMetrics:
         )
         self.kafka_errors = Counter(
             "leaderboard_gateway_kafka_errors_total",
-            "Errors reported by the snapshot consumer, by librdkafka error name.",
+            "Errors reported by the snapshot and change notice consumers, by librdkafka "
+            "error name.",
             ["error"],
             registry=registry,
         )

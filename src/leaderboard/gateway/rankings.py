@@ -1,4 +1,5 @@
-"""Reads from Redis (``redis.asyncio``): rankings for the REST API and the snapshot cache.
+"""Reads from Redis (``redis.asyncio``): rankings for the REST API and the watched players'
+neighbourhoods, and the snapshot cache.
 
 Each ranking read is one Lua script, so the total, a rank and the rows are consistent; every
 read takes the board's sort, whose sign ``asc`` boards store their scores with.
@@ -6,8 +7,9 @@ read takes the board's sort, whose sign ``asc`` boards store their scores with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -45,6 +47,36 @@ local out = {total, rank, first}
 # KEYS: script_keys(). ARGV: 1 player id, 2 radius. Returns {0} for an unknown leaderboard,
 # {total, -1} for an unknown player, else {total, rank (0-based), first index, rows...}.
 
+NEIGHBOURHOODS_SCRIPT = (
+    """
+local total = redis.call('ZCARD', KEYS[1])
+local out = {total}
+if total == 0 then return out end
+for p = 1, #ARGV, 2 do
+  local member = redis.call('HGET', KEYS[3], ARGV[p])
+  local rank = member and redis.call('ZREVRANK', KEYS[1], member)
+  if rank then
+    local radius = tonumber(ARGV[p + 1])
+    local first = rank - radius
+    if first < 0 then first = 0 end
+    local rows = redis.call('ZREVRANGE', KEYS[1], first, rank + radius, 'WITHSCORES')
+    out[#out + 1] = rank
+    out[#out + 1] = first
+    out[#out + 1] = #rows / 2
+"""
+    + APPEND_ROWS
+    + """
+  else
+    out[#out + 1] = -1
+  end
+end
+return out
+"""
+)
+# KEYS: script_keys(). ARGV: player id, radius, player id, radius, ... Returns {0} for an
+# unknown leaderboard, else {total} then per player either -1 (not on it) or
+# {rank (0-based), first index, row count, rows...}: AROUND_SCRIPT for many players at once.
+
 PLAYERS_SCRIPT = """
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return {0} end
@@ -66,6 +98,9 @@ return out
 
 #: Snapshot cache keys read per MGET at start.
 CACHE_CHUNK = 500
+#: Players read per NEIGHBOURHOODS_SCRIPT call: bounds how long one call holds Redis
+#: (about 11 rows each at the default radius).
+NEIGHBOURHOOD_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -85,6 +120,14 @@ class Neighbourhood:
     def player(self) -> SnapshotEntry | None:
         return next((entry for entry in self.entries if entry.rank == self.rank), None)
 
+    def within(self, radius: int) -> Neighbourhood:
+        """The same neighbourhood with at most ``radius`` rows on each side."""
+        rank = self.rank
+        if rank is None:
+            return self
+        entries = [entry for entry in self.entries if abs(entry.rank - rank) <= radius]
+        return Neighbourhood(total=self.total, rank=rank, entries=entries)
+
 
 class Rankings:
     """The gateway's Redis reads for one key prefix.
@@ -99,6 +142,7 @@ class Rankings:
         self._page: AsyncScript = redis.register_script(PAGE_SCRIPT)
         self._around: AsyncScript = redis.register_script(AROUND_SCRIPT)
         self._players: AsyncScript = redis.register_script(PLAYERS_SCRIPT)
+        self._neighbourhoods: AsyncScript = redis.register_script(NEIGHBOURHOODS_SCRIPT)
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
@@ -138,6 +182,23 @@ class Rankings:
         rank, first = int(reply[1]) + 1, int(reply[2]) + 1
         return Neighbourhood(total=total, rank=rank, entries=parse_rows(reply[3:], first, sort))
 
+    async def neighbourhoods(
+        self, leaderboard: str, radii: dict[str, int], sort: Sort
+    ) -> dict[str, Neighbourhood]:
+        """The neighbourhood of each player of ``radii`` (player id -> radius), read in one
+        script per ``NEIGHBOURHOOD_CHUNK`` players: each one consistent in itself."""
+        found: dict[str, Neighbourhood] = {}
+        players = list(radii)
+        keys = script_keys(self._keys, leaderboard)
+        for start in range(0, len(players), NEIGHBOURHOOD_CHUNK):
+            chunk = players[start : start + NEIGHBOURHOOD_CHUNK]
+            args: list[str | int] = []
+            for player in chunk:
+                args += [player, radii[player]]
+            reply = await self._neighbourhoods(keys=keys, args=args)
+            found |= parse_neighbourhoods(reply, chunk, sort)
+        return found
+
     async def players(self, leaderboard: str, player_ids: list[str], sort: Sort) -> Page:
         """The rows of those of ``player_ids`` that have a score, by rank (``total`` is 0
         when the leaderboard does not exist)."""
@@ -165,6 +226,30 @@ class Rankings:
             values = cast(list[bytes | None], await self._redis.mget(keys))
             found.extend(value for value in values if value is not None)
         return found
+
+
+def parse_neighbourhoods(
+    reply: Sequence[Any], players: list[str], sort: Sort
+) -> dict[str, Neighbourhood]:
+    """``NEIGHBOURHOODS_SCRIPT``'s reply for ``players`` (in the order asked)."""
+    total = int(reply[0])
+    if total == 0:
+        return {player: Neighbourhood(total=0, rank=None, entries=[]) for player in players}
+    found: dict[str, Neighbourhood] = {}
+    index = 1
+    for player in players:
+        rank = int(reply[index])
+        if rank < 0:
+            found[player] = Neighbourhood(total=total, rank=None, entries=[])
+            index += 1
+            continue
+        first, count = int(reply[index + 1]), int(reply[index + 2])
+        rows = reply[index + 3 : index + 3 + 3 * count]
+        found[player] = Neighbourhood(
+            total=total, rank=rank + 1, entries=parse_rows(rows, first + 1, sort)
+        )
+        index += 3 + 3 * count
+    return found
 
 
 def parse_cached(raw: bytes) -> LeaderboardSnapshot:

@@ -41,16 +41,20 @@ def snapshot(board: str, version: int, *players: str) -> LeaderboardSnapshot:
 
 
 class Kafka:
-    """Holds the fake consumers the app creates: of snapshots, and of board definitions
-    (an empty topic unless a test pushes some)."""
+    """Holds the fake consumers the app creates: of snapshots, of change notices and of
+    board definitions (empty topics unless a test pushes some)."""
 
     consumer: FakeAssignedConsumer | None = None
+    changes: FakeAssignedConsumer | None = None
     definitions: FakeAssignedConsumer | None = None
 
     def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
         if config["group.id"].startswith("gateway-definitions-"):
             self.definitions = FakeAssignedConsumer(config, "leaderboard-definitions")
             return self.definitions
+        if config["group.id"].startswith("gateway-changes-"):
+            self.changes = FakeAssignedConsumer(config, "leaderboard-change")
+            return self.changes
         self.consumer = FakeAssignedConsumer(config, "leaderboard")
         return self.consumer
 
@@ -174,6 +178,50 @@ def test_an_invalid_leaderboard_id_is_closed_with_1008(client: TestClient) -> No
         ws.receive_json()
     assert closed.value.code == 1008
     assert "invalid leaderboard id" in closed.value.reason
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("player=", "invalid player id"),
+        ("player=has%20space", "invalid player id"),
+        ("player=" + "p" * 129, "invalid player id"),
+        ("player=p1&radius=26", "invalid radius: use 0 to 25"),
+        ("player=p1&radius=-1", "invalid radius"),
+        ("player=p1&radius=two", "invalid radius"),
+        ("radius=3", "radius needs a player"),
+    ],
+)
+def test_an_invalid_player_or_radius_is_closed_with_1008(
+    client: TestClient, query: str, reason: str
+) -> None:
+    with (
+        client.websocket_connect(f"/ws/leaderboards/global?{query}") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 1008
+    assert reason in closed.value.reason
+    refused = metric_value(
+        client.get("/metrics").text,
+        "leaderboard_gateway_connections_refused_total",
+        {"reason": "invalid_query"},
+    )
+    assert refused == 1
+
+
+def test_a_watching_client_gets_snapshots_while_redis_is_away(
+    client: TestClient, kafka: Kafka
+) -> None:
+    # Its player cannot be read (nothing listens at the Redis address): the snapshots
+    # still come, and the watcher is counted, then uncounted.
+    with client.websocket_connect("/ws/leaderboards/global?player=p1&radius=0") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        watchers = "leaderboard_gateway_player_watchers"
+        assert metric_value(client.get("/metrics").text, watchers) == 1
+        kafka.publish(snapshot("global", 1, "p1"))
+        assert ws.receive_json()["type"] == "snapshot"
+    wait_for(lambda: metric_value(client.get("/metrics").text, watchers) == 0, 5, "no watcher left")
 
 
 def test_past_the_connection_cap_clients_are_closed_with_1013(

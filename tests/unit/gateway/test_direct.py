@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
-from leaderboard.gateway.direct import DirectSubscriber, FanOutStats
-from leaderboard.gateway.messages import Update, text_frame
+from leaderboard.gateway.direct import DirectSubscriber, FanOutStats, WatchingSubscriber
+from leaderboard.gateway.messages import PlayerUpdate, Update, text_frame
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -128,3 +128,46 @@ def test_text_frames_follow_rfc_6455_lengths() -> None:
     assert text_frame(b"x" * 126)[:4] == bytes((0x81, 126, 0, 126))
     assert text_frame(b"x" * 70_000)[:10] == bytes((0x81, 127)) + (70_000).to_bytes(8, "big")
     assert text_frame(b"abc")[2:] == b"abc"
+
+
+def player(score: int) -> PlayerUpdate:
+    row = SnapshotEntry(rank=3, player_id="me", score=score)
+    return PlayerUpdate.of("a", "me", 3, [row], total=9)
+
+
+def watching() -> tuple[WatchingSubscriber, FakeChannel, list[int]]:
+    channel, written = FakeChannel(), []
+    direct = WatchingSubscriber(channel, FanOutStats(), Deferred(), lambda: written.append(1))
+    return direct, channel, written
+
+
+def test_a_watching_client_gets_player_messages_after_start_and_alongside_snapshots() -> None:
+    direct, channel, written = watching()
+    direct.offer_player(player(1))
+    direct.offer(update(1))
+    assert channel.frames == []  # held until hello went out
+    direct.start()
+    assert channel.frames == [update(1).frame, player(1).frame]
+    direct.offer_player(player(2))
+    direct.offer(update(2))
+    assert channel.frames[2:] == [player(2).frame, update(2).frame]
+    assert len(written) == 2
+
+
+def test_a_full_socket_keeps_the_newest_player_message_apart_from_the_snapshot() -> None:
+    direct, channel, written = watching()
+    direct.start()
+    channel.full = True
+    direct.offer(update(1))
+    direct.offer_player(player(1))
+    direct.offer_player(player(2))
+    assert direct.stalled_for(now=1e12) > 0
+    channel.drain()
+    assert channel.frames == [update(1).frame, player(2).frame]
+    assert written == [1]
+    assert direct.stalled_for(now=1e12) == 0.0
+    channel.full = True
+    direct.offer_player(player(3))
+    direct.stop()  # the session ended: what was pending is dropped
+    channel.drain()
+    assert len(channel.frames) == 2

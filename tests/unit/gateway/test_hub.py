@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
-from leaderboard.gateway.hub import Handoff, Hub, Mailbox
-from leaderboard.gateway.messages import Update
+from leaderboard.gateway.hub import Handoff, Hub, Mailbox, WatchingMailbox
+from leaderboard.gateway.messages import PlayerUpdate, Update
 from leaderboard.gateway.metrics import GatewayMetrics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,3 +129,25 @@ def test_the_handoff_keeps_the_newest_update_per_leaderboard_until_the_loop_drai
     assert len(scheduled) == 1
     scheduled.pop()()
     assert [u.snapshot.version for u in watcher.got] == [2, 3]
+
+
+def test_a_watching_mailbox_holds_a_snapshot_and_a_player_message_apart() -> None:
+    async def scenario() -> None:
+        mailbox = WatchingMailbox()
+        assert await mailbox.take_any(timeout=0.01) is None
+        first = PlayerUpdate.of("a", "me", None, [], total=0)
+        newest = PlayerUpdate.of("a", "me", 1, [SnapshotEntry(rank=1, player_id="me", score=5)], 1)
+        mailbox.offer_player(first)
+        mailbox.offer(update("a", 1))
+        mailbox.offer_player(newest)
+        snapshot = await mailbox.take_any(timeout=1)
+        assert isinstance(snapshot, Update)
+        assert snapshot.snapshot.version == 1
+        assert await mailbox.take_any(timeout=1) is newest  # latest wins
+        assert await mailbox.take_any(timeout=0.01) is None
+        waiter = asyncio.create_task(mailbox.take_any(timeout=10))
+        await asyncio.sleep(0)
+        mailbox.offer_player(first)
+        assert await waiter is first
+
+    asyncio.run(scenario())

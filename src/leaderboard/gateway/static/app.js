@@ -3,9 +3,12 @@
 // - Every URL is relative to the page, so it works behind a proxy at a path prefix;
 //   the WebSocket scheme (ws: or wss:) follows the page's own (http: or https:).
 // - One WebSocket per selected leaderboard (/ws/leaderboards/<id>, protocol 1 messages:
-//   hello, snapshot, heartbeat; see docs/api.md). It reconnects on its own with
+//   hello, snapshot, player, heartbeat; see docs/api.md). It reconnects on its own with
 //   exponential backoff and full jitter, and treats a silent connection (no message for
 //   a few heartbeat intervals) as dead.
+// - The looked-up player is watched on that socket (?player=<id>&radius=3): its rank,
+//   score and neighbours arrive as `player` messages whenever they change, no polling.
+//   Looking up another player reconnects with the new id.
 // - Rank changes are animated (FLIP: rows glide from their old to their new place).
 // - Each board is shown as its definition says (carried by its snapshots): its title, and
 //   its scores as numbers or, for `time_ms` boards, as times (83456 -> 1:23.456). Rows come
@@ -20,7 +23,8 @@
   const FULL_SERVER_MIN_MS = 5000; // close code 1013: the server is at its connection cap
   const MOVE_VISIBLE_MS = 4000;
   const LIST_REFRESH_MS = 30000;
-  const LOOKUP_REFRESH_MS = 2000;
+  const LOOKUP_RADIUS = 3;
+  const PLAYER_ID = /^[A-Za-z0-9._:@-]{1,128}$/; // the server refuses any other with 1008
 
   const $ = (selector) => document.querySelector(selector);
   const boardEl = $("#board");
@@ -47,8 +51,8 @@
     snapshot: null,
     lastUpdateAt: null,
     moves: new Map(), // player id -> {kind, delta, at}
-    lookup: null, // player id being looked up
-    lookupFetchedAt: 0,
+    lookup: null, // player id being looked up, watched on the socket
+    lookupRank: null, // its rank in the last `player` message shown
     playerCounts: new Map(),
     boards: new Map(), // id -> {title, format} from the list, until a snapshot says
     title: null,
@@ -61,9 +65,13 @@
     return new URL(path, document.baseURI).toString();
   }
 
-  function socketUrl(leaderboard) {
+  function socketUrl(leaderboard, player) {
     const url = new URL(`ws/leaderboards/${encodeURIComponent(leaderboard)}`, document.baseURI);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    if (player) {
+      url.searchParams.set("player", player);
+      url.searchParams.set("radius", String(LOOKUP_RADIUS));
+    }
     return url.toString();
   }
 
@@ -93,16 +101,20 @@
 
   // ---- the WebSocket -------------------------------------------------------------------
 
-  function connect() {
+  // `keepStatus`: a live socket replaced by one watching another player; the page stays
+  // "Live" meanwhile rather than flash "Connecting…".
+  function connect({ keepStatus = false } = {}) {
     clearTimeout(state.retryTimer);
     state.retryAt = 0;
     disconnect();
     const leaderboard = state.leaderboard;
     if (!leaderboard) return;
-    setStatus("connecting", state.attempt ? `Reconnecting (attempt ${state.attempt})…` : "Connecting…");
+    if (!keepStatus) {
+      setStatus("connecting", state.attempt ? `Reconnecting (attempt ${state.attempt})…` : "Connecting…");
+    }
     let socket;
     try {
-      socket = new WebSocket(socketUrl(leaderboard));
+      socket = new WebSocket(socketUrl(leaderboard, state.lookup));
     } catch (error) {
       scheduleReconnect("Cannot connect");
       return;
@@ -127,6 +139,10 @@
         if (!message.has_snapshot) showSnapshot(null);
       } else if (message.type === "snapshot") {
         showSnapshot(message);
+      } else if (message.type === "player") {
+        if (message.player_id === state.lookup && message.leaderboard === state.leaderboard) {
+          renderLookup(message);
+        }
       }
       // "heartbeat": nothing to do, lastMessageAt is enough.
     };
@@ -335,7 +351,6 @@
       $("#stat-freshness").textContent = "–";
     }
     renderUpdated();
-    refreshLookupSoon();
   }
 
   function renderUpdated() {
@@ -421,55 +436,49 @@
     selectEl.value = leaderboard;
     renderPlayers();
     renderUpdated();
-    if (state.lookup) lookup(state.lookup);
-    connect();
+    if (state.lookup) showLookingUp(state.lookup);
+    state.lookupRank = null;
+    connect(); // watching the looked-up player on this board too
   }
 
   // ---- player lookup --------------------------------------------------------------------------
 
-  let lookupTimer = null;
-
-  function refreshLookupSoon() {
-    if (!state.lookup || lookupTimer) return;
-    const wait = Math.max(0, state.lookupFetchedAt + LOOKUP_REFRESH_MS - Date.now());
-    lookupTimer = setTimeout(() => {
-      lookupTimer = null;
-      if (state.lookup) lookup(state.lookup, { quiet: true });
-    }, wait);
+  function showLookingUp(playerId) {
+    lookupResult.innerHTML = `<p class="hint">Looking up ${escapeHtml(playerId)}…</p>`;
   }
 
-  async function lookup(playerId, { quiet = false } = {}) {
+  // Watch `playerId` from now on: a new socket asks for it, and its first `player`
+  // message (right after hello) shows it; later ones follow every change.
+  function lookup(playerId) {
     playerId = playerId.trim();
     if (!playerId) return;
-    state.lookup = playerId;
-    state.lookupFetchedAt = Date.now();
+    if (!PLAYER_ID.test(playerId)) {
+      lookupResult.innerHTML =
+        `<p class="error" data-testid="lookup-error">not a player id: use 1-128 of A-Z a-z 0-9 . _ : @ -</p>`;
+      return;
+    }
     for (const row of boardEl.children) row.classList.toggle("looked-up", row.dataset.player === playerId);
-    const board = state.leaderboard;
-    const path = `api/leaderboards/${encodeURIComponent(board)}/players/${encodeURIComponent(playerId)}/around?radius=3`;
-    if (!quiet) lookupResult.innerHTML = `<p class="hint">Looking up ${escapeHtml(playerId)}…</p>`;
-    let response;
-    try {
-      response = await fetch(apiUrl(path), { headers: { Accept: "application/json" } });
-    } catch (error) {
-      if (!quiet) lookupResult.innerHTML = `<p class="error">Cannot reach the server.</p>`;
-      return;
-    }
-    if (state.lookup !== playerId || state.leaderboard !== board) return; // superseded
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const detail = typeof body.detail === "string" ? body.detail : "invalid player id";
-      lookupResult.innerHTML = `<p class="error" data-testid="lookup-error">${escapeHtml(detail)}</p>`;
-      return;
-    }
-    renderLookup(body);
+    if (playerId === state.lookup && state.socket) return; // already watched
+    const live = statusEl.dataset.state === "live";
+    state.lookup = playerId;
+    state.lookupRank = null;
+    showLookingUp(playerId);
+    state.attempt = 0;
+    connect({ keepStatus: live });
   }
 
-  function renderLookup(body) {
-    const me = body.player;
-    const name = me.display_name || me.player_id;
-    const rows = [...body.above, me, ...body.below]
+  function renderLookup(message) {
+    if (message.rank === null) {
+      state.lookupRank = null;
+      lookupResult.innerHTML = `<p class="hint" data-testid="lookup-missing">${escapeHtml(
+        `player '${message.player_id}' has no score on leaderboard '${message.leaderboard}' yet`,
+      )}</p>`;
+      return;
+    }
+    const name = message.display_name || message.player_id;
+    const rows = message.entries
       .map((entry) => {
-        const mine = entry.player_id === me.player_id;
+        const mine = entry.player_id === message.player_id;
         const label = entry.display_name || entry.player_id;
         return `<li class="${mine ? "me" : ""}" data-rank="${entry.rank}">
           <span class="n-rank">#${entry.rank}</span>
@@ -477,13 +486,19 @@
           <span class="n-score">${escapeHtml(formatScore(entry.score))}</span></li>`;
       })
       .join("");
+    const previous = state.lookupRank;
+    state.lookupRank = message.rank;
     lookupResult.innerHTML = `
-      <div class="lookup-summary" data-player="${escapeHtml(me.player_id)}" data-rank="${me.rank}">
-        <div class="big-rank"><small>Rank</small>#${numbers.format(me.rank)}</div>
+      <div class="lookup-summary" data-player="${escapeHtml(message.player_id)}" data-rank="${message.rank}">
+        <div class="big-rank"><small>Rank</small>#${numbers.format(message.rank)}</div>
         <div class="who"><strong>${escapeHtml(name)}</strong>
-          <span>${escapeHtml(scoreWords(me.score))} · of ${numbers.format(body.total_players)} players</span></div>
+          <span>${escapeHtml(scoreWords(message.score))} · of ${numbers.format(message.total)} players</span></div>
       </div>
       <ol class="neighbours" aria-label="Neighbours">${rows}</ol>`;
+    if (previous !== null && previous !== message.rank) {
+      const summary = lookupResult.querySelector(".lookup-summary");
+      restartAnimation(summary, previous > message.rank ? "climbed" : "fell");
+    }
   }
 
   function escapeHtml(text) {
