@@ -349,6 +349,34 @@ def _standings_routes(
         )
 
 
+#: What a failure of each dependency left done, as the 503 answer says it (``{error}``: the
+#: failure). Order matters: the first class an error is an instance of is used.
+_UNAVAILABLE: tuple[tuple[type[Exception], str], ...] = (
+    (RedisError, "Redis is unavailable, nothing was changed: {error}"),
+    (
+        StandingsNotClearedError,
+        "the reset is stored in PostgreSQL and published, but Redis did not clear the "
+        "standings ({error}); repeat the request",
+    ),
+    (
+        ErasureIncompleteError,
+        "the erasure is stored in PostgreSQL and published, but Redis did not remove the "
+        "player's standings ({error}); repeat the request",
+    ),
+    (
+        NotAuditedError,
+        "the player's standing is removed but PostgreSQL did not store the audit row "
+        "({error}); repeat the request to record it",
+    ),
+    (DatabaseError, "PostgreSQL is unavailable, nothing was changed: {error}"),
+    (
+        NotPublishedError,
+        "the change is stored in PostgreSQL but Kafka did not acknowledge it ({error}); it "
+        "will be republished at the next start of the service, or repeat the request",
+    ),
+)
+
+
 async def _answering(work: Awaitable[T]) -> T:
     """Await ``work``, turning a refusal into 409 and a PostgreSQL, Redis or Kafka
     failure into its 503 answer."""
@@ -356,45 +384,11 @@ async def _answering(work: Awaitable[T]) -> T:
         return await work
     except StandingsConflictError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None
-    except RedisError as error:
+    except tuple(kind for kind, _ in _UNAVAILABLE) as error:
+        detail = next(text for kind, text in _UNAVAILABLE if isinstance(error, kind))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"Redis is unavailable, nothing was changed: {error}",
-            headers={"Retry-After": "5"},
-        ) from None
-    except StandingsNotClearedError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the reset is stored in PostgreSQL and published, but Redis did not "
-            f"clear the standings ({error}); repeat the request",
-            headers={"Retry-After": "5"},
-        ) from None
-    except ErasureIncompleteError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the erasure is stored in PostgreSQL and published, but Redis did not "
-            f"remove the player's standings ({error}); repeat the request",
-            headers={"Retry-After": "5"},
-        ) from None
-    except NotAuditedError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the player's standing is removed but PostgreSQL did not store the "
-            f"audit row ({error}); repeat the request to record it",
-            headers={"Retry-After": "5"},
-        ) from None
-    except DatabaseError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"PostgreSQL is unavailable, nothing was changed: {error}",
-            headers={"Retry-After": "5"},
-        ) from None
-    except NotPublishedError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the change is stored in PostgreSQL but Kafka did not acknowledge it "
-            f"({error}); it will be republished at the next start of the service, or "
-            "repeat the request",
+            detail=detail.format(error=error),
             headers={"Retry-After": "5"},
         ) from None
 
