@@ -112,14 +112,17 @@ class Ranker:
         returned completion waits for Redis's replies and finishes the batch."""
         batches: dict[int, PartitionBatch] = {}
         # Each board's rules, looked up once per batch: a definition changed meanwhile
-        # applies from the next batch on.
+        # applies from the next batch on. Every partition's batch shares the scorings.
         rules: dict[str, Rules | InvalidEventError] = {}
+        scoring: dict[str, Scoring] = {}
         before_reset = 0
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
             if batch is None:
-                batch = batches[partition] = PartitionBatch(partition, offset, offset)
+                batch = batches[partition] = PartitionBatch(
+                    partition, offset, offset, scoring=scoring
+                )
             elif offset > batch.last_offset:
                 batch.last_offset = offset
             elif offset < batch.first_offset:
@@ -129,6 +132,8 @@ class Ranker:
                 rule = rules.get(event.leaderboard)
                 if rule is None:
                     rule = rules[event.leaderboard] = self._rules(event.leaderboard)
+                    if isinstance(rule, Rules) and rule.scoring != DEFAULT_SCORING:
+                        scoring[event.leaderboard] = rule.scoring
                 if isinstance(rule, InvalidEventError):
                     raise rule
                 rule.bounds.check(event.score)
@@ -142,8 +147,6 @@ class Ranker:
                 before_reset += 1
                 continue
             batch.events.append((offset, event))
-            if rule.scoring is not DEFAULT_SCORING:
-                batch.scoring[event.leaderboard] = rule.scoring
         self._metrics.before_reset.inc(before_reset)
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
@@ -160,16 +163,11 @@ class Ranker:
             return InvalidEventError(
                 "unknown_leaderboard", f"leaderboard {board!r} has no definition"
             )
-        scoring = Scoring(definition.operator, definition.sort)
         bounds = ScoreBounds(
             self._bounds.minimum if definition.score_min is None else definition.score_min,
             self._bounds.maximum if definition.score_max is None else definition.score_max,
         )
-        return Rules(
-            DEFAULT_SCORING if scoring == DEFAULT_SCORING else scoring,
-            bounds,
-            definition.reset_at,
-        )
+        return Rules(Scoring(definition.operator, definition.sort), bounds, definition.reset_at)
 
     def _complete(
         self,
