@@ -32,7 +32,7 @@ from redis import Redis
 from leaderboard.core.events import ScoreBounds, ScoreEvent, decode_score_event
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.standings import member
+from leaderboard.core.standings import stored_score
 from leaderboard.devstack.redis import redis_command
 from leaderboard.ranker.apply import APPLY_SCRIPT, BatchApplier, PartitionBatch
 from tests.bench.measure import cpu_seconds
@@ -46,15 +46,10 @@ _DEDUP_LOOKUPS = (
     "local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)\n"
 )
 _DEDUP_RECORD = "call_chunked('SADD', KEYS[2], fresh, CHUNK)\n"
-_MEMBERS_READ = "    local held = redis.call('HMGET', members_key, unpack(list, s, e))\n"
-_SCORES_READ = (
-    "    local scores = np > 0 and redis.call('ZMSCORE', board, unpack(present, 1, np)) or {}\n"
-)
-_STANDINGS_WRITE = (
-    "    if nr > 0 then redis.call('ZREM', board, unpack(removed, 1, nr)) end\n"
-    "    if na > 0 then redis.call('ZADD', board, unpack(adds, 1, na)) end\n"
-    "    if nm > 0 then redis.call('HSET', members_key, unpack(members, 1, nm)) end\n"
-)
+_REACHED_READ = "      local held = redis.call('HMGET', reached_key, unpack(list, s, e))\n"
+_REACHED_WRITE = "      if nc > 0 then redis.call('HSET', reached_key, unpack(codes, 1, nc)) end\n"
+_SCORES_READ = "      local scores = redis.call('ZMSCORE', board, unpack(list, s, e))\n"
+_STANDINGS_WRITE = "    if na > 0 then redis.call('ZADD', board, unpack(adds, 1, na)) end\n"
 _NAMES = "  call_chunked('HSET', names_key, pairs_, 2 * CHUNK)\n"
 
 
@@ -72,8 +67,8 @@ def script_variants(script: str = APPLY_SCRIPT) -> dict[str, str]:
     - ``full``: the ranker's script as it is;
     - ``no_dedup``: without the dedup window's set calls (``SMISMEMBER`` on both
       buckets, ``SADD`` of the new ids); ids repeated inside the batch are still skipped;
-    - ``floor``: no sorted-set, member or name calls either: what passing the arguments
-      and folding them per player in Lua costs.
+    - ``floor``: no sorted-set, reach-code or name calls either: what passing the
+      arguments and folding them per player in Lua costs.
     """
     no_dedup = _edit(
         script,
@@ -85,8 +80,9 @@ def script_variants(script: str = APPLY_SCRIPT) -> dict[str, str]:
         "no_dedup": no_dedup,
         "floor": _edit(
             no_dedup,
-            (_MEMBERS_READ, "    local held = {}\n"),
-            (_SCORES_READ, "    local scores = {}\n"),
+            (_REACHED_READ, "      local held = {}\n"),
+            (_REACHED_WRITE, ""),
+            (_SCORES_READ, "      local scores = {}\n"),
             (_STANDINGS_WRITE, ""),
             (_NAMES, ""),
         ),
@@ -223,9 +219,8 @@ def _preload(
     for board, members in players.items():
         ordered = sorted(members)
         for start in range(0, len(ordered), 10_000):
-            chunk = {player: member(player, reached) for player in ordered[start : start + 10_000]}
-            pipe.zadd(keys.board(board), dict.fromkeys(chunk.values(), 0))
-            pipe.hset(keys.members(board), mapping=chunk)
+            chunk = ordered[start : start + 10_000]
+            pipe.zadd(keys.board(board), dict.fromkeys(chunk, stored_score(0, reached)))
     pipe.execute()
 
 

@@ -36,7 +36,7 @@ from leaderboard.core.boards import Operator
 from leaderboard.core.kafka import admin_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.standings import player_of
+from leaderboard.core.standings import board_score
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.bench.measure import CpuProbe, Drain, Scope, observe_drain
@@ -136,8 +136,8 @@ def check_ranker_totals(redis: Redis, keys: RedisKeys, expected: dict[str, Count
     """Raise unless Redis holds exactly the expected total of every player."""
     for board, totals in expected.items():
         stored = {
-            player_of(member): int(score)
-            for member, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
+            player.decode(): board_score(score)
+            for player, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
         }
         if stored != dict(totals):
             wrong = sum(1 for player in totals if stored.get(player) != totals[player])

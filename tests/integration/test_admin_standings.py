@@ -24,7 +24,7 @@ from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.events import ChangeNotice
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import member, reach_prefix
+from leaderboard.core.standings import board_score, reach_code, reached_at, stored_score
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.ingest.standings import Standings
 from tests.support.admin_api import (
@@ -89,10 +89,11 @@ def define(client: httpx2.Client, board_id: str, spec: dict[str, object]) -> Boa
     return BoardDefinition.model_validate(answer.json())
 
 
-def standings_of(redis: Redis, keys: RedisKeys, board_id: str) -> dict[str, float]:
+def standings_of(redis: Redis, keys: RedisKeys, board_id: str) -> dict[str, int]:
+    """Each player's integer score as stored (negated on an ascending board)."""
     return {
-        stored.decode()[16:]: score
-        for stored, score in redis.zrange(keys.board(board_id), 0, -1, withscores=True)
+        player.decode(): board_score(score)
+        for player, score in redis.zrange(keys.board(board_id), 0, -1, withscores=True)
     }
 
 
@@ -134,11 +135,11 @@ def test_a_reset_clears_the_standings_and_records_when_in_redis_and_a_new_revisi
 
     # Redis: the board's standings, names and cached snapshot are gone, the reset is
     # recorded; the snapshot version keeps counting; another board is untouched.
-    for key in (keys.board(board_id), keys.members(board_id), keys.names(board_id)):
+    for key in (keys.board(board_id), keys.reached(board_id), keys.names(board_id)):
         assert not redis.exists(key), key
     assert not redis.exists(keys.snapshot(board_id))
     assert redis.get(keys.snapshot_version(board_id)) == b"7"
-    assert redis.hget(keys.resets(), board_id) == reach_prefix(reset_at).encode()
+    assert redis.hget(keys.resets(), board_id) == reach_code(reset_at).encode()
     assert redis.sismember(keys.boards(), board_id)
     assert standings_of(redis, keys, other) == {"ada": 7.0}
     assert redis.hget(keys.names(other), "ada") == b"Ada"
@@ -192,7 +193,7 @@ def test_an_older_reset_never_undoes_a_later_one(keys: RedisKeys, redis: Redis) 
     seed_standings(redis, keys, board_id, {"bob": (9, later + timedelta(seconds=1))})
     assert standings.reset(board_id, REACHED) is None
     assert standings_of(redis, keys, board_id) == {"bob": 9.0}
-    assert redis.hget(keys.resets(), board_id) == reach_prefix(later).encode()
+    assert redis.hget(keys.resets(), board_id) == reach_code(later).encode()
     assert standings.reset(board_id, later) == 1  # the same reset again: applied again
 
 
@@ -227,7 +228,7 @@ def test_changing_operator_or_sort_of_a_board_with_standings_needs_a_reset(
     )
     assert changed.reset_at is not None
     assert standings_of(redis, keys, board_id) == {}
-    assert redis.hget(keys.resets(), board_id) == reach_prefix(changed.reset_at).encode()
+    assert redis.hget(keys.resets(), board_id) == reach_code(changed.reset_at).encode()
     assert [action for _, action, _ in audit(db, board_id)][-2:] == [
         "updated_leaderboard",
         "reset_leaderboard",
@@ -283,12 +284,15 @@ def test_moderation_removes_exactly_that_player_and_audits_every_request(
         "player_id": "ada",
         "removed": True,
         "score": 83456,
-        "reached_at": REACHED.isoformat().replace("+00:00", "Z"),
+        # As precisely as the stored score holds it (docs/architecture.md, "Ties").
+        "reached_at": reached_at(stored_score(83456, REACHED, "asc"))
+        .isoformat()
+        .replace("+00:00", "Z"),
         "reason": "impossible lap",
         "detail": None,
     }
     assert standings_of(redis, keys, board_id) == {"bob": -90000.0}
-    assert redis.hgetall(keys.members(board_id)) == {b"bob": member("bob", REACHED).encode()}
+    assert redis.hgetall(keys.reached(board_id)) == {b"bob": reach_code(REACHED).encode()}
     assert redis.hgetall(keys.names(board_id)) == {b"bob": b"Bob"}
     assert [c.leaderboard for n in notices_for(settings, board_id) for c in n.changes] == [board_id]
 
@@ -303,7 +307,11 @@ def test_moderation_removes_exactly_that_player_and_audits_every_request(
             "ops",
             "ada",
             "impossible lap",
-            {"removed": True, "score": 83456, "reached_at": REACHED.isoformat()},
+            {
+                "removed": True,
+                "score": 83456,
+                "reached_at": reached_at(stored_score(83456, REACHED, "asc")).isoformat(),
+            },
         ),
         ("ops", "ada", "impossible lap", {"removed": False, "score": None, "reached_at": None}),
     ]
@@ -479,7 +487,7 @@ def test_an_erasure_removes_the_player_everywhere_and_keeps_only_its_hash(
     assert body["boards"] == [boards[1]]  # the moderation took it off the first already
     for board_id in boards:
         assert set(standings_of(redis, keys, board_id)) == {kept}
-        assert redis.hget(keys.members(board_id), gone) is None
+        assert redis.hget(keys.reached(board_id), gone) is None
         assert redis.hget(keys.names(board_id), gone) is None
     assert redis.sismember(keys.erased(), redis_erasure_key(gone))
     assert (archived(db, gone), archived(db, kept)) == (0, 4)

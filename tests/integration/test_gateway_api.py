@@ -62,7 +62,7 @@ def gateway(stack: DevstackSettings, tmp_path_factory: pytest.TempPathFactory) -
         boards = (BOARD, LAPS_BOARD)
         redis.delete(
             *(keys.board(b) for b in boards),
-            *(keys.members(b) for b in boards),
+            *(keys.reached(b) for b in boards),
             keys.names(BOARD),
             keys.boards(),
         )

@@ -17,7 +17,7 @@ from leaderboard.core.database import database_url
 from leaderboard.core.events import LeaderboardSnapshot
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import player_of
+from leaderboard.core.standings import board_score
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.pipeline import Services, post_scores
 from tests.support.scores import redis_totals
@@ -104,7 +104,7 @@ def test_scores_flow_to_redis_postgres_and_snapshots(
             return None if raw is None else LeaderboardSnapshot.model_validate_json(raw)
 
         top = redis.zrevrange(keys.board(boards[0]), 0, 9, withscores=True)
-        expected_top = [(player_of(m), int(s)) for m, s in top]
+        expected_top = [(p.decode(), board_score(s)) for p, s in top]
         snapshot = wait_for(
             lambda: (
                 (s := cached_top())

@@ -200,7 +200,7 @@ def test_an_erased_players_events_are_dead_lettered_and_never_counted(
     assert {(dict(m.headers())["reason"], m.value()) for m in dead} == {
         (b"erased_player", event.to_json()) for event in gone
     }
-    assert redis.hget(RedisKeys(pipeline.redis_key_prefix).members(board), "gone-b") is None
+    assert redis.zscore(RedisKeys(pipeline.redis_key_prefix).board(board), "gone-b") is None
 
 
 def test_each_change_notice_names_its_boards_newest_event_time(

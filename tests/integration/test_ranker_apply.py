@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import player_of, reach_prefix, reached_at
+from leaderboard.core.standings import board_score, reach_code, reached_at, stored_score
 from leaderboard.ranker.apply import (
     ApplyResult,
     BatchApplier,
@@ -67,15 +67,19 @@ def batch(
     )
 
 
-def scores(redis: Redis, keys: RedisKeys, board: str = "global") -> dict[str, float]:
-    """Each player's stored score (negated on an ascending board)."""
-    return {player_of(m): s for m, s in redis.zrange(keys.board(board), 0, -1, withscores=True)}
+def scores(redis: Redis, keys: RedisKeys, board: str = "global") -> dict[str, int]:
+    """Each player's integer score as stored (negated on an ascending board)."""
+    return {
+        p.decode(): board_score(s)
+        for p, s in redis.zrange(keys.board(board), 0, -1, withscores=True)
+    }
 
 
-def ranked(redis: Redis, keys: RedisKeys, board: str = "global") -> list[tuple[str, float]]:
-    """(player, stored score) from first to last, as the readers rank them."""
+def ranked(redis: Redis, keys: RedisKeys, board: str = "global") -> list[tuple[str, int]]:
+    """(player, integer score as stored) from first to last, as the readers rank them."""
     return [
-        (player_of(m), s) for m, s in redis.zrevrange(keys.board(board), 0, -1, withscores=True)
+        (p.decode(), board_score(s))
+        for p, s in redis.zrevrange(keys.board(board), 0, -1, withscores=True)
     ]
 
 
@@ -435,9 +439,59 @@ def test_equal_totals_rank_the_player_who_reached_it_first_higher(
         NOW,
     )
     assert [player for player, _ in ranked(redis, keys)] == ["top", "cy", "zed", "ada", "bob"]
-    members = dict(redis.hgetall(keys.members("global")))
-    assert reached_at(members[b"bob"]) == at(9)
-    assert members[b"cy"] == f"{reach_prefix(at(3))}cy".encode()
+    assert reached_at(redis.zscore(keys.board("global"), "bob") or 0) == at(9)
+    assert redis.zscore(keys.board("global"), "cy") == stored_score(10, at(3))
+
+
+def test_the_script_stores_scores_exactly_as_core_standings_encodes_them(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    magnitudes = [0, 1, 7, 8, 999, 83_456, 1_000_000, 2**31 - 1, 2**40 + 5, 2**52 + 1]
+    times = [datetime(1970, 1, 1, tzinfo=UTC), at(0.000_001), at(86_400 * 365 * 5 + 0.123_457)]
+    expected: dict[str, dict[str, float]] = {"global": {}, "laps": {}}
+    events = []
+    for n, score in enumerate([*magnitudes, *(-m for m in magnitudes if m)]):
+        for k, when in enumerate(times):
+            player = f"p{n}-{k}"
+            events += [
+                event(player, score, occurred_at=when),
+                event(player, score, board="laps", occurred_at=when),
+            ]
+            expected["global"][player] = stored_score(score, when)
+            expected["laps"][player] = stored_score(score, when, "asc")
+    applier.apply([batch(0, 0, events, laps=Scoring("best", "asc"))], NOW)
+    for board, wanted in expected.items():
+        stored = redis.zrange(keys.board(board), 0, -1, withscores=True)
+        assert {player.decode(): score for player, score in stored} == wanted
+
+
+def test_a_sum_keeps_its_reach_when_only_zero_deltas_arrive(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply([batch(0, 0, [event("ada", 1_000_000, occurred_at=at(1.5))])], NOW)
+    applier.apply([batch(0, 1, [event("ada", 0, occurred_at=at(9))])], NOW)
+    assert redis.zscore(keys.board("global"), "ada") == stored_score(1_000_000, at(1.5))
+    # A change of magnitude keeps the reach as precisely as the old score held it.
+    applier.apply([batch(0, 2, [event("ada", -999_990, occurred_at=at(3))])], NOW)
+    assert redis.zscore(keys.board("global"), "ada") == stored_score(10, at(3))
+
+
+def test_latest_tells_apart_events_closer_than_the_stored_reach_resolution(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    # A score of 2^40 keeps its reach to about 13 days; a latest board still keeps the
+    # newest of events a microsecond apart, from its exact reach codes.
+    latest = Scoring("latest", "desc")
+    big = 2**40
+    newest = event("ada", big + 1, occurred_at=at(0.000_002))
+    older = [
+        event("ada", big + 3, occurred_at=at(0.000_001)),
+        event("ada", big + 2, occurred_at=at(0)),
+    ]
+    applier.apply([batch(0, 0, [newest], **{"global": latest})], NOW)
+    applier.apply([batch(0, 1, older, **{"global": latest})], NOW)
+    assert scores(redis, keys) == {"ada": big + 1}
+    assert redis.hget(keys.reached("global"), "ada") == reach_code(at(0.000_002)).encode()
 
 
 def test_best_keeps_the_highest_score_and_when_it_was_first_reached(
@@ -455,7 +509,7 @@ def test_best_keeps_the_highest_score_and_when_it_was_first_reached(
     [result] = applier.apply([batch(0, 2, later, **{"global": best})], NOW)
     assert result.applied == 3
     assert ranked(redis, keys) == [("ada", 70), ("bob", 70)]
-    assert reached_at(redis.hget(keys.members("global"), "ada") or b"") == at(2)
+    assert reached_at(redis.zscore(keys.board("global"), "ada") or 0) == at(2)
 
 
 def test_an_ascending_best_board_keeps_the_lowest_time_first(
@@ -497,7 +551,7 @@ def test_latest_keeps_the_newest_event_whatever_order_they_arrive_in(
 def test_events_before_a_boards_reset_do_not_count(
     applier: BatchApplier, redis: Redis, keys: RedisKeys
 ) -> None:
-    redis.hset(keys.resets(), "global", reach_prefix(at(10)))
+    redis.hset(keys.resets(), "global", reach_code(at(10)))
     events = [
         event("ada", 5, occurred_at=at(9)),
         event("ada", 7, occurred_at=at(10)),

@@ -15,7 +15,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from leaderboard.core.boards import BoardView, Sort
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import Page, member
+from leaderboard.core.standings import Page
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.gateway.rankings import Rankings
 from leaderboard.publisher.snapshots import TopReader
@@ -56,7 +56,7 @@ def keys(redis: Redis) -> Iterator[RedisKeys]:
     seed_standings(redis, keys, LAPS_BOARD, LAPS, sort="asc")
     yield keys
     for board in (BOARD, LAPS_BOARD):
-        redis.delete(keys.board(board), keys.names(board), keys.members(board))
+        redis.delete(keys.board(board), keys.names(board), keys.reached(board))
 
 
 def gateway_page(
@@ -78,8 +78,7 @@ def test_the_publishers_top_n_ranks_ties_as_zrevrank_does(redis: Redis, keys: Re
     top = TopReader(redis, keys, top_n=4).top(BOARD, BoardView(BOARD))
     assert [entry.player_id for entry in top] == RANKED[:4]
     for entry in top:
-        stored = member(entry.player_id, SCORES[entry.player_id][1])
-        assert entry.rank == redis.zrevrank(keys.board(BOARD), stored) + 1
+        assert entry.rank == redis.zrevrank(keys.board(BOARD), entry.player_id) + 1
     assert [entry.display_name for entry in top] == ["Ann", None, "Dee", None]
     assert [entry.score for entry in top] == [100, 50, 50, 50]
     assert TopReader(redis, keys, top_n=4).top("no-such-board", BoardView("x")) == []

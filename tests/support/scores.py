@@ -18,7 +18,7 @@ from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import player_of, sort_sign
+from leaderboard.core.standings import board_score
 
 
 def make_event(
@@ -76,8 +76,8 @@ def redis_totals(
     return {
         board: Counter(
             {
-                player_of(stored): sort_sign(sorts.get(board, "desc")) * int(score)
-                for stored, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
+                player.decode(): board_score(score, sorts.get(board, "desc"))
+                for player, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
             }
         )
         for board in boards

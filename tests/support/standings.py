@@ -10,7 +10,7 @@ from redis import Redis
 
 from leaderboard.core.boards import Sort
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import member, sort_sign
+from leaderboard.core.standings import reach_code, stored_score
 
 
 def seed_standings(
@@ -22,12 +22,12 @@ def seed_standings(
     names: Mapping[str, str] | None = None,
 ) -> None:
     """Give each player of ``standings`` its (score, reached at) on ``board``, with its
-    member, display name (from ``names``) and the board in the set of boards."""
+    exact reach code (what a ``latest`` board keeps), display name (from ``names``) and
+    the board in the set of boards."""
     with redis.pipeline(transaction=True) as pipe:
         for player, (score, reached) in standings.items():
-            stored = member(player, reached)
-            pipe.zadd(keys.board(board), {stored: sort_sign(sort) * score})
-            pipe.hset(keys.members(board), player, stored)
+            pipe.zadd(keys.board(board), {player: stored_score(score, reached, sort)})
+            pipe.hset(keys.reached(board), player, reach_code(reached))
         if names:
             pipe.hset(keys.names(board), mapping=dict(names))
         pipe.sadd(keys.boards(), board)

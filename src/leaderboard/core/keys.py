@@ -19,18 +19,19 @@ class RedisKeys:
         return "{" + self.prefix + "}"
 
     def board(self, leaderboard: str) -> str:
-        """The sorted set of standings (members: ``core.standings.member()``)."""
+        """The sorted set of standings: player id -> ``core.standings.stored_score()``."""
         return f"{self.tag}:standings:{leaderboard}"
 
-    def members(self, leaderboard: str) -> str:
-        """Hash: each player's current member of the sorted set."""
-        return f"{self.tag}:members:{leaderboard}"
+    def reached(self, leaderboard: str) -> str:
+        """Hash, on ``latest`` boards only: player id -> exact reach code of its value
+        (``core.standings.reach_code``), which the stored score holds only approximately."""
+        return f"{self.tag}:reached:{leaderboard}"
 
     def names(self, leaderboard: str) -> str:
         return f"{self.tag}:names:{leaderboard}"
 
     def resets(self) -> str:
-        """Hash: board id -> reach prefix (``core.standings``) of its last reset."""
+        """Hash: board id -> reach code (``core.standings``) of its last reset."""
         return f"{self.tag}:resets"
 
     def erased(self) -> str:

@@ -1,11 +1,12 @@
-"""A leaderboard's standings in Redis: how a member encodes a player and the time it reached
-its score, and the Lua page script the publisher and the gateway share to read ranked rows.
+"""A leaderboard's standings in Redis: how a stored score encodes a player's score and the
+time it reached it, and the Lua page script the publisher and the gateway share.
 
 Layout and tie rule: docs/architecture.md, "Redis keys" and "Ties".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,36 +16,58 @@ from leaderboard.core.boards import Sort
 from leaderboard.core.events import SnapshotEntry
 from leaderboard.core.keys import RedisKeys
 
-#: A member is ``REACH_DIGITS`` digits of (``REACH_BASE`` - microseconds since the epoch
-#: at which the player reached its score) followed by the player id. Redis orders equal
-#: scores by member, so ``ZREVRANGE`` puts the earliest reach first. Lua only compares the
-#: prefixes, as strings of equal length, never computes with them.
-REACH_DIGITS: Final = 16
-REACH_BASE: Final = 10**REACH_DIGITS - 1
-REACH_LAST: Final = REACH_BASE - 10 ** (REACH_DIGITS - 1)  # keeps 16 digits: the year 2255
+#: A stored score is the board's integer score (negated on an ``asc`` board) plus a
+#: fraction in [0, 1) that is higher for an earlier reach: ``REACH_LAST`` - microseconds
+#: since the epoch, in 53 bits, keeping as many of its high bits as the integer part leaves
+#: free in a double. Redis then ranks equal scores by reach with one sorted-set score.
+REACH_BITS: Final = 53
+REACH_LAST: Final = 2**REACH_BITS - 1  # microseconds since 1970: the year 2255
+_REACH_SPAN: Final = float(2**REACH_BITS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+#: Lua of ``stored_score``: ``stored(score, reach)`` with ``reach`` a number (the value
+#: of a ``reach_code``). Every step is exact in doubles: the fraction keeps only the bits
+#: below the score's that a double holds (``math.frexp`` gives the score's bit length).
+STORED_SCORE_LUA = """
+local TWO_53 = 9007199254740992
+local function stored(score, reach)
+  local _, bits = math.frexp(math.abs(score))
+  local quantum = math.ldexp(1, bits)
+  return score + math.floor(reach / quantum) * quantum / TWO_53
+end
+"""
 
-def reach_prefix(reached_at: datetime) -> str:
-    """The member prefix of a score reached at ``reached_at`` (clamped to [1970, 2255])."""
+
+def reach_code(reached_at: datetime) -> str:
+    """The reach of a score reached at ``reached_at`` (clamped to [1970, 2255]): 16
+    digits, higher for an earlier time, so codes compare as strings and as numbers."""
     micros = (reached_at - _EPOCH) // _MICROSECOND
     if not 0 <= micros <= REACH_LAST:  # per event in the ranker: the usual case is one test
         micros = min(max(micros, 0), REACH_LAST)
-    return str(REACH_BASE - micros)
+    return f"{REACH_LAST - micros:016d}"
 
 
-def reached_at(member: bytes | str) -> datetime:
-    """When the player of ``member`` reached its score."""
-    return _EPOCH + (REACH_BASE - int(member[:REACH_DIGITS])) * _MICROSECOND
+def stored_score(score: int, reached: datetime, sort: Sort = "desc") -> float:
+    """The sorted-set score of ``score`` reached at ``reached``, as the apply script
+    stores it (``STORED_SCORE_LUA``)."""
+    signed = sort_sign(sort) * score
+    quantum = 1 << abs(signed).bit_length()
+    return signed + (int(reach_code(reached)) // quantum) * quantum / _REACH_SPAN
 
 
-def member(player_id: str, reached: datetime) -> str:
-    return reach_prefix(reached) + player_id
+def board_score(stored: float | bytes, sort: Sort = "desc") -> int:
+    """The board's integer score of a stored score (in the board's own sign)."""
+    return sort_sign(sort) * math.floor(float(stored))
 
 
-def player_of(member: bytes) -> str:
-    return member[REACH_DIGITS:].decode()
+def reached_at(stored: float | bytes) -> datetime:
+    """When the score was reached, as precisely as the stored score holds it: the earliest
+    time its fraction stands for (docs/architecture.md, "Ties")."""
+    value = float(stored)
+    score = math.floor(value)
+    reach = int((value - score) * _REACH_SPAN) + (1 << abs(score).bit_length()) - 1
+    return _EPOCH + max(REACH_LAST - reach, 0) * _MICROSECOND
 
 
 def sort_sign(sort: Sort) -> int:
@@ -53,13 +76,13 @@ def sort_sign(sort: Sort) -> int:
     return -1 if sort == "asc" else 1
 
 
-#: Lua appending member, score and display name ('' when unknown) of each row of ``rows``
-#: (a ``ZREVRANGE ... WITHSCORES`` reply) to ``out``: the rows ``parse_rows`` reads.
+#: Lua appending player id, stored score and display name ('' when unknown) of each row of
+#: ``rows`` (a ``ZREVRANGE ... WITHSCORES`` reply) to ``out``: the rows ``parse_rows`` reads.
 APPEND_ROWS = """
 for i = 1, #rows, 2 do
   out[#out + 1] = rows[i]
   out[#out + 1] = rows[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], string.sub(rows[i], 17)) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[2], rows[i]) or ''
 end
 """
 
@@ -74,7 +97,7 @@ local rows = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
     + "return out\n"
 )
 # KEYS: script_keys(). ARGV: page_args(), the first and last index (0-based, inclusive).
-# Returns {total, member, score, name, member, score, name, ...}.
+# Returns {total, player, score, name, player, score, name, ...}.
 
 
 @dataclass(frozen=True)
@@ -86,8 +109,8 @@ class Page:
 
 
 def script_keys(keys: RedisKeys, leaderboard: str) -> list[str]:
-    """The KEYS of the read scripts: the board's sorted set, display names and members."""
-    return [keys.board(leaderboard), keys.names(leaderboard), keys.members(leaderboard)]
+    """The KEYS of the read scripts: the board's sorted set and display names."""
+    return [keys.board(leaderboard), keys.names(leaderboard)]
 
 
 def page_args(offset: int, limit: int) -> list[int]:
@@ -103,19 +126,19 @@ def parse_page(reply: Sequence[Any], offset: int, sort: Sort = "desc") -> Page:
 def parse_rows(rows: Sequence[bytes], first_rank: int, sort: Sort = "desc") -> list[SnapshotEntry]:
     """The rows ``APPEND_ROWS`` wrote, ranked from ``first_rank`` (1-based) on; scores in
     the board's own sign."""
-    sign = sort_sign(sort)
     return [
-        parse_entry(first_rank + index // 3, *rows[index : index + 3], sign=sign)
+        parse_entry(first_rank + index // 3, *rows[index : index + 3], sort=sort)
         for index in range(0, len(rows), 3)
     ]
 
 
-def parse_entry(rank: int, stored: bytes, score: bytes, name: bytes, *, sign: int) -> SnapshotEntry:
-    """One row from its member, stored score and display name ('' when unknown); ``sign``:
-    ``sort_sign()`` of the board."""
+def parse_entry(
+    rank: int, player: bytes, stored: bytes, name: bytes, *, sort: Sort
+) -> SnapshotEntry:
+    """One row from its player id, stored score and display name ('' when unknown)."""
     return SnapshotEntry(
         rank=rank,
-        player_id=player_of(stored),
+        player_id=player.decode(),
         display_name=name.decode() or None,
-        score=sign * int(float(score)),
+        score=board_score(stored, sort),
     )

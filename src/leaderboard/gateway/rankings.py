@@ -26,15 +26,13 @@ from leaderboard.core.standings import (
     parse_page,
     parse_rows,
     script_keys,
-    sort_sign,
 )
 
 AROUND_SCRIPT = (
     """
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return {0} end
-local member = redis.call('HGET', KEYS[3], ARGV[1])
-local rank = member and redis.call('ZREVRANK', KEYS[1], member)
+local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
 if not rank then return {total, -1} end
 local first = rank - tonumber(ARGV[2])
 if first < 0 then first = 0 end
@@ -53,8 +51,7 @@ local total = redis.call('ZCARD', KEYS[1])
 local out = {total}
 if total == 0 then return out end
 for p = 1, #ARGV, 2 do
-  local member = redis.call('HGET', KEYS[3], ARGV[p])
-  local rank = member and redis.call('ZREVRANK', KEYS[1], member)
+  local rank = redis.call('ZREVRANK', KEYS[1], ARGV[p])
   if rank then
     local radius = tonumber(ARGV[p + 1])
     local first = rank - radius
@@ -80,21 +77,20 @@ return out
 PLAYERS_SCRIPT = """
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return {0} end
-local members = redis.call('HMGET', KEYS[3], unpack(ARGV))
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV))
 local out = {total}
 for i = 1, #ARGV do
-  local score = members[i] and redis.call('ZSCORE', KEYS[1], members[i])
-  if score then
-    out[#out + 1] = members[i]
-    out[#out + 1] = score
+  if scores[i] then
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = scores[i]
     out[#out + 1] = redis.call('HGET', KEYS[2], ARGV[i]) or ''
-    out[#out + 1] = redis.call('ZREVRANK', KEYS[1], members[i])
+    out[#out + 1] = redis.call('ZREVRANK', KEYS[1], ARGV[i])
   end
 end
 return out
 """
 # KEYS: script_keys(). ARGV: player ids. Returns {0} for an unknown leaderboard, else
-# {total, member, score, name, rank (0-based), ...} for each player that has a score.
+# {total, player, score, name, rank (0-based), ...} for each player that has a score.
 
 #: Snapshot cache keys read per MGET at start.
 CACHE_CHUNK = 500
@@ -203,10 +199,9 @@ class Rankings:
         """The rows of those of ``player_ids`` that have a score, by rank (``total`` is 0
         when the leaderboard does not exist)."""
         reply = await self._players(keys=script_keys(self._keys, leaderboard), args=player_ids)
-        sign = sort_sign(sort)
         entries = [
-            parse_entry(int(rank) + 1, stored, score, name, sign=sign)
-            for stored, score, name, rank in (
+            parse_entry(int(rank) + 1, player, score, name, sort=sort)
+            for player, score, name, rank in (
                 reply[index : index + 4] for index in range(1, len(reply), 4)
             )
         ]

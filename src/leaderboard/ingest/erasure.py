@@ -27,21 +27,17 @@ ERASE_SCRIPT = """
 redis.call('SADD', KEYS[1], ARGV[1])
 local touched = {}
 for _, board in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local members = ARGV[4] .. board
-  local member = redis.call('HGET', members, ARGV[2])
+  local ranked = redis.call('ZREM', ARGV[3] .. board, ARGV[2])
+  redis.call('HDEL', ARGV[4] .. board, ARGV[2])
   local named = redis.call('HDEL', ARGV[5] .. board, ARGV[2])
-  if member then
-    redis.call('ZREM', ARGV[3] .. board, member)
-    redis.call('HDEL', members, ARGV[2])
-  end
-  if member or named == 1 then
+  if ranked == 1 or named == 1 then
     touched[#touched + 1] = board
   end
 end
 return touched
 """
 # KEYS: 1 the erased set, 2 the set of boards. ARGV: 1 the player's Redis erasure key,
-# 2 the player id, 3-5 the key prefixes of boards' sorted sets, members and names.
+# 2 the player id, 3-5 the key prefixes of boards' sorted sets, reach codes and names.
 # Returns the boards the player was on.
 
 # The archive's rows of one player, found through the (leaderboard, player_id) index: the
@@ -167,7 +163,7 @@ class ErasureStandings:
                 redis_erasure_key(player_id),
                 player_id,
                 keys.board(""),
-                keys.members(""),
+                keys.reached(""),
                 keys.names(""),
             ],
         )

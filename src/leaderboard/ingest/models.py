@@ -309,7 +309,9 @@ class PlayerRemoved(BaseModel):
     )
     score: int | None = Field(None, description="The removed score, in the board's sign.")
     reached_at: datetime | None = Field(
-        None, description="When the player reached the removed score."
+        None,
+        description="When the player reached the removed score, to the precision the "
+        'stored score keeps (docs/architecture.md, "Ties").',
     )
     reason: str
     detail: str = Field(description="What the service did.")

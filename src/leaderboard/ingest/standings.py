@@ -16,9 +16,9 @@ from redis.commands.core import Script
 
 from leaderboard.core.boards import Sort
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import reach_prefix, reached_at, sort_sign
+from leaderboard.core.standings import board_score, reach_code, reached_at
 
-#: Reset prefixes compare as strings (same width); a later time has the lower prefix, so a
+#: Reset codes compare as strings (same width); a later time has the lower code, so a
 #: reset older than the one held changes nothing (two replicas' resets in either order).
 RESET_SCRIPT = """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
@@ -30,26 +30,25 @@ local removed = redis.call('ZCARD', KEYS[2])
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return removed
 """
-# KEYS: 1 the resets hash, 2 the board's sorted set, 3 its members, 4 its display names,
-#       5 its cached snapshot (not the snapshot version: versions must keep growing).
-# ARGV: 1 the board id, 2 the reset's reach prefix (core.standings.reach_prefix).
+# KEYS: 1 the resets hash, 2 the board's sorted set, 3 its reach codes, 4 its display
+#       names, 5 its cached snapshot (not the snapshot version: versions must keep growing).
+# ARGV: 1 the board id, 2 the reset's reach code (core.standings.reach_code).
 # Returns the number of players removed, or -1 when a later reset is already held.
 
 REMOVE_SCRIPT = """
 local known = redis.call('SISMEMBER', KEYS[1], ARGV[1])
-local member = redis.call('HGET', KEYS[3], ARGV[2])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[2])
-if not member then
+if not score then
   return {known}
 end
-local score = redis.call('ZSCORE', KEYS[2], member)
-redis.call('ZREM', KEYS[2], member)
-redis.call('HDEL', KEYS[3], ARGV[2])
-return {known, member, score or ''}
+redis.call('ZREM', KEYS[2], ARGV[2])
+return {known, score}
 """
-# KEYS: 1 the set of boards, 2 the board's sorted set, 3 its members, 4 its display names.
-# ARGV: 1 the board id, 2 the player id.
-# Returns {known} when the player had no standing, else {known, member, stored score}.
+# KEYS: 1 the set of boards, 2 the board's sorted set, 3 its reach codes, 4 its display
+#       names. ARGV: 1 the board id, 2 the player id.
+# Returns {known} when the player had no standing, else {known, stored score}.
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,11 @@ def parse_removal(reply: Sequence[Any], sort: Sort) -> Removal:
     known = bool(int(reply[0]))
     if len(reply) == 1:
         return Removal(board_known=known, removed=False)
-    member, stored = reply[1], reply[2]
     return Removal(
         board_known=known,
         removed=True,
-        score=sort_sign(sort) * int(float(stored)) if stored else None,
-        reached_at=reached_at(member),
+        score=board_score(reply[1], sort),
+        reached_at=reached_at(reply[1]),
     )
 
 
@@ -100,11 +98,11 @@ class Standings:
                 keys=[
                     keys.resets(),
                     keys.board(board_id),
-                    keys.members(board_id),
+                    keys.reached(board_id),
                     keys.names(board_id),
                     keys.snapshot(board_id),
                 ],
-                args=[board_id, reach_prefix(reset_at)],
+                args=[board_id, reach_code(reset_at)],
             )
         )
         return None if removed < 0 else removed
@@ -116,7 +114,7 @@ class Standings:
             keys=[
                 keys.boards(),
                 keys.board(board_id),
-                keys.members(board_id),
+                keys.reached(board_id),
                 keys.names(board_id),
             ],
             args=[board_id, player_id],

@@ -23,9 +23,11 @@ from leaderboard.core.boards import Operator, Sort
 from leaderboard.core.clients import RedisClient, RedisConnection
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.standings import reach_prefix
+from leaderboard.core.standings import STORED_SCORE_LUA, reach_code
 
-APPLY_SCRIPT = """
+APPLY_SCRIPT = (
+    STORED_SCORE_LUA
+    + """
 local next_offset = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 local first = tonumber(ARGV[2])
 local last = tonumber(ARGV[3])
@@ -91,11 +93,11 @@ for b = 1, nboards do
 end
 -- 2. Skip the ids the dedup window holds, or this batch holds a second time; fold the
 --    rest per player by the board's operator, keeping each player's newest display name.
---    Scores arrive signed so that higher is better; a reach is a member prefix, higher
---    for an earlier time (docs/architecture.md, "Ties").
+--    Scores arrive signed so that higher is better; a reach is a code of 16 digits,
+--    higher for an earlier time (docs/architecture.md, "Ties").
 local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)
 local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
--- A reset board counts only events from its reset on (a higher prefix is earlier).
+-- A reset board counts only events from its reset on (a higher code is earlier).
 local board_ids = {}
 for b = 1, nboards do board_ids[b] = ARGV[6 + b] end
 local resets = call_chunked('HMGET', KEYS[5], board_ids, CHUNK)
@@ -154,7 +156,7 @@ for j, n in ipairs(numbers) do
         if score > v or (score == v and r > reach[b][player]) then
           value[b][player], reach[b][player] = score, r
         end
-      else -- latest: the newest event (lowest prefix); at equal times, the better score
+      else -- latest: the newest event (lowest code); at equal times, the better score
         local held = reach[b][player]
         if r < held or (r == held and score > v) then
           value[b][player], reach[b][player] = score, r
@@ -170,62 +172,61 @@ for j, n in ipairs(numbers) do
   end
 end
 -- 3. Combine with the stored standings and write what changed: the new ids, each changed
---    player's score under its new member (the old one removed), members and names. Few
---    commands per board and chunk, so the append-only file stays small.
+--    player's stored score (its integer score and reach, core.standings), a latest
+--    board's exact reach codes, and names. Few commands per board and chunk, so the
+--    append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, names_key, members_key = KEYS[4 + 3 * b], KEYS[5 + 3 * b], KEYS[6 + 3 * b]
+  local board, names_key, reached_key = KEYS[4 + 3 * b], KEYS[5 + 3 * b], KEYS[6 + 3 * b]
   local op, list, count = ARGV[operators_at + b], players[b], nplayers[b]
   local vb, rb, mb = value[b], reach[b], moved[b]
   for s = 1, count, CHUNK do
     local e = math.min(s + CHUNK - 1, count)
-    local held = redis.call('HMGET', members_key, unpack(list, s, e))
-    local present, np = {}, 0
-    for i = 1, e - s + 1 do
-      if held[i] then
-        np = np + 1
-        present[np] = held[i]
-      end
-    end
-    local scores = np > 0 and redis.call('ZMSCORE', board, unpack(present, 1, np)) or {}
-    local adds, na, removed, nr, members, nm, q = {}, 0, {}, 0, {}, 0, 0
-    for i = 1, e - s + 1 do
-      local player = list[s + i - 1]
-      local v, r = vb[player], rb[player]
-      local old = held[i]
-      local old_v, old_r
-      if old then
-        q = q + 1
-        old_v = tonumber(scores[q])
-        old_r = string.sub(old, 1, 16)
-      end
-      if old_v then
-        if op == 's' then
-          v = old_v + v
-          if not mb[player] then r = old_r end
-        elseif op == 'b' then
-          if not (v > old_v or (v == old_v and r > old_r)) then v, r = old_v, old_r end
-        elseif not (r < old_r or (r == old_r and v > old_v)) then
-          v, r = old_v, old_r
+    local adds, na = {}, 0
+    if op == 'l' then
+      -- The newest event wins: compared by exact reach codes, not the stored fraction.
+      local held = redis.call('HMGET', reached_key, unpack(list, s, e))
+      local codes, nc = {}, 0
+      for i = 1, e - s + 1 do
+        local player = list[s + i - 1]
+        local v, r, old_r = vb[player], rb[player], held[i]
+        local newer = not old_r or r < old_r
+        if not newer and r == old_r then
+          local old = redis.call('ZSCORE', board, player)
+          newer = not old or v > math.floor(tonumber(old))
+        end
+        if newer then
+          na = na + 2
+          adds[na - 1], adds[na] = stored(v, tonumber(r)), player
+          nc = nc + 2
+          codes[nc - 1], codes[nc] = player, r
         end
       end
-      if v ~= old_v or r ~= old_r then
-        local m = r .. player
-        na = na + 2
-        adds[na - 1], adds[na] = v, m -- a number: Redis formats it with %.17g, exactly
-        if m ~= old then
-          if old then
-            nr = nr + 1
-            removed[nr] = old
-          end
-          nm = nm + 2
-          members[nm - 1], members[nm] = player, m
+      if nc > 0 then redis.call('HSET', reached_key, unpack(codes, 1, nc)) end
+    else
+      local scores = redis.call('ZMSCORE', board, unpack(list, s, e))
+      for i = 1, e - s + 1 do
+        local player = list[s + i - 1]
+        local v, r = vb[player], rb[player]
+        local old = scores[i] and tonumber(scores[i])
+        local new
+        if not old then
+          new = stored(v, tonumber(r))
+        elseif op == 's' then
+          local old_v = math.floor(old)
+          -- Only deltas of 0: the reach stays, as precisely as the old score kept it.
+          new = stored(old_v + v, mb[player] and tonumber(r) or (old - old_v) * TWO_53)
+        else -- best: the stored order is (score, earlier reach), so the higher one wins
+          new = stored(v, tonumber(r))
+          if new <= old then new = old end
+        end
+        if new ~= old then
+          na = na + 2
+          adds[na - 1], adds[na] = new, player -- Redis formats a number with %.17g: exact
         end
       end
     end
-    if nr > 0 then redis.call('ZREM', board, unpack(removed, 1, nr)) end
     if na > 0 then redis.call('ZADD', board, unpack(adds, 1, na)) end
-    if nm > 0 then redis.call('HSET', members_key, unpack(members, 1, nm)) end
   end
   local pairs_, n = {}, 0
   for k = 1, count do
@@ -255,16 +256,17 @@ local result = {1, next_offset or -1, duplicates, already, before_reset, erased_
 for b = 1, nboards do result[6 + b] = applied[b] end
 return result
 """
+)
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, 5 resets
 #       hash, 6 erased players set, then per board b (1-based): 4+3b its sorted set, 5+3b
-#       its display names, 6+3b its members.
+#       its display names, 6+3b its reach codes (used on latest boards).
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
 #       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
 #       then B board ids, then B event counts (the events come grouped by board, in
 #       offset order within a board), then B operators ('s' sum, 'b' best, 'l' latest),
 #       then the events' offsets comma-separated, then the number of display names N and
 #       N pairs (event number, name), then 4 per event: player id, score (negated on an
-#       ascending board), event id (16 raw bytes), reach prefix (core.standings). Per
+#       ascending board), event id (16 raw bytes), reach code (core.standings). Per
 #       event only what every event needs: Redis parses each argument, and most events
 #       have no name.
 
@@ -530,7 +532,7 @@ class BatchApplier:
                 event.player_id,
                 -event.score if board in negated else event.score,
                 event.event_id.bytes,
-                reach_prefix(event.occurred_at),
+                reach_code(event.occurred_at),
             )
             if event.display_name is not None:
                 named.append((len(board_offsets), event.display_name))
@@ -553,7 +555,7 @@ class BatchApplier:
             self._keys.erased(),
         ]
         for board in by_board:
-            keys += (self._keys.board(board), self._keys.names(board), self._keys.members(board))
+            keys += (self._keys.board(board), self._keys.names(board), self._keys.reached(board))
         operators = [
             OPERATOR_CODES[batch.scoring.get(board, DEFAULT_SCORING).operator] for board in by_board
         ]

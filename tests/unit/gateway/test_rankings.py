@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from leaderboard.core.events import SnapshotEntry
-from leaderboard.core.standings import member
 from leaderboard.gateway.rankings import Neighbourhood, parse_neighbourhoods
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def row(player: str, stored: float, name: str = "") -> list[bytes]:
-    return [member(player, T0).encode(), str(stored).encode(), name.encode()]
+    return [player.encode(), str(stored).encode(), name.encode()]
 
 
 def test_each_player_gets_its_own_rows_or_none() -> None:
