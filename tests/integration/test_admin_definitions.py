@@ -30,7 +30,7 @@ from tests.support.admin_api import (
     records_of,
     topic_records,
 )
-from tests.support.services import ServiceProcess, free_port, wait_for
+from tests.support.services import ServiceProcess, free_port, http_status, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +48,17 @@ def start_ingest(
 ) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
-    def start(topic: str, **extra: str) -> ServiceProcess:
+    def start(topic: str, *, ready: bool = True, **extra: str) -> ServiceProcess:
+        """An ingest process, ready; with ``ready`` False only live (it cannot be ready
+        without a definitions topic to read)."""
         service = ServiceProcess(
             "ingest", ingest_env(stack, schema, topic, **extra), tmp_path, port=free_port()
         )
-        started.append(service.start().wait_ready())
+        started.append(service.start())
+        if ready:
+            service.wait_ready()
+        else:
+            wait_for(lambda: http_status(f"{service.base_url}/livez") == 200, 60, "ingest live")
         return service
 
     yield start
@@ -186,7 +192,7 @@ def test_a_change_kafka_did_not_take_is_stored_and_republished_at_start(
     # commit succeeds, the produce cannot.
     missing = f"leaderboard-definitions-missing-{uuid.uuid4().hex[:10]}"
     board_id = board()
-    service = start_ingest(missing)
+    service = start_ingest(missing, ready=False)
     with httpx2.Client(base_url=service.base_url, timeout=15) as http:
         answer = http.put(f"/api/admin/leaderboards/{board_id}", json=SPEC, headers=ADMIN)
         assert answer.status_code == 503

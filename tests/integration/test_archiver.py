@@ -1,6 +1,7 @@
 """The archiver process stores every score event exactly once in PostgreSQL: with
-duplicates and poison in the stream, across a SIGKILL, across a 20 s outage of its own
-PostgreSQL server (never the shared one), and across a SIGTERM during such an outage."""
+duplicates and poison in the stream, whatever the deployment's bounds, across a SIGKILL,
+across a 20 s outage of its own PostgreSQL server (never the shared one), and across a
+SIGTERM during such an outage."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from leaderboard.archiver.migrate import upgrade
 from leaderboard.core.config import PostgresSettings
 from leaderboard.core.database import database_url
 from leaderboard.core.erasures import erasure_key
-from leaderboard.core.events import ScoreEvent
+from leaderboard.core.events import SAFE_INTEGER, ScoreEvent
 from leaderboard.core.kafka import admin_config
 from leaderboard.devstack.postgres import PostgresServer
 from leaderboard.devstack.settings import DevstackSettings
@@ -163,7 +164,7 @@ def poison_values(sample: ScoreEvent) -> list[bytes]:
     return [
         b"{not json",
         orjson.dumps({key: value for key, value in valid.items() if key != "player_id"}),
-        orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "score": 0}),
+        orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "score": SAFE_INTEGER + 1}),
         orjson.dumps(valid | {"event_id": str(uuid.uuid4()), "version": 2}),
     ]
 
@@ -203,6 +204,35 @@ def test_every_event_is_archived_once_and_poison_is_skipped(
     archiver.wait_ready()
     assert '"skipping a message that is not a valid score event"' in archiver.output()
     assert archiver.stop() == 0
+
+
+def test_scores_outside_the_deployment_bounds_are_archived_within_the_contract(
+    pipeline: DevstackSettings, archivers, boards: list[str], shared_db: Engine
+) -> None:
+    # The archiver runs with the default bounds, 1 to 1,000,000: a board's definition may
+    # allow any of these scores, and the archive keeps every event accepted.
+    scores = [0, -7, 5_000_000, SAFE_INTEGER, -SAFE_INTEGER]
+    events = [make_event(f"p{index}", score, boards[0]) for index, score in enumerate(scores)]
+    beyond = orjson.loads(make_event("p-beyond", 1, boards[0]).to_json())
+    produce(pipeline, events, raw=[orjson.dumps(beyond | {"score": SAFE_INTEGER + 1})])
+    archiver = archivers()
+
+    wait_for_rows(shared_db, boards, len(events), 60)
+    assert_archived_exactly(shared_db, boards, events)  # exact to the last unit (BIGINT)
+    wait_for(
+        lambda: (
+            metric_value(
+                archiver.metrics(),
+                "leaderboard_archiver_events_rejected_total",
+                {"reason": "score_out_of_bounds"},
+            )
+            == 1
+        ),
+        30,
+        "the score beyond the contract to be rejected as score_out_of_bounds",
+    )
+    assert "contract limits [-9007199254740991, 9007199254740991]" in archiver.output()
+    assert row_count(shared_db, boards) == len(events)
 
 
 def test_sigkill_mid_stream_loses_and_doubles_nothing(

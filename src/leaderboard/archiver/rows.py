@@ -1,6 +1,7 @@
 """From consumed messages to ``score_events`` rows: decoding, mapping, rejections.
 
 Pure logic: each message becomes one row or one ``Rejection`` with the contract's reason.
+Every event the contract accepts is archived, whatever its board's bounds (the ranker's).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from leaderboard.core.clients import ConsumedRecord
-from leaderboard.core.events import InvalidEventError, ScoreBounds, ScoreEvent, decode_score_event
+from leaderboard.core.events import InvalidEventError, ScoreEvent, decode_score_event
 from leaderboard.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -72,13 +73,16 @@ def event_row(event: ScoreEvent, partition: int, offset: int) -> Row:
     }
 
 
-def decode_batch(messages: Sequence[ConsumedRecord], bounds: ScoreBounds) -> DecodedBatch:
-    """Decode every message of a batch; log a warning for each one that is rejected."""
+def decode_batch(messages: Sequence[ConsumedRecord]) -> DecodedBatch:
+    """Decode every message of a batch; log a warning for each one that is rejected.
+
+    Scores are checked against the contract's limits only: a board's bounds change with
+    its definition, and the archive is the record of every event accepted."""
     batch = DecodedBatch()
     for message in messages:
         partition, offset = message.partition(), message.offset()
         try:
-            event = decode_score_event(message.value(), bounds)
+            event = decode_score_event(message.value(), None)
         except InvalidEventError as error:
             rejection = Rejection(message.topic(), partition, offset, error.reason, error.detail)
             batch.rejections.append(rejection)

@@ -26,7 +26,6 @@ from leaderboard.archiver.store import (
 from leaderboard.core.clients import ConsumedRecord
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.errors import DatabaseUnavailableError
-from leaderboard.core.events import ScoreBounds
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.logging import get_logger
 from leaderboard.core.runtime import ServiceContext
@@ -59,19 +58,17 @@ class ArchiveHandler:
         self,
         store: ScoreStore,
         retrier: PostgresRetrier,
-        bounds: ScoreBounds,
         metrics: ArchiverMetrics,
         writer: Executor,
     ) -> None:
         self._store = store
         self._retrier = retrier
-        self._bounds = bounds
         self._metrics = metrics
         self._writer = writer
 
     def start(self, messages: list[ConsumedRecord]) -> Completion:
         """Decode the batch and queue its insert; the completion waits for the commit."""
-        batch = decode_batch(messages, self._bounds)
+        batch = decode_batch(messages)
         prepared = self._store.prepare(batch.rows)
         first, last = messages[0], messages[-1]
         context = {
@@ -159,13 +156,7 @@ def work(context: ServiceContext[ArchiverSettings], batch_size: int = BATCH_SIZE
         except DatabaseUnavailableError:
             log.info("stopped before PostgreSQL became available")
             return
-        handler = ArchiveHandler(
-            ScoreStore(engine),
-            retrier,
-            ScoreBounds(settings.score_min, settings.score_max),
-            metrics,
-            writer,
-        )
+        handler = ArchiveHandler(ScoreStore(engine), retrier, metrics, writer)
         consumer = BatchConsumer(
             Consumer(archiver_consumer_config(settings)),
             [settings.topic_game_score],

@@ -12,14 +12,29 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from leaderboard.core.events import LeaderboardId, Operator, ScoreFormat, Sort
+from leaderboard.core.events import (
+    LeaderboardId,
+    Operator,
+    SafeInteger,
+    ScoreBounds,
+    ScoreFormat,
+    Sort,
+)
 
 #: Largest ``metadata`` object, as compact JSON: definitions travel in every service's memory.
 METADATA_MAX_BYTES = 4096
 #: Largest ``top_n`` a board may ask of its snapshots (the page and the cache stay small).
 TOP_N_MAX = 100
 
-__all__ = ["BoardDefinition", "BoardSpec", "BoardView", "Operator", "ScoreFormat", "Sort"]
+__all__ = [
+    "BoardDefinition",
+    "BoardSpec",
+    "BoardView",
+    "Operator",
+    "ScoreFormat",
+    "Sort",
+    "board_bounds",
+]
 
 
 class BoardSpec(BaseModel):
@@ -34,8 +49,8 @@ class BoardSpec(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     operator: Operator = "sum"
     sort: Sort = "desc"
-    score_min: int | None = None
-    score_max: int | None = None
+    score_min: SafeInteger | None = None
+    score_max: SafeInteger | None = None
     top_n: Annotated[int, Field(ge=1, le=TOP_N_MAX)] | None = None
     format: ScoreFormat = "integer"
 
@@ -75,6 +90,17 @@ class BoardDefinition(BoardSpec):
     @classmethod
     def from_json(cls, raw: bytes) -> BoardDefinition:
         return cls.model_validate_json(raw)
+
+
+def board_bounds(definition: BoardSpec | None, deployment: ScoreBounds) -> ScoreBounds:
+    """The bounds of a board's scores: its definition's, the deployment's where it has
+    none or sets none."""
+    if definition is None:
+        return deployment
+    return ScoreBounds(
+        deployment.minimum if definition.score_min is None else definition.score_min,
+        deployment.maximum if definition.score_max is None else definition.score_max,
+    )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from leaderboard.core.errors import ConfigurationError
+from leaderboard.core.events import SafeInteger
 
 ENV_PREFIX = "LEADERBOARD_"
 
@@ -167,8 +168,16 @@ class LeaderboardSettings(BaseSettings):
         "player-erasures", description="Compacted topic of erased players (hashed ids)."
     )
 
-    score_min: int = Field(1, description="Smallest accepted score delta of one event.")
-    score_max: int = Field(1_000_000, description="Largest accepted score delta of one event.")
+    score_min: SafeInteger = Field(
+        1,
+        description="Smallest score of one event on a board whose definition sets no "
+        "`score_min` (at least -(2**53 - 1)).",
+    )
+    score_max: SafeInteger = Field(
+        1_000_000,
+        description="Largest score of one event on a board whose definition sets no "
+        "`score_max` (at most 2**53 - 1).",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -11,13 +11,38 @@ from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from leaderboard.core.errors import LeaderboardError
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_LEADERBOARD = "global"
+
+#: Largest magnitude of a score and of every score bound: JavaScript's
+#: Number.MAX_SAFE_INTEGER. Redis sorted-set scores and browsers' JSON numbers are doubles,
+#: exact only up to it; PostgreSQL's BIGINT holds it.
+SAFE_INTEGER: Final = 2**53 - 1
+#: The pydantic error type of a value beyond it (every such value is a score or a bound).
+SCORE_OUT_OF_BOUNDS: Final = "score_out_of_bounds"
+
+
+def _within_safe_integer(value: int) -> int:
+    if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+        raise PydanticCustomError(
+            SCORE_OUT_OF_BOUNDS,
+            "Input should be within the contract limits [-{limit}, {limit}] (2**53 - 1)",
+            {"limit": SAFE_INTEGER},
+        )
+    return value
+
+
+#: An integer within ±``SAFE_INTEGER``: a score, or a bound of scores.
+SafeInteger = Annotated[
+    int,
+    AfterValidator(_within_safe_integer),
+    Field(json_schema_extra={"minimum": -SAFE_INTEGER, "maximum": SAFE_INTEGER}),
+]
 
 #: Leaderboard ids appear in Redis keys, Kafka keys and URLs: keep them plain.
 LeaderboardId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -54,7 +79,7 @@ class ScoreBounds:
     def check(self, score: int) -> None:
         if not self.minimum <= score <= self.maximum:
             raise InvalidEventError(
-                "score_out_of_bounds",
+                SCORE_OUT_OF_BOUNDS,
                 f"score {score} is outside [{self.minimum}, {self.maximum}]",
             )
 
@@ -71,7 +96,7 @@ class ScoreEvent(_Contract):
     leaderboard: LeaderboardId = DEFAULT_LEADERBOARD
     player_id: PlayerId
     display_name: DisplayName | None = None
-    score: int
+    score: SafeInteger
     occurred_at: AwareDatetime
     version: Literal[1]
 
@@ -86,7 +111,8 @@ class ScoreEvent(_Contract):
 
 def decode_score_event(raw: bytes | None, bounds: ScoreBounds | None) -> ScoreEvent:
     """Parse and validate one ``game-score`` message value, or raise InvalidEventError
-    (``bounds`` None: the caller checks the score against its board's bounds)."""
+    (``bounds`` None: the caller checks the score against its board's bounds, or, as the
+    archiver, only against the contract's ``SAFE_INTEGER``)."""
     if raw is None:
         raise InvalidEventError("invalid_json", "message has no value")
     try:
@@ -100,6 +126,12 @@ def decode_score_event(raw: bytes | None, bounds: ScoreBounds | None) -> ScoreEv
         if any(error["loc"] == ("version",) and error["type"] != "missing" for error in errors):
             raise InvalidEventError(
                 "unknown_version", f"unsupported schema version (this code reads {SCHEMA_VERSION})"
+            ) from None
+        if all(error["type"] == SCORE_OUT_OF_BOUNDS for error in errors):
+            raise InvalidEventError(
+                SCORE_OUT_OF_BOUNDS,
+                f"score {errors[0]['input']} is outside the contract limits "
+                f"[-{SAFE_INTEGER}, {SAFE_INTEGER}] (2**53 - 1)",
             ) from None
         raise InvalidEventError("invalid_fields", _describe(errors)) from None
     if bounds is not None:

@@ -1,23 +1,29 @@
 """The ingest HTTP application: ``create_app(settings, metrics)`` builds it, nothing global.
 
-A request is checked in the order of docs/services.md's status table: key, size, body, Kafka.
+A request is checked in the order of docs/services.md's status table: key, size, body, Kafka;
+each score against its board's bounds, from the definitions the app follows.
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the dependency annotations
 # of routes defined inside create_app(), which string annotations would hide.
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from confluent_kafka import Consumer
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 import leaderboard
+from leaderboard.core.boards import board_bounds
+from leaderboard.core.clients import AssignedConsumer
+from leaderboard.core.definitions import BoardRegistry, DefinitionFeed
 from leaderboard.core.errors import ConfigurationError, KafkaError
-from leaderboard.core.events import ScoreBounds, utc_now
+from leaderboard.core.events import SAFE_INTEGER, ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
@@ -34,6 +40,9 @@ from leaderboard.ingest.settings import IngestSettings
 
 log = get_logger(__name__)
 
+#: What every board's bounds lie within.
+CONTRACT_BOUNDS = ScoreBounds(-SAFE_INTEGER, SAFE_INTEGER)
+
 REALM = "leaderboard-ingest"
 
 DESCRIPTION = """
@@ -47,6 +56,11 @@ A disabled key, or an admin key: 403.
 **Admin API** (`/api/admin/`): board definitions, resets and moderation, with admin
 keys only (a score submission key gets 403). Without configured admin keys these routes
 answer 503.
+
+**Bounds**: each score must lie within its board's bounds: the board definition's
+`score_min`/`score_max`, else the deployment's (`LEADERBOARD_SCORE_MIN`/`_MAX`); a change
+of definition applies here within 2 seconds. No bound goes beyond ±(2**53 - 1), the
+largest integer a JSON number holds exactly in a browser.
 
 **Durability**: `202 Accepted` means every event of the request is stored on all in-sync
 Kafka replicas (`acks=all`); an accepted score is never lost. If Kafka does not
@@ -78,13 +92,15 @@ _BAD_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     status.HTTP_422_UNPROCESSABLE_CONTENT: {
         "description": "Invalid body: `detail` lists each problem with its location, e.g. "
-        '`{"loc": ["body", 2, "score"], "msg": "score 0 is outside [1, 1000000]", '
-        '"type": "score_out_of_bounds"}`.'
+        '`{"loc": ["body", 2, "score"], "type": "score_out_of_bounds", "msg": "score 0 is '
+        'outside [1, 1000000], the bounds of leaderboard \'global\'", "ctx": '
+        '{"leaderboard": "global", "minimum": 1, "maximum": 1000000, ...}}`.'
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": Unavailable,
         "description": "Kafka did not acknowledge every event in time: resend with the "
-        "same event ids (see `Retry-After`).",
+        "same event ids (see `Retry-After`). Also while the service has not yet read the "
+        "board definitions (just started), which give each board's bounds.",
     },
 }
 
@@ -94,19 +110,30 @@ def create_app(
     metrics: Metrics,
     *,
     sink: EventSink | None = None,
+    consumer_factory: Callable[[dict[str, Any]], AssignedConsumer] = Consumer,
 ) -> FastAPI:
-    """The ingest application; ``sink`` replaces the Kafka producer of scores (tests)."""
+    """The ingest application; ``sink`` replaces the Kafka producer of scores and
+    ``consumer_factory`` the definitions feed's consumer (tests)."""
     try:
         keyring = settings.keyring()
         admin_keyring = settings.admin_keyring()
     except ValueError as exc:
         raise ConfigurationError([str(exc)]) from None
-    bounds = ScoreBounds(settings.score_min, settings.score_max)
+    deployment_bounds = ScoreBounds(settings.score_min, settings.score_max)
+    boards = BoardRegistry()
     health = Health()
     ingest_metrics = IngestMetrics(metrics.registry)
 
+    def bounds_of(board: str) -> ScoreBounds:
+        return board_bounds(boards.get(board), deployment_bounds)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The boards' bounds; until it has read the topic to its end, scores answer 503
+        # and readiness fails (the feed's `definitions` check).
+        feed = DefinitionFeed(settings, boards, health, consumer_factory=consumer_factory)
+        feed.start()
+        app.state.board_feed = feed
         active = sink if sink is not None else ScoreProducer(settings, on_poll=health.heartbeat)
         active.start()
         app.state.sink = active
@@ -129,7 +156,10 @@ def create_app(
             yield
         finally:
             await admin.aclose()
-            await active.close(shutdown_share(settings))
+            await asyncio.gather(  # together: each may take the whole share
+                active.close(shutdown_share(settings)),
+                asyncio.to_thread(feed.stop, shutdown_share(settings)),
+            )
             log.info("Kafka producer flushed and closed")
 
     app = FastAPI(
@@ -141,6 +171,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.sink = None
+    app.state.board_feed = None
     app.state.definitions = None
     app.add_middleware(
         RequestAccounting, requests=ingest_metrics.requests, client_error_level="info"
@@ -187,9 +218,13 @@ def create_app(
         # comes first and the size limit holds while the bytes stream in.
         check_declared_length(request.headers.get("content-length"), settings.max_body_bytes)
         body = await read_limited(request.stream(), settings.max_body_bytes)
+        feed: DefinitionFeed | None = request.app.state.board_feed
+        # Until the definitions are read a board's bounds are unknown: only the contract's
+        # are checked, and the events answer 503 below (a 422 could refuse a valid score).
+        defined = feed is not None and feed.caught_up
         events = parse_submission(
             body,
-            bounds=bounds,
+            bounds=bounds_of if defined else lambda board: CONTRACT_BOUNDS,
             max_events=settings.ingest_max_batch_events,
             now=utc_now(),
         )
@@ -199,10 +234,16 @@ def create_app(
         try:
             if active is None:
                 raise KafkaError("the service is not started", topic=settings.topic_game_score)
+            if not defined:
+                topic = settings.topic_leaderboard_definitions
+                raise KafkaError(
+                    f"the board definitions are not read from Kafka yet (topic {topic!r})",
+                    topic=topic,
+                )
             await active.send(events)
         except KafkaError as exc:
             log.warning(
-                "events not acknowledged by Kafka; answering 503",
+                "events not stored in Kafka; answering 503",
                 caller=caller,
                 events=len(events),
                 error=str(exc),
@@ -234,7 +275,7 @@ def create_app(
     health.watch(producer_fault)
     app.include_router(probe_router(metrics, health, refresh=refresh_readiness))
     # FastAPI's documented way to extend the schema is to replace this method.
-    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -255,8 +296,9 @@ def _authenticator(
     )
 
 
-def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
-    """The generated schema plus the request body model, with the configured score bounds."""
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the request body model (its score shows the contract's
+    limits: the bounds are each board's)."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -265,10 +307,6 @@ def _openapi(app: FastAPI, settings: IngestSettings) -> dict[str, Any]:
             routes=app.routes,
         )
         event = ScoreEventIn.model_json_schema(ref_template="#/components/schemas/{model}")
-        event["properties"]["score"] |= {
-            "minimum": settings.score_min,
-            "maximum": settings.score_max,
-        }
         schema.setdefault("components", {}).setdefault("schemas", {})["ScoreEventIn"] = event
         app.openapi_schema = schema
     return app.openapi_schema

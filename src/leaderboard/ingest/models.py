@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 import orjson
@@ -31,11 +32,14 @@ from leaderboard.core.events import (
     InvalidEventError,
     LeaderboardId,
     PlayerId,
+    SafeInteger,
     ScoreBounds,
     ScoreEvent,
 )
 
-#: The key under which the parser passes the configured bounds to the validators.
+#: The bounds of a board's scores, by board id (its definition's, else the deployment's).
+BoardBounds = Callable[[str], ScoreBounds]
+#: The key under which the parser passes the ``BoardBounds`` to the validators.
 BOUNDS_CONTEXT = "score_bounds"
 
 #: C0 controls, DEL and C1 controls: they rewrite terminals, log viewers and page text,
@@ -62,9 +66,11 @@ class ScoreEventIn(BaseModel):
     display_name: DisplayName | None = Field(
         None, description="Name shown on the board: 1 to 64 characters, no control characters."
     )
-    score: int = Field(
-        description="Delta added to the player's total: a JSON integer within the "
-        "configured bounds (LEADERBOARD_SCORE_MIN to LEADERBOARD_SCORE_MAX, inclusive)."
+    score: SafeInteger = Field(
+        description="The score, combined with the player's by the board's operator: a JSON "
+        "integer within the bounds of its board (inclusive): the board definition's "
+        "`score_min`/`score_max`, else the deployment's LEADERBOARD_SCORE_MIN/_MAX. The "
+        "minimum and maximum shown are the contract's limits, ±(2**53 - 1)."
     )
     occurred_at: AwareDatetime | None = Field(
         None,
@@ -74,17 +80,28 @@ class ScoreEventIn(BaseModel):
 
     @field_validator("score")
     @classmethod
-    def _within_bounds(cls, score: int, info: ValidationInfo) -> int:
-        bounds = (info.context or {}).get(BOUNDS_CONTEXT)
-        if not isinstance(bounds, ScoreBounds):
-            raise TypeError(f"validate ScoreEventIn with context={{{BOUNDS_CONTEXT!r}: bounds}}")
+    def _within_board_bounds(cls, score: int, info: ValidationInfo) -> int:
+        bounds_of = (info.context or {}).get(BOUNDS_CONTEXT)
+        if not callable(bounds_of):
+            raise TypeError(
+                f"validate ScoreEventIn with context={{{BOUNDS_CONTEXT!r}: bounds by board}}"
+            )
+        board = info.data.get("leaderboard")
+        if board is None:  # an invalid leaderboard id: its own error refuses the event
+            return score
+        bounds: ScoreBounds = bounds_of(board)
         try:
             bounds.check(score)
         except InvalidEventError as exc:
             raise PydanticCustomError(
                 exc.reason,
                 "{detail}",
-                {"detail": exc.detail, "minimum": bounds.minimum, "maximum": bounds.maximum},
+                {
+                    "detail": f"{exc.detail}, the bounds of leaderboard {board!r}",
+                    "leaderboard": board,
+                    "minimum": bounds.minimum,
+                    "maximum": bounds.maximum,
+                },
             ) from None
         return score
 
@@ -170,9 +187,9 @@ def _body_errors(exc: ValidationError) -> RequestValidationError:
 
 
 def parse_submission(
-    body: bytes, *, bounds: ScoreBounds, max_events: int, now: datetime
+    body: bytes, *, bounds: BoardBounds, max_events: int, now: datetime
 ) -> list[ScoreEvent]:
-    """The events of one request body, in order.
+    """The events of one request body, in order, each score within ``bounds(its board)``.
 
     Raises ``RequestValidationError`` (422) naming each problem, or ``HTTPException``
     413 when a batch holds more than ``max_events`` events.

@@ -13,6 +13,7 @@ from datetime import datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from redis import Redis
 
+from leaderboard.core.boards import board_bounds
 from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer, Completion
 from leaderboard.core.definitions import BoardRegistry, follow_definitions
@@ -163,10 +164,7 @@ class Ranker:
             return InvalidEventError(
                 "unknown_leaderboard", f"leaderboard {board!r} has no definition"
             )
-        bounds = ScoreBounds(
-            self._bounds.minimum if definition.score_min is None else definition.score_min,
-            self._bounds.maximum if definition.score_max is None else definition.score_max,
-        )
+        bounds = board_bounds(definition, self._bounds)
         return Rules(Scoring(definition.operator, definition.sort), bounds, definition.reset_at)
 
     def _complete(

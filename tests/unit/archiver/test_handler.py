@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import psycopg2
 import pytest
 from sqlalchemy import exc
@@ -20,7 +21,7 @@ from leaderboard.archiver.retry import PostgresRetrier
 from leaderboard.archiver.service import ArchiveHandler
 from leaderboard.archiver.store import InsertResult
 from leaderboard.core.errors import DatabaseUnavailableError
-from leaderboard.core.events import ScoreBounds, ScoreEvent
+from leaderboard.core.events import SAFE_INTEGER, ScoreEvent
 from leaderboard.core.lifecycle import Shutdown
 from leaderboard.core.probes import Health
 from tests.support.kafka_fakes import FakeMessage
@@ -87,7 +88,7 @@ def handler_for(
     retrier = PostgresRetrier(
         health=Health(), shutdown=shutdown, metrics=metrics, min_wait=0.001, max_wait=0.001
     )
-    handler = ArchiveHandler(store, retrier, ScoreBounds(1, 100), metrics, _WRITER)  # type: ignore[arg-type]
+    handler = ArchiveHandler(store, retrier, metrics, _WRITER)  # type: ignore[arg-type]
     return lambda batch: handler.start(batch)()  # type: ignore[arg-type]
 
 
@@ -114,8 +115,9 @@ def test_a_batch_is_one_insert_and_redelivery_counts_duplicates(metrics, shutdow
 def test_poison_is_counted_by_reason_and_the_valid_events_are_stored(metrics, shutdown) -> None:
     store = MemoryStore()
     good = event()
+    beyond = orjson.dumps(orjson.loads(event().to_json()) | {"score": SAFE_INTEGER + 1})
     handle = handler_for(store, metrics, shutdown)
-    handle(messages([b"{nope", good.to_json(), event(score=500).to_json(), b"{"]))  # type: ignore[arg-type]
+    handle(messages([b"{nope", good.to_json(), beyond, b"{"]))  # type: ignore[arg-type]
     assert list(store.table) == [good.event_id]
     assert sample(metrics, "leaderboard_archiver_events_rejected_total", reason="invalid_json") == 2
     rejected_high = sample(

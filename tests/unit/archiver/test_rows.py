@@ -10,11 +10,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from leaderboard.archiver.rows import decode_batch, event_row
-from leaderboard.core.events import ScoreBounds, ScoreEvent
+from leaderboard.core.events import SAFE_INTEGER, ScoreEvent
 from tests.support.kafka_fakes import FakeMessage
 
 TOPIC = "game-score"
-BOUNDS = ScoreBounds(1, 1000)
 
 
 def event(**changes: object) -> ScoreEvent:
@@ -66,7 +65,7 @@ def test_a_nul_in_the_display_name_is_replaced_because_postgresql_refuses_it() -
 def test_a_batch_of_valid_messages_becomes_rows_in_order() -> None:
     events = [event(player_id=f"p{i}", score=i + 1) for i in range(3)]
     batch = decode_batch(
-        [message(e.to_json(), partition=i, offset=10 + i) for i, e in enumerate(events)], BOUNDS
+        [message(e.to_json(), partition=i, offset=10 + i) for i, e in enumerate(events)]
     )
     assert [row["event_id"] for row in batch.rows] == [e.event_id for e in events]
     assert [(row["kafka_partition"], row["kafka_offset"]) for row in batch.rows] == [
@@ -84,7 +83,7 @@ def poison_values() -> dict[str, bytes | None]:
         "not json": b"{not json",
         "no value": None,
         "missing field": orjson.dumps({k: v for k, v in valid.items() if k != "player_id"}),
-        "score too high": orjson.dumps(valid | {"score": 1001}),
+        "score beyond the contract": orjson.dumps(valid | {"score": SAFE_INTEGER + 1}),
         "future version": orjson.dumps(valid | {"version": 2}),
     }
 
@@ -95,12 +94,12 @@ def poison_values() -> dict[str, bytes | None]:
         ("not json", "invalid_json"),
         ("no value", "invalid_json"),
         ("missing field", "invalid_fields"),
-        ("score too high", "score_out_of_bounds"),
+        ("score beyond the contract", "score_out_of_bounds"),
         ("future version", "unknown_version"),
     ],
 )
 def test_each_kind_of_poison_is_rejected_with_the_contracts_reason(name: str, reason: str) -> None:
-    batch = decode_batch([message(poison_values()[name], partition=5, offset=99)], BOUNDS)
+    batch = decode_batch([message(poison_values()[name], partition=5, offset=99)])
     assert batch.rows == []
     [rejection] = batch.rejections
     assert (rejection.topic, rejection.partition, rejection.offset) == (TOPIC, 5, 99)
@@ -115,11 +114,11 @@ def test_poison_is_skipped_without_losing_the_valid_events_around_it() -> None:
         message(good[0].to_json(), offset=0),
         message(poison["not json"], offset=1),
         message(good[1].to_json(), offset=2),
-        message(poison["score too high"], offset=3),
+        message(poison["score beyond the contract"], offset=3),
         message(poison["not json"], offset=4),
         message(good[2].to_json(), offset=5),
     ]
-    batch = decode_batch(messages, BOUNDS)
+    batch = decode_batch(messages)
     assert [row["score"] for row in batch.rows] == [1, 2, 3]
     assert [r.offset for r in batch.rejections] == [1, 3, 4]
     assert batch.rejected_by_reason() == {"invalid_json": 2, "score_out_of_bounds": 1}
@@ -127,15 +126,30 @@ def test_poison_is_skipped_without_losing_the_valid_events_around_it() -> None:
 
 def test_every_rejection_logs_a_warning_naming_topic_partition_offset_and_reason() -> None:
     with capture_logs() as logs:
-        decode_batch([message(b"[]", partition=2, offset=7)], BOUNDS)
+        decode_batch([message(b"[]", partition=2, offset=7)])
     [line] = logs
     assert line["log_level"] == "warning"
     assert (line["topic"], line["partition"], line["offset"]) == (TOPIC, 2, 7)
     assert line["reason"] == "invalid_fields"
 
 
+@pytest.mark.parametrize("score", [-SAFE_INTEGER, -1, 0, 10**12, SAFE_INTEGER])
+def test_every_score_within_the_contract_is_archived_whatever_the_bounds(score: int) -> None:
+    # No deployment's or board's bounds here: those are the ranker's, and may change.
+    batch = decode_batch([message(event(score=score).to_json())])
+    assert [row["score"] for row in batch.rows] == [score]
+    assert batch.rejections == []
+
+
+def test_a_score_beyond_the_contract_is_rejected_naming_the_limit() -> None:
+    batch = decode_batch([message(poison_values()["score beyond the contract"])])
+    [rejection] = batch.rejections
+    assert rejection.reason == "score_out_of_bounds"
+    assert "contract limits [-9007199254740991, 9007199254740991]" in rejection.detail
+
+
 def test_duplicates_in_a_batch_are_kept_for_the_database_to_skip() -> None:
     # The database decides what is a duplicate (it also knows earlier batches).
     score_event = event()
-    batch = decode_batch([message(score_event.to_json(), offset=o) for o in (1, 2)], BOUNDS)
+    batch = decode_batch([message(score_event.to_json(), offset=o) for o in (1, 2)])
     assert [row["event_id"] for row in batch.rows] == [score_event.event_id] * 2

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from leaderboard.core.boards import METADATA_MAX_BYTES, BoardDefinition, BoardSpec
+from leaderboard.core.boards import METADATA_MAX_BYTES, BoardDefinition, BoardSpec, board_bounds
+from leaderboard.core.events import SAFE_INTEGER, ScoreBounds
 
 
 def test_a_spec_defaults_to_today_s_boards() -> None:
@@ -29,6 +30,8 @@ def test_a_spec_defaults_to_today_s_boards() -> None:
         ({"colour": "red"}, "colour"),
         ({"score_min": 10, "score_max": 1}, "score_min 10 is above score_max 1"),
         ({"metadata": {"blob": "x" * METADATA_MAX_BYTES}}, "more than 4096"),
+        ({"score_min": -SAFE_INTEGER - 1}, r"score_min\n.*within the contract limits"),
+        ({"score_max": SAFE_INTEGER + 1}, r"score_max\n.*within the contract limits"),
     ],
 )
 def test_a_bad_spec_names_what_is_wrong(fields: dict[str, object], complaint: str) -> None:
@@ -53,3 +56,27 @@ def test_a_definition_round_trips_through_its_json() -> None:
 def test_a_definition_s_id_follows_the_leaderboard_id_pattern() -> None:
     with pytest.raises(ValidationError, match="id"):
         BoardDefinition(id="no spaces", title="x", revision=1, updated_at=datetime.now(UTC))
+
+
+def test_bounds_up_to_the_contract_limit_are_accepted() -> None:
+    spec = BoardSpec(title="Wide", score_min=-SAFE_INTEGER, score_max=SAFE_INTEGER)
+    assert (spec.score_min, spec.score_max) == (-SAFE_INTEGER, SAFE_INTEGER)
+
+
+DEPLOYMENT = ScoreBounds(1, 1000)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (None, DEPLOYMENT),
+        (BoardSpec(title="Plain"), DEPLOYMENT),
+        (BoardSpec(title="Wide", score_min=-5, score_max=10**12), ScoreBounds(-5, 10**12)),
+        (BoardSpec(title="Low", score_max=50), ScoreBounds(1, 50)),
+        (BoardSpec(title="High", score_min=500), ScoreBounds(500, 1000)),
+    ],
+)
+def test_a_board_s_bounds_fall_back_to_the_deployment_s_per_bound(
+    spec: BoardSpec | None, expected: ScoreBounds
+) -> None:
+    assert board_bounds(spec, DEPLOYMENT) == expected

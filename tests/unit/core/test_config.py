@@ -127,6 +127,17 @@ def test_non_integer_port_names_the_variable(monkeypatch: pytest.MonkeyPatch) ->
             "bad topic!",
             "LEADERBOARD_TOPIC_LEADERBOARD='bad topic!'",
         ),
+        (
+            "LEADERBOARD_SCORE_MAX",
+            str(2**53),
+            "LEADERBOARD_SCORE_MAX='9007199254740992' must be within the contract limits "
+            "[-9007199254740991, 9007199254740991]",
+        ),
+        (
+            "LEADERBOARD_SCORE_MIN",
+            str(-(2**53)),
+            "LEADERBOARD_SCORE_MIN='-9007199254740992' must be within the contract limits",
+        ),
     ],
 )
 def test_bad_values_are_explained(

@@ -5,11 +5,14 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from leaderboard.core.events import (
+    SAFE_INTEGER,
     InvalidEventError,
     LeaderboardSnapshot,
     ScoreBounds,
+    ScoreEvent,
     SnapshotEntry,
     decode_score_event,
 )
@@ -81,6 +84,41 @@ def test_invalid_events_are_rejected_with_a_reason(
 def test_bounds_are_configurable() -> None:
     raw = encode(event_dict(score=5_000_000))
     assert decode_score_event(raw, ScoreBounds(1, 10_000_000)).score == 5_000_000
+
+
+@pytest.mark.parametrize("score", [-SAFE_INTEGER, 0, SAFE_INTEGER])
+def test_without_bounds_every_score_within_the_contract_is_accepted(score: int) -> None:
+    assert decode_score_event(encode(event_dict(score=score)), None).score == score
+
+
+@pytest.mark.parametrize("score", [SAFE_INTEGER + 1, -SAFE_INTEGER - 1, 10**30])
+@pytest.mark.parametrize("bounds", [None, BOUNDS])
+def test_a_score_beyond_the_contract_is_out_of_bounds_naming_the_limit(
+    score: int, bounds: ScoreBounds | None
+) -> None:
+    # orjson encodes 64-bit integers only: the score goes in as text.
+    raw = encode(event_dict(score=0)).replace(b'"score":0', f'"score":{score}'.encode())
+    with pytest.raises(InvalidEventError) as caught:
+        decode_score_event(raw, bounds)
+    assert caught.value.reason == "score_out_of_bounds"
+    assert caught.value.detail == (
+        f"score {score} is outside the contract limits "
+        "[-9007199254740991, 9007199254740991] (2**53 - 1)"
+    )
+
+
+def test_a_score_beyond_the_contract_with_another_problem_is_invalid_fields() -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        decode_score_event(encode(event_dict(score=SAFE_INTEGER + 1, player_id=...)), None)
+    assert caught.value.reason == "invalid_fields"
+    assert "score: Input should be within the contract limits" in caught.value.detail
+    assert "player_id: Field required" in caught.value.detail
+
+
+def test_an_event_beyond_the_contract_cannot_be_built() -> None:
+    fields = orjson.loads(encode(event_dict(score=SAFE_INTEGER + 1)))
+    with pytest.raises(ValidationError, match="contract limits"):
+        ScoreEvent.model_validate(fields, strict=False)
 
 
 def test_snapshot_serialises_to_plain_json() -> None:

@@ -1,4 +1,5 @@
-"""The HTTP behaviour of the ingest app, with a small fake in place of the Kafka producer."""
+"""The HTTP behaviour of the ingest app, with small fakes in place of the Kafka producer and
+of the definitions topic."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import get_args
+from typing import Any, get_args
 
 import orjson
 import pytest
@@ -14,13 +15,18 @@ import structlog
 from fastapi.testclient import TestClient
 from pydantic.fields import FieldInfo
 
+from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.definitions import definition_key
 from leaderboard.core.errors import ConfigurationError, KafkaError
-from leaderboard.core.events import PlayerId, ScoreEvent
+from leaderboard.core.events import SAFE_INTEGER, PlayerId, ScoreEvent
 from leaderboard.core.logging import configure_logging
 from leaderboard.core.metrics import Metrics
 from leaderboard.ingest.admin import PLAYER_ID_PATTERN
 from leaderboard.ingest.app import create_app
 from leaderboard.ingest.settings import IngestSettings
+from tests.support.boards import board_definition
+from tests.support.kafka_fakes import FakeAssignedConsumer
+from tests.support.services import wait_for
 
 GAME_KEY = "game-key-0123456789abcdef"
 OLD_KEY = "old-key-0123456789abcdef"
@@ -53,9 +59,41 @@ class FakeSink:
         self.closed = True
 
 
+class Definitions:
+    """The definitions topic the app's feed reads: ``held`` is on it from the start; with
+    ``readable`` False the feed cannot read it (Kafka away: it never catches up)."""
+
+    def __init__(self) -> None:
+        self.held: list[BoardDefinition] = []
+        self.readable = True
+        self.consumer: FakeAssignedConsumer | None = None
+
+    def factory(self, config: dict[str, Any]) -> FakeAssignedConsumer:
+        topic = "leaderboard-definitions" if self.readable else "not-this-topic"
+        self.consumer = FakeAssignedConsumer(config, topic)
+        for definition in self.held:
+            self.push(definition)
+        return self.consumer
+
+    def push(self, definition: BoardDefinition) -> None:
+        assert self.consumer is not None
+        self.consumer.push(definition.to_json(), key=definition_key(definition.id))
+
+
 @pytest.fixture
 def sink() -> FakeSink:
     return FakeSink()
+
+
+@pytest.fixture
+def definitions() -> Definitions:
+    """Two boards: one with wider bounds than the deployment's, one with narrower."""
+    topic = Definitions()
+    topic.held = [
+        board_definition("wide", score_min=-100, score_max=SAFE_INTEGER),
+        board_definition("narrow", score_min=10, score_max=20),
+    ]
+    return topic
 
 
 @pytest.fixture
@@ -63,17 +101,27 @@ def metrics() -> Metrics:
     return Metrics("ingest")
 
 
-@pytest.fixture
-def client(sink: FakeSink, metrics: Metrics) -> Iterator[TestClient]:
+def make_client(sink: FakeSink, metrics: Metrics, definitions: Definitions) -> TestClient:
     settings = IngestSettings(
         ingest_api_keys=f"game:{GAME_KEY},old:{OLD_KEY}",
         ingest_disabled_keys="old",
         ingest_max_batch_events=5,
         score_max=1000,
     )
-    with TestClient(create_app(settings, metrics, sink=sink)) as test_client:
+    return TestClient(
+        create_app(settings, metrics, sink=sink, consumer_factory=definitions.factory)
+    )
+
+
+@pytest.fixture
+def client(sink: FakeSink, metrics: Metrics, definitions: Definitions) -> Iterator[TestClient]:
+    with make_client(sink, metrics, definitions) as test_client:
+        app: Any = test_client.app
+        assert app.state.board_feed.wait_caught_up(5)
         yield test_client
     assert sink.closed
+    assert definitions.consumer is not None
+    assert definitions.consumer.closed
 
 
 def event(**fields: object) -> dict[str, object]:
@@ -136,7 +184,83 @@ def test_invalid_events_are_422_with_field_errors(client: TestClient, sink: Fake
     assert answer.status_code == 422
     [error] = answer.json()["detail"]
     assert error["loc"] == ["body", 1, "score"]
-    assert error["msg"] == "score 0 is outside [1, 1000]"
+    assert error["msg"] == "score 0 is outside [1, 1000], the bounds of leaderboard 'global'"
+    assert not sink.sent
+
+
+def test_a_score_within_its_board_s_wider_bounds_is_accepted(
+    client: TestClient, sink: FakeSink
+) -> None:
+    batch = [event(leaderboard="wide", score=score) for score in (-100, 0, SAFE_INTEGER)]
+    answer = client.post("/api/scores", json=batch, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    assert [sent.score for sent in sink.sent] == [-100, 0, SAFE_INTEGER]
+
+
+def test_a_score_outside_its_board_s_narrower_bounds_is_422_naming_board_and_bounds(
+    client: TestClient, sink: FakeSink
+) -> None:
+    # 500 is within the deployment's bounds (1 to 1000), not within the board's.
+    answer = client.post("/api/scores", json=event(leaderboard="narrow", score=500), headers=AUTH)
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "score"], "score_out_of_bounds")
+    assert error["msg"] == "score 500 is outside [10, 20], the bounds of leaderboard 'narrow'"
+    assert error["ctx"] | {"detail": None} == {
+        "detail": None,
+        "leaderboard": "narrow",
+        "minimum": 10,
+        "maximum": 20,
+    }
+    assert not sink.sent
+
+
+def test_a_score_beyond_the_contract_is_422_naming_its_limits(client: TestClient) -> None:
+    answer = client.post(
+        "/api/scores", json=event(leaderboard="wide", score=SAFE_INTEGER + 1), headers=AUTH
+    )
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["type"] == "score_out_of_bounds"
+    assert "contract limits [-9007199254740991, 9007199254740991]" in error["msg"]
+
+
+def test_a_changed_definition_s_bounds_apply_within_2_seconds(
+    client: TestClient, definitions: Definitions
+) -> None:
+    wider = event(leaderboard="narrow", score=500)
+    assert client.post("/api/scores", json=wider, headers=AUTH).status_code == 422
+    definitions.push(board_definition("narrow", revision=2, score_max=1000))
+    wait_for(
+        lambda: client.post("/api/scores", json=wider, headers=AUTH).status_code == 202,
+        2,
+        "the new bounds of 'narrow' to apply",
+    )
+    unknown = event(leaderboard="undefined", score=500)
+    assert client.post("/api/scores", json=unknown, headers=AUTH).status_code == 202
+
+
+def test_until_the_definitions_are_read_scores_are_503_and_the_service_not_ready(
+    sink: FakeSink, metrics: Metrics, definitions: Definitions
+) -> None:
+    definitions.readable = False
+    with make_client(sink, metrics, definitions) as client:
+        given = str(uuid.UUID(int=9))
+        # Outside the deployment's bounds, within the board's it cannot know yet.
+        answer = client.post("/api/scores", json=event(event_id=given, score=5000), headers=AUTH)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
+        assert answer.json()["event_ids"] == [given]
+        assert answer.json()["detail"] == (
+            "the board definitions are not read from Kafka yet (topic 'leaderboard-definitions')"
+            "; resend the events with the same event_ids"
+        )
+        # Whatever does not depend on a board's bounds is still refused at once.
+        invalid = client.post("/api/scores", json=event(player_id="a b"), headers=AUTH)
+        assert invalid.status_code == 422
+        readiness = client.get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.json()["checks"]["definitions"]["ok"] is False
     assert not sink.sent
 
 
@@ -229,7 +353,8 @@ def test_docs_describe_the_body_the_keys_and_the_event_id_contract(client: TestC
     schema = client.get("/openapi.json").json()
     assert "same `event_id`s never counts a score twice" in schema["info"]["description"]
     score = schema["components"]["schemas"]["ScoreEventIn"]["properties"]["score"]
-    assert (score["minimum"], score["maximum"]) == (1, 1000)
+    assert (score["minimum"], score["maximum"]) == (-SAFE_INTEGER, SAFE_INTEGER)
+    assert "within the bounds of its board" in score["description"]
     body = schema["paths"]["/api/scores"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["oneOf"][1]["maxItems"] == 5
     assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

@@ -10,17 +10,27 @@ import pytest
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
-from leaderboard.core.events import ScoreBounds, ScoreEvent, decode_score_event
+from leaderboard.core.events import SAFE_INTEGER, ScoreBounds, ScoreEvent, decode_score_event
 from leaderboard.ingest.models import BOUNDS_CONTEXT, ScoreEventIn, parse_submission
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 BOUNDS = ScoreBounds(1, 1000)
+#: Boards defined with bounds of their own; any other board has ``BOUNDS``.
+BOARDS = {
+    "wide": ScoreBounds(-50, 10**12),
+    "narrow": ScoreBounds(10, 20),
+    "unbounded": ScoreBounds(-SAFE_INTEGER, SAFE_INTEGER),
+}
 EVENT_ID = "5b0e7c1e-2f8e-4d8e-9a53-6f1c2b1f9e10"
+
+
+def bounds_of(board: str) -> ScoreBounds:
+    return BOARDS.get(board, BOUNDS)
 
 
 def parse(body: object, *, max_events: int = 10) -> list[ScoreEvent]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return parse_submission(raw, bounds=BOUNDS, max_events=max_events, now=NOW)
+    return parse_submission(raw, bounds=bounds_of, max_events=max_events, now=NOW)
 
 
 def errors(body: object, **kwargs: int) -> list[dict]:
@@ -79,15 +89,57 @@ def test_a_retried_event_keeps_its_id() -> None:
     assert parse(body)[0].event_id == parse(body)[0].event_id == uuid.UUID(EVENT_ID)
 
 
-def test_score_bounds_errors_name_the_field_and_the_bounds() -> None:
+def test_score_bounds_errors_name_the_field_the_board_and_its_bounds() -> None:
     [low] = errors({"player_id": "p1", "score": 0})
     assert low["loc"] == ("body", "score")
     assert low["type"] == "score_out_of_bounds"
-    assert low["msg"] == "score 0 is outside [1, 1000]"
-    assert (low["ctx"]["minimum"], low["ctx"]["maximum"]) == (1, 1000)
+    assert low["msg"] == "score 0 is outside [1, 1000], the bounds of leaderboard 'global'"
+    assert (low["ctx"]["leaderboard"], low["ctx"]["minimum"], low["ctx"]["maximum"]) == (
+        "global",
+        1,
+        1000,
+    )
     [high] = errors([{"player_id": "p1", "score": 1}, {"player_id": "p1", "score": 1001}])
     assert high["loc"] == ("body", 1, "score")
-    assert high["msg"] == "score 1001 is outside [1, 1000]"
+    assert high["msg"] == "score 1001 is outside [1, 1000], the bounds of leaderboard 'global'"
+
+
+def test_each_score_is_checked_against_its_own_board_s_bounds() -> None:
+    accepted = parse(
+        [
+            {"leaderboard": "wide", "player_id": "p1", "score": -50},
+            {"leaderboard": "wide", "player_id": "p1", "score": 10**12},
+            {"leaderboard": "narrow", "player_id": "p1", "score": 15},
+            {"leaderboard": "weekly", "player_id": "p1", "score": 1000},
+        ]
+    )
+    assert [event.score for event in accepted] == [-50, 10**12, 15, 1000]
+    refused = errors(
+        [
+            {"leaderboard": "wide", "player_id": "p1", "score": 10**12 + 1},
+            {"leaderboard": "narrow", "player_id": "p1", "score": 9},
+            {"leaderboard": "wide", "player_id": "p1", "score": 0},
+            {"leaderboard": "weekly", "player_id": "p1", "score": 0},
+        ]
+    )
+    assert [(error["loc"][1], error["ctx"]["leaderboard"]) for error in refused] == [
+        (0, "wide"),
+        (1, "narrow"),
+        (3, "weekly"),
+    ]
+    assert refused[1]["msg"] == "score 9 is outside [10, 20], the bounds of leaderboard 'narrow'"
+
+
+@pytest.mark.parametrize("score", [SAFE_INTEGER + 1, -SAFE_INTEGER - 1])
+def test_a_score_beyond_the_contract_names_its_limits(score: int) -> None:
+    [error] = errors({"leaderboard": "unbounded", "player_id": "p1", "score": score})
+    assert (error["loc"], error["type"]) == (("body", "score"), "score_out_of_bounds")
+    assert "contract limits [-9007199254740991, 9007199254740991]" in error["msg"]
+
+
+def test_an_invalid_board_is_refused_for_itself_not_for_its_bounds() -> None:
+    [error] = errors({"leaderboard": "a b", "player_id": "p1", "score": 0})
+    assert error["loc"] == ("body", "leaderboard")
 
 
 def test_another_version_is_rejected_with_a_clear_message() -> None:
