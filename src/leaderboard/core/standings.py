@@ -21,7 +21,9 @@ from leaderboard.core.keys import RedisKeys
 #: since the epoch, in 53 bits, keeping as many of its high bits as the integer part leaves
 #: free in a double. Redis then ranks equal scores by reach with one sorted-set score.
 REACH_BITS: Final = 53
-REACH_LAST: Final = 2**REACH_BITS - 1  # microseconds since 1970: the year 2255
+REACH_LAST: Final = 2**REACH_BITS - 1
+#: The latest reach time kept (the year 2223): codes up to it have 16 digits without padding.
+_LATEST_MICROS: Final = REACH_LAST - 10**15
 _REACH_SPAN: Final = float(2**REACH_BITS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -40,12 +42,12 @@ end
 
 
 def reach_code(reached_at: datetime) -> str:
-    """The reach of a score reached at ``reached_at`` (clamped to [1970, 2255]): 16
+    """The reach of a score reached at ``reached_at`` (clamped to [1970, 2223]): 16
     digits, higher for an earlier time, so codes compare as strings and as numbers."""
     micros = (reached_at - _EPOCH) // _MICROSECOND
-    if not 0 <= micros <= REACH_LAST:  # per event in the ranker: the usual case is one test
-        micros = min(max(micros, 0), REACH_LAST)
-    return f"{REACH_LAST - micros:016d}"
+    if not 0 <= micros <= _LATEST_MICROS:  # per event in the ranker: usually one test
+        micros = min(max(micros, 0), _LATEST_MICROS)
+    return str(REACH_LAST - micros)  # str(): twice as fast as a zero-padded format
 
 
 def stored_score(score: int, reached: datetime, sort: Sort = "desc") -> float:
