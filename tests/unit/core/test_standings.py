@@ -5,9 +5,11 @@ Redis in tests/integration/test_standings.py and test_ranker_apply.py)."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic_core import TzInfo
 
 from leaderboard.core.events import SnapshotEntry
 from leaderboard.core.keys import RedisKeys
@@ -125,3 +127,20 @@ def test_rows_are_ranked_from_the_first_rank_given() -> None:
     assert parse_rows(row("cy", 3, "Cy"), first_rank=12) == [
         SnapshotEntry(rank=12, player_id="cy", display_name="Cy", score=3)
     ]
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [UTC, TzInfo(7200), TzInfo(-19800), timezone(timedelta(hours=-5)), ZoneInfo("Europe/Berlin")],
+)
+def test_a_reach_is_the_same_instant_in_every_time_zone(zone: tzinfo) -> None:
+    # Decoded events carry pydantic's TzInfo; Berlin's offset changes on 2026-03-29.
+    for instant in (
+        T0,
+        datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC),
+        T0 + timedelta(days=90),
+    ):
+        assert reach_code(instant.astimezone(zone)) == reach_code(instant)
+        assert reach_code(instant.astimezone(zone) + timedelta(microseconds=1)) < reach_code(
+            instant
+        )
