@@ -10,7 +10,8 @@ of its own, all removed at the end:
    default batch size, check every player's total in Redis, then run the per-event
    baseline of the original design on a prefix of the same topic; ``--ranker-rounds``
    times (the dedup window's memory is measured after the first drain), then one drain
-   per other batch size;
+   per other batch size, then ``--operator-rounds`` rounds of one drain per operator
+   (``sum``, ``best``, ``latest``), interleaved;
 3. archiver rounds, the same way: drain into the schema and check the row count, then
    the archiver's baseline;
 4. measure the dedup script's cost per event on a private redis-server.
@@ -40,6 +41,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from leaderboard.archiver.migrate import upgrade
+from leaderboard.core.boards import Operator
 from leaderboard.core.config import load_settings
 from leaderboard.core.database import database_url
 from leaderboard.core.kafka import admin_config
@@ -53,6 +55,9 @@ from tests.bench.measure import Drain, load_average, machine_info
 from tests.bench.workload import generate, prefill
 
 log = get_logger("tests.bench.pipeline")
+
+#: The board operators compared side by side.
+OPERATORS: tuple[Operator, ...] = ("sum", "best", "latest")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -91,6 +96,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             default=default,
             help=f"{service} drains at the headline batch size, each followed by its baseline",
         )
+    parser.add_argument(
+        "--operator-rounds",
+        type=rounds,
+        default=2,
+        help="rounds of one ranker drain per operator (sum, best, latest), interleaved",
+    )
     parser.add_argument(
         "--baseline-events", type=int, default=50_000, help="events for each baseline run"
     )
@@ -245,13 +256,20 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
         lambda size, first: drains.drain_ranker(context, workload, size, inspect_dedup=first),
         lambda: baselines.ranker_baseline(context, limit, seconds),
     )
-    # One drain per other operator at the headline batch size (sum: the rounds above).
-    by_operator = {
-        operator: drains.drain_ranker(
-            context, workload, args.ranker_batch_sizes[0], inspect_dedup=False, operator=operator
-        )
-        for operator in ("best", "latest")
-    }
+    # The operators side by side at the headline batch size, interleaved so that what
+    # drifts over a run (the machine, Redis's append-only file) weighs on each alike.
+    by_operator: dict[str, list[drains.ServiceResult]] = {op: [] for op in OPERATORS}
+    for _ in range(args.operator_rounds):
+        for operator in OPERATORS:
+            by_operator[operator].append(
+                drains.drain_ranker(
+                    context,
+                    workload,
+                    args.ranker_batch_sizes[0],
+                    inspect_dedup=False,
+                    operator=operator,
+                )
+            )
     archiver = measure_rounds(
         args.archiver_rounds,
         args.archiver_batch_sizes,

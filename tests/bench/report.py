@@ -122,19 +122,25 @@ def figures(
     archiver: Rounds,
     micro: dict[str, Any],
     window: int,
-    by_operator: dict[str, ServiceResult],
+    by_operator: dict[str, list[ServiceResult]],
 ) -> dict[str, Any]:
     out = ranker.figures("ranker") | archiver.figures("archiver")
-    out["ranker_events_per_s_by_operator"] = {"sum": round(ranker.rate)} | {
-        operator: round(result.drain.rate) for operator, result in by_operator.items()
+    out["ranker_events_per_s_by_operator"] = {
+        operator: round(statistics.median(result.drain.rate for result in results))
+        for operator, results in by_operator.items()
+    }
+    out["ranker_operator_rounds"] = {
+        operator: [round(result.drain.rate) for result in results]
+        for operator, results in by_operator.items()
     }
     out["targets"] = TARGETS
     out["targets_met"] = {name: (out[name] or 0) >= target for name, target in TARGETS.items()}
     out["runs"] = (
         ranker.runs("ranker")
         | {
-            f"ranker-{operator}-{result.batch_size}": _service_run(result)
-            for operator, result in by_operator.items()
+            f"ranker-{operator}-{result.batch_size} #{n}": _service_run(result)
+            for operator, results in by_operator.items()
+            for n, result in enumerate(results, 1)
         }
         | archiver.runs("archiver")
     )
@@ -192,7 +198,11 @@ def render(results: dict[str, Any]) -> str:
         met = "met" if results["targets_met"][name] else "MISSED"
         lines.append(f"{name} (median): {value:,} (target >= {target:,}): {met}")
     for operator, rate in results["ranker_events_per_s_by_operator"].items():
-        lines.append(f"ranker on {operator} boards: {_n(rate)} events/s")
+        rounds = ", ".join(_n(r) for r in results["ranker_operator_rounds"][operator])
+        lines.append(
+            f"ranker on {operator} boards (median of drains interleaved by operator): "
+            f"{_n(rate)} events/s ({rounds})"
+        )
     for name in ("ranker", "archiver"):
         pairs = "; ".join(
             f"{_n(r['events_per_s'])} / {_n(r['baseline_events_per_s'])} = {r['vs_baseline']}x"
