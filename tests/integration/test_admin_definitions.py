@@ -28,6 +28,7 @@ from tests.support.admin_api import (
     ingest_env,
     new_topic,
     records_of,
+    running_ingest,
     topic_records,
 )
 from tests.support.services import ServiceProcess, free_port, http_status, wait_for
@@ -70,13 +71,8 @@ def start_ingest(
 def client(
     stack: DevstackSettings, schema: str, topic: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx2.Client]:
-    service = ServiceProcess(
-        "ingest", ingest_env(stack, schema, topic), tmp_path_factory.mktemp("admin")
-    )
-    service.start().wait_ready()
-    with httpx2.Client(base_url=service.base_url, timeout=15) as http:
+    with running_ingest(ingest_env(stack, schema, topic), tmp_path_factory.mktemp("admin")) as http:
         yield http
-    service.close()
 
 
 def board() -> str:

@@ -34,6 +34,7 @@ from tests.support.admin_api import (
     audit_rows,
     ingest_env,
     records_of,
+    running_ingest,
 )
 from tests.support.pipeline import isolated_settings
 from tests.support.services import ServiceProcess, free_port
@@ -72,11 +73,8 @@ def client(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[httpx2.Client]:
     env = ingest_env(settings, schema, settings.topic_leaderboard_definitions)
-    service = ServiceProcess("ingest", env, tmp_path_factory.mktemp("admin-standings"))
-    service.start().wait_ready()
-    with httpx2.Client(base_url=service.base_url, timeout=15) as http:
+    with running_ingest(env, tmp_path_factory.mktemp("admin-standings")) as http:
         yield http
-    service.close()
 
 
 def board() -> str:

@@ -19,9 +19,9 @@ import pytest
 
 from leaderboard.core.events import SAFE_INTEGER
 from leaderboard.devstack.settings import DevstackSettings
-from tests.support.admin_api import ADMIN, SCORES, ingest_env
+from tests.support.admin_api import ADMIN, SCORES, ingest_env, running_ingest
 from tests.support.pipeline import isolated_settings
-from tests.support.services import ServiceProcess, wait_for
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +40,8 @@ def client(
 ) -> Iterator[httpx2.Client]:
     env = ingest_env(settings, schema, settings.topic_leaderboard_definitions)
     assert (settings.score_min, settings.score_max) == (1, 1_000_000)
-    service = ServiceProcess("ingest", env, tmp_path_factory.mktemp("ingest-bounds"))
-    service.start().wait_ready()
-    with httpx2.Client(base_url=service.base_url, timeout=15) as http:
+    with running_ingest(env, tmp_path_factory.mktemp("ingest-bounds")) as http:
         yield http
-    service.close()
 
 
 def board() -> str:

@@ -7,8 +7,12 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx2
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, text
@@ -17,7 +21,7 @@ from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.kafka import admin_config, consumer_config
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
 from tests.support.database import schema_env
-from tests.support.services import settings_env
+from tests.support.services import ServiceProcess, settings_env
 
 ADMIN_KEY = secrets.token_urlsafe(24)
 SCORE_KEY = secrets.token_urlsafe(24)
@@ -51,6 +55,18 @@ def ingest_env(
         **schema_env(schema),
         **extra,
     }
+
+
+@contextmanager
+def running_ingest(env: dict[str, str], workdir: Path) -> Iterator[httpx2.Client]:
+    """An ingest process with ``env`` (``ingest_env``), ready, and a client of its API."""
+    service = ServiceProcess("ingest", env, workdir)
+    service.start().wait_ready()
+    try:
+        with httpx2.Client(base_url=service.base_url, timeout=15) as http:
+            yield http
+    finally:
+        service.close()
 
 
 def topic_records(settings: LeaderboardSettings, topic: str) -> list[tuple[str, bytes | None]]:
