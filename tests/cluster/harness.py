@@ -80,16 +80,21 @@ def secret_value(name: str, key: str, namespace: str = NAMESPACE) -> str:
     return base64.b64decode(data[key]).decode()
 
 
+#: Seconds (one attempt each) that ``pod_log`` asks for a restarted container's log.
+LOG_ATTEMPTS = 60
+
+
 def pod_log(namespace: str, pod: str, container: str, restarted: bool) -> str:
     """The container's log: the crashed run's when it restarted, else the current one's.
 
     Just after a restart the kubelet may serve neither the previous log nor the new run's
-    yet ("unable to retrieve container logs"): both are asked for again for a few seconds
-    (the new run crashes the same way, so either tells what went wrong).
+    yet ("unable to retrieve container logs", seen for over 15 s while the new run waits
+    out its back-off): both are asked for again for up to a minute, by when the new run
+    has started and crashed the same way, so either tells what went wrong.
     """
     args = ["logs", "-n", namespace, pod, "-c", container, "--tail=60"]
     result = kubectl(*args, check=False)
-    for _ in range(15):
+    for _ in range(LOG_ATTEMPTS):
         for extra in ([["--previous"]] if restarted else []) + [[]]:
             result = kubectl(*args, *extra, check=False)
             if result.returncode == 0 and result.stdout:
