@@ -81,23 +81,26 @@ def secret_value(name: str, key: str, namespace: str = NAMESPACE) -> str:
 
 
 #: Seconds (one attempt each) that ``pod_log`` asks for a restarted container's log.
-LOG_ATTEMPTS = 60
+LOG_ATTEMPTS = 30
+#: What the kubelet sends, as a successful log, for a run it no longer has.
+NO_LOG = "unable to retrieve container logs"
 
 
 def pod_log(namespace: str, pod: str, container: str, restarted: bool) -> str:
     """The container's log: the crashed run's when it restarted, else the current one's.
 
-    Just after a restart the kubelet may serve neither the previous log nor the new run's
-    yet ("unable to retrieve container logs", seen for over 15 s while the new run waits
-    out its back-off): both are asked for again for up to a minute, by when the new run
-    has started and crashed the same way, so either tells what went wrong.
+    Just after a restart the pod's status may still name a run the kubelet has already
+    removed (it keeps one dead run per container). For that run it answers successfully
+    with the text "unable to retrieve container logs for ...": both logs are asked for
+    again until one is a real log (the new run crashes the same way, so either tells
+    what went wrong).
     """
     args = ["logs", "-n", namespace, pod, "-c", container, "--tail=60"]
     result = kubectl(*args, check=False)
     for _ in range(LOG_ATTEMPTS):
         for extra in ([["--previous"]] if restarted else []) + [[]]:
             result = kubectl(*args, *extra, check=False)
-            if result.returncode == 0 and result.stdout:
+            if result.returncode == 0 and result.stdout and not result.stdout.startswith(NO_LOG):
                 return result.stdout
         time.sleep(1)
     return result.stdout or result.stderr
