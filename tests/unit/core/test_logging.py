@@ -4,7 +4,6 @@ import io
 import json
 import logging
 
-import pytest
 import structlog
 
 from leaderboard.core.logging import configure_logging, get_logger
@@ -13,17 +12,6 @@ from leaderboard.core.logging import configure_logging, get_logger
 class TerminalStream(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logger():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
 
 
 def lines(stream: io.StringIO) -> list[dict]:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from leaderboard.devstack.__main__ import local_admin_key, local_ingest_key, main
 from leaderboard.devstack.settings import DevstackSettings
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() configures logging onto pytest's captured streams; undo that afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

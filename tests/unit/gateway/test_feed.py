@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,14 +37,10 @@ def snapshot(board: str, version: int) -> LeaderboardSnapshot:
 
 
 @pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def log_stream() -> io.StringIO:
     stream = io.StringIO()
     configure_logging("gateway", fmt="json", stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return stream
 
 
 class Harness:

@@ -4,14 +4,12 @@ of the definitions topic."""
 from __future__ import annotations
 
 import io
-import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, get_args
 
 import orjson
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from pydantic.fields import FieldInfo
 
@@ -361,15 +359,10 @@ def test_docs_describe_the_body_the_keys_and_the_event_id_contract(client: TestC
 
 
 @pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def log_lines() -> io.StringIO:
     stream = io.StringIO()
     configure_logging("ingest", "DEBUG", "json", stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+    return stream
 
 
 def test_requests_are_logged_by_caller_name_and_keys_never(
