@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from leaderboard.core.events import (
     LeaderboardId,
@@ -19,6 +27,13 @@ from leaderboard.core.events import (
     ScoreBounds,
     ScoreFormat,
     Sort,
+)
+from leaderboard.core.periods import (
+    DEFAULT_GRACE_SECONDS,
+    MAX_GRACE_SECONDS,
+    Schedule,
+    check_reset,
+    check_timezone,
 )
 
 #: Largest ``metadata`` object, as compact JSON: definitions travel in every service's memory.
@@ -53,6 +68,14 @@ class BoardSpec(BaseModel):
     score_max: SafeInteger | None = None
     top_n: Annotated[int, Field(ge=1, le=TOP_N_MAX)] | None = None
     format: ScoreFormat = "integer"
+    #: ``none``, ``daily``, ``weekly`` (Monday), ``monthly`` or a cron expression of five
+    #: fields, in ``timezone``; ``starts_at``/``ends_at`` bound the board's window.
+    reset: Annotated[str, Field(max_length=100), AfterValidator(check_reset)] = "none"
+    timezone: Annotated[str, AfterValidator(check_timezone)] = "UTC"
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    #: Seconds after a period's end during which its late events still count.
+    grace: Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)] = DEFAULT_GRACE_SECONDS
 
     @field_validator("metadata")
     @classmethod
@@ -70,7 +93,13 @@ class BoardSpec(BaseModel):
             and self.score_min > self.score_max
         ):
             raise ValueError(f"score_min {self.score_min} is above score_max {self.score_max}")
+        self.schedule  # noqa: B018 (a window that ends before it starts raises here)
         return self
+
+    @property
+    def schedule(self) -> Schedule:
+        """Built (and checked) on each call: a hot path keeps its own."""
+        return Schedule(self.reset, self.timezone, self.starts_at, self.ends_at)
 
 
 class BoardDefinition(BoardSpec):

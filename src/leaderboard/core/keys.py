@@ -6,6 +6,24 @@ Every key carries one hash tag: one Redis Cluster slot (docs/architecture.md, "R
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+from leaderboard.core.periods import ALL_TIME
+
+#: Lua: the suffix of a period's keys (``RedisKeys.board``), for scripts that build the
+#: keys of every period a board has in Redis (``RedisKeys.periods``).
+PERIOD_SUFFIX_LUA: Final = """
+local function period_suffix(period)
+  if period == 'all' then return '' end
+  return ':' .. period
+end
+"""
+
+
+def period_suffix(period: str) -> str:
+    """What a period adds to a board's keys: nothing for the all-time period, so a board
+    keeps its keys when it has no schedule."""
+    return "" if period == ALL_TIME else f":{period}"
 
 
 @dataclass(frozen=True)
@@ -18,14 +36,24 @@ class RedisKeys:
     def tag(self) -> str:
         return "{" + self.prefix + "}"
 
-    def board(self, leaderboard: str) -> str:
-        """The sorted set of standings: player id -> ``core.standings.stored_score()``."""
-        return f"{self.tag}:standings:{leaderboard}"
+    def board(self, leaderboard: str, period: str = ALL_TIME) -> str:
+        """The sorted set of standings of one period: player id ->
+        ``core.standings.stored_score()``."""
+        return f"{self.tag}:standings:{leaderboard}{period_suffix(period)}"
 
-    def reached(self, leaderboard: str) -> str:
+    def reached(self, leaderboard: str, period: str = ALL_TIME) -> str:
         """Hash, on ``latest`` boards only: player id -> exact reach code of its value
         (``core.standings.reach_code``), which the stored score holds only approximately."""
-        return f"{self.tag}:reached:{leaderboard}"
+        return f"{self.tag}:reached:{leaderboard}{period_suffix(period)}"
+
+    def periods(self, leaderboard: str) -> str:
+        """Set: the ids of a board's periods that have keys in Redis (boards with a
+        schedule or a window; the all-time keys of other boards are not listed)."""
+        return f"{self.tag}:periods:{leaderboard}"
+
+    def closed(self) -> str:
+        """Set: ``<board>/<period>`` of every closed period (the ranker refuses its events)."""
+        return f"{self.tag}:closed"
 
     def names(self, leaderboard: str) -> str:
         return f"{self.tag}:names:{leaderboard}"

@@ -75,7 +75,7 @@ ResetQuery = Annotated[
     bool,
     Query(
         description="Reset the board with this change (one revision): needed to change "
-        "`operator` or `sort` of a board that has standings."
+        "`operator`, `sort`, `reset` or `timezone` of a board that has standings."
     ),
 ]
 
@@ -113,7 +113,8 @@ _INVALID: dict[int | str, dict[str, Any]] = {
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     status.HTTP_409_CONFLICT: {
         "model": Problem,
-        "description": "The change of `operator` or `sort` is refused: the board has "
+        "description": "The change of `operator`, `sort`, `reset` or `timezone` is refused: "
+        "the board has "
         "standings (ranked by the stored definition, or by the defaults when it has none). "
         "Nothing changed; repeat with `?reset=true` to reset the board with the change.",
     }
@@ -164,7 +165,8 @@ def _definition_routes(
         response_description="The board was changed (a new revision), or the stored "
         "definition is identical (same revision, nothing new stored).",
         summary="Create or change a board definition",
-        description="A change of `operator` or `sort` while the board has standings is "
+        description="A change of `operator`, `sort`, `reset` or `timezone` while the board "
+        "has standings is "
         "refused with 409 unless `reset=true`: then the board is reset with the change, in "
         "the same revision (see the reset route).",
     )

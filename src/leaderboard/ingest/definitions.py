@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.board_tables import admin_audit, leaderboard_revisions, leaderboards
-from leaderboard.core.boards import BoardDefinition, BoardSpec, Operator, Sort
+from leaderboard.core.boards import BoardDefinition, BoardSpec, Sort
 from leaderboard.core.database import create_postgres_engine
 from leaderboard.core.errors import DatabaseError
 from leaderboard.ingest.settings import IngestSettings
@@ -54,32 +54,41 @@ def plan_put(stored: BoardSpec | None, spec: BoardSpec) -> Change:
 
 #: How the ranker scores a board without a definition (``create`` mode): its standings
 #: were built this way.
-DEFAULT_OPERATOR: Operator = BoardSpec.model_fields["operator"].default
 DEFAULT_SORT: Sort = BoardSpec.model_fields["sort"].default
 
 
+#: What a board's standings were built by: a change of any of them needs a reset.
+SCORING_FIELDS = ("operator", "sort", "reset", "timezone")
+#: The spec of a board without a definition.
+_UNDEFINED = BoardSpec(title="-")
+
+
+def _scoring(spec: BoardSpec | None) -> dict[str, str]:
+    return {name: getattr(spec or _UNDEFINED, name) for name in SCORING_FIELDS}
+
+
 def changes_scoring(stored: BoardSpec | None, spec: BoardSpec) -> bool:
-    """Whether ``spec`` ranks with another operator or sort than the standings were built
-    with: the stored definition's, or the defaults for a board without one."""
-    held = (stored.operator, stored.sort) if stored else (DEFAULT_OPERATOR, DEFAULT_SORT)
-    return (spec.operator, spec.sort) != held
+    """Whether ``spec`` ranks with another operator or sort, or cuts periods by another
+    reset or time zone, than the standings were built with: the stored definition's, or
+    the defaults for a board without one."""
+    return _scoring(spec) != _scoring(stored)
 
 
 class StandingsConflictError(Exception):
     """A PUT would change how a board with standings ranks, without resetting it."""
 
     def __init__(self, board_id: str, stored: BoardSpec | None, spec: BoardSpec) -> None:
+        held, wanted = _scoring(stored), _scoring(spec)
+        was = ", ".join(f"{name} {value!r}" for name, value in held.items())
         if stored is None:
-            held = (
-                f"operator {DEFAULT_OPERATOR!r}, sort {DEFAULT_SORT!r}: the defaults of a board "
-                "without a definition"
-            )
-        else:
-            held = f"operator {stored.operator!r}, sort {stored.sort!r}"
+            was += ": the defaults of a board without a definition"
+        changes = ", ".join(
+            f"{name} {value!r}" for name, value in wanted.items() if held[name] != value
+        )
         super().__init__(
-            f"the board {board_id!r} has standings ({held}); changing to operator "
-            f"{spec.operator!r}, sort {spec.sort!r} would mix scores combined by two rules. "
-            "Add ?reset=true to clear the standings with this change, or keep operator and sort"
+            f"the board {board_id!r} has standings ({was}); changing to {changes} would mix "
+            "scores combined by two rules. Add ?reset=true to clear the standings with this "
+            f"change, or keep {', '.join(SCORING_FIELDS)}"
         )
 
 

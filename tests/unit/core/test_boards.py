@@ -16,6 +16,13 @@ def test_a_spec_defaults_to_today_s_boards() -> None:
     assert (spec.operator, spec.sort, spec.format) == ("sum", "desc", "integer")
     assert (spec.score_min, spec.score_max, spec.top_n) == (None, None, None)
     assert spec.metadata == {}
+    assert (spec.reset, spec.timezone, spec.starts_at, spec.ends_at, spec.grace) == (
+        "none",
+        "UTC",
+        None,
+        None,
+        300,
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,6 +39,14 @@ def test_a_spec_defaults_to_today_s_boards() -> None:
         ({"metadata": {"blob": "x" * METADATA_MAX_BYTES}}, "more than 4096"),
         ({"score_min": -SAFE_INTEGER - 1}, r"score_min\n.*within the contract limits"),
         ({"score_max": SAFE_INTEGER + 1}, r"score_max\n.*within the contract limits"),
+        ({"reset": "hourly"}, r"reset\n.*cron expression of 5 fields"),
+        ({"reset": "0 0 31 2 *"}, r"reset\n.*not a valid cron expression: Bad day-of-month"),
+        ({"reset": "* " * 60}, r"reset\n.*at most 100 characters"),
+        ({"timezone": "Europe/Atlantis"}, r"timezone\n.*not an IANA time zone"),
+        ({"grace": -1}, r"grace\n.*greater than or equal to 0"),
+        ({"grace": 7 * 86400 + 1}, r"grace\n.*less than or equal to 604800"),
+        ({"starts_at": "2026-12-02T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"}, "not before"),
+        ({"starts_at": "2026-12-02T00:00:00"}, r"starts_at\n.*timezone"),
     ],
 )
 def test_a_bad_spec_names_what_is_wrong(fields: dict[str, object], complaint: str) -> None:
@@ -47,6 +62,10 @@ def test_a_definition_round_trips_through_its_json() -> None:
         operator="best",
         sort="asc",
         format="time_ms",
+        reset="0 6 * * mon",
+        timezone="Europe/Berlin",
+        starts_at=datetime(2026, 12, 1, tzinfo=UTC),
+        grace=0,
         revision=3,
         updated_at=datetime(2026, 12, 2, tzinfo=UTC),
     )

@@ -47,10 +47,16 @@ def test_any_field_that_differs_is_an_update() -> None:
         assert plan_put(stored(SPEC), SPEC.model_copy(update=change)) is Change.UPDATED, change
 
 
-def test_only_another_operator_or_sort_changes_how_standings_rank() -> None:
+def test_only_another_operator_sort_reset_or_zone_changes_how_standings_rank() -> None:
     assert not changes_scoring(stored(SPEC), SPEC.model_copy(update={"title": "Laps", "top_n": 5}))
-    assert changes_scoring(stored(SPEC), SPEC.model_copy(update={"operator": "latest"}))
-    assert changes_scoring(stored(SPEC), SPEC.model_copy(update={"sort": "desc"}))
+    assert not changes_scoring(stored(SPEC), SPEC.model_copy(update={"grace": 0}))
+    for change in (
+        {"operator": "latest"},
+        {"sort": "desc"},
+        {"reset": "daily"},
+        {"timezone": "Europe/Berlin"},
+    ):
+        assert changes_scoring(stored(SPEC), SPEC.model_copy(update=change)), change
 
 
 def test_a_board_without_a_definition_was_ranked_by_the_defaults() -> None:
@@ -61,7 +67,7 @@ def test_a_board_without_a_definition_was_ranked_by_the_defaults() -> None:
 
 def test_the_conflict_names_both_rules_and_the_way_out() -> None:
     message = str(StandingsConflictError("laps", stored(SPEC), BoardSpec(title="Laps")))
-    assert "operator 'best', sort 'asc'" in message
-    assert "operator 'sum', sort 'desc'" in message
+    assert "operator 'best', sort 'asc', reset 'none', timezone 'UTC')" in message
+    assert "changing to operator 'sum', sort 'desc' would mix" in message
     assert "?reset=true" in message
     assert "without a definition" in str(StandingsConflictError("laps", None, SPEC))
