@@ -47,8 +47,8 @@ class RedisKeys:
         return f"{self.tag}:reached:{leaderboard}{period_suffix(period)}"
 
     def periods(self, leaderboard: str) -> str:
-        """Set: the ids of a board's periods that have keys in Redis (boards with a
-        schedule or a window; the all-time keys of other boards are not listed)."""
+        """Set: the ids of a board's periods that have keys of their own in Redis (never
+        ``all``: the all-time keys have no suffix and are always the board's)."""
         return f"{self.tag}:periods:{leaderboard}"
 
     def closed(self) -> str:
