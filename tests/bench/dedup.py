@@ -42,8 +42,8 @@ from tests.support.services import free_port, wait_for
 log = get_logger(__name__)
 
 _DEDUP_LOOKUPS = (
-    "local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)\n"
-    "local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)\n"
+    "local in_current = call_chunked('SMISMEMBER', KEYS[2], checked, CHUNK)\n"
+    "local in_previous = call_chunked('SMISMEMBER', KEYS[3], checked, CHUNK)\n"
 )
 _DEDUP_RECORD = "call_chunked('SADD', KEYS[2], fresh, CHUNK)\n"
 _REACHED_READ = "      local held = redis.call('HMGET', reached_key, unpack(list, s, e))\n"

@@ -10,6 +10,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from leaderboard.core.boards import Operator
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.standings import board_score, reach_code, reached_at, stored_score
@@ -492,6 +493,26 @@ def test_latest_tells_apart_events_closer_than_the_stored_reach_resolution(
     applier.apply([batch(0, 1, older, **{"global": latest})], NOW)
     assert scores(redis, keys) == {"ada": big + 1}
     assert redis.hget(keys.reached("global"), "ada") == reach_code(at(0.000_002)).encode()
+
+
+@pytest.mark.parametrize("operator", ["best", "latest"])
+def test_a_retried_event_on_an_idempotent_board_is_applied_again_and_changes_nothing(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys, operator: Operator
+) -> None:
+    board = {"global": Scoring(operator, "desc")}
+    retried = uuid.uuid4()
+    first = event("ada", 50, occurred_at=at(5), event_id=retried)
+    [one] = applier.apply([batch(0, 0, [first, first], **board)], NOW)
+    assert (one.applied, one.duplicates) == (1, 1)  # a repeat inside a batch still counts once
+    applier.apply([batch(0, 2, [event("ada", 70, occurred_at=at(6))], **board)], NOW)
+    # The window is not consulted for these boards: the retry is applied again, and the
+    # operator keeps the standing as it was.
+    [two] = applier.apply([batch(3, 0, [first], **board)], NOW + WINDOW)
+    assert (two.applied, two.duplicates) == (1, 0)
+    assert scores(redis, keys) == {"ada": 70}
+    # Its id is still recorded, so the board turned into a sum would not count it twice.
+    [three] = applier.apply([batch(3, 1, [first])], NOW + WINDOW)
+    assert three.duplicates == 1
 
 
 def test_best_keeps_the_highest_score_and_when_it_was_first_reached(

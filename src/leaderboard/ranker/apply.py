@@ -78,9 +78,12 @@ if next_offset and first < next_offset then
     end
   end
 end
-local numbers, boards_of, ids = {}, {}, {}
-local k, todo = 0, 0
+-- Only a sum board's ids are looked up in the dedup window: best and latest are
+-- idempotent (an event applied again changes nothing), so theirs need no lookup.
+local numbers, boards_of, ids, checked, checked_at = {}, {}, {}, {}, {}
+local k, todo, nchecked = 0, 0, 0
 for b = 1, nboards do
+  local sums = ARGV[operators_at + b] == 's'
   for _ = 1, tonumber(ARGV[counts_at + b]) do
     k = k + 1
     if not applied_before[k] then
@@ -88,6 +91,11 @@ for b = 1, nboards do
       numbers[todo] = k
       boards_of[todo] = b
       ids[todo] = ARGV[events_at + 4 * k - 2]
+      if sums then
+        nchecked = nchecked + 1
+        checked[nchecked] = ids[todo]
+        checked_at[todo] = nchecked
+      end
     end
   end
 end
@@ -95,8 +103,8 @@ end
 --    rest per player by the board's operator, keeping each player's newest display name.
 --    Scores arrive signed so that higher is better; a reach is a code of 16 digits,
 --    higher for an earlier time (docs/architecture.md, "Ties").
-local in_current = call_chunked('SMISMEMBER', KEYS[2], ids, CHUNK)
-local in_previous = call_chunked('SMISMEMBER', KEYS[3], ids, CHUNK)
+local in_current = call_chunked('SMISMEMBER', KEYS[2], checked, CHUNK)
+local in_previous = call_chunked('SMISMEMBER', KEYS[3], checked, CHUNK)
 -- A reset board counts only events from its reset on (a higher code is earlier).
 local board_ids = {}
 for b = 1, nboards do board_ids[b] = ARGV[6 + b] end
@@ -121,8 +129,8 @@ for b = 1, nboards do
 end
 local duplicates, before_reset, erased_numbers = 0, 0, {}
 for j, n in ipairs(numbers) do
-  local id = ids[j]
-  if in_current[j] == 1 or in_previous[j] == 1 or seen[id] then
+  local id, c = ids[j], checked_at[j]
+  if seen[id] or (c and (in_current[c] == 1 or in_previous[c] == 1)) then
     duplicates = duplicates + 1
   else
     seen[id] = true

@@ -15,12 +15,14 @@ class RankerMetrics:
         self.registry = registry
         self.applied = Counter(
             "leaderboard_ranker_events_applied_total",
-            "Score events added to a sorted set (each counted once).",
+            "Score events added to a sorted set (each counted once; on best and latest"
+            " boards a retry from outside the batch is applied again, changing nothing).",
             registry=registry,
         )
         self.duplicates = Counter(
             "leaderboard_ranker_events_duplicate_total",
-            "Score events skipped because their event_id was applied within the dedup window.",
+            "Score events skipped because their event_id was applied within the dedup window"
+            " (sum boards) or earlier in the same batch.",
             registry=registry,
         )
         self.already_applied = Counter(
