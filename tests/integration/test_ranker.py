@@ -177,6 +177,62 @@ def test_a_defined_board_takes_its_own_bounds_and_forgets_what_came_before_its_r
     )
 
 
+def test_a_scheduled_board_counts_each_event_in_its_period_until_the_grace_is_over(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    board = f"minutely-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    starts_at = now - timedelta(hours=1)
+    definition = board_definition(board, reset="* * * * *", starts_at=starts_at, grace=300)
+    define_boards(pipeline, [definition])
+    recent, in_grace = now, now - timedelta(minutes=3)
+    events = [
+        make_event("ada", 5, board, occurred_at=recent),
+        make_event("bob", 7, board, occurred_at=recent),
+        make_event("ada", 2, board, occurred_at=in_grace),  # its period ended < 300 s ago
+        make_event("cy", 9, board, occurred_at=now - timedelta(minutes=10)),  # grace over
+        make_event("dan", 1, board, occurred_at=starts_at - timedelta(seconds=1)),  # too early
+    ]
+    produce(pipeline, events)
+    ranker = rankers()
+
+    keys = RedisKeys(pipeline.redis_key_prefix)
+    periods = [definition.schedule.period_at(at) for at in (recent, in_grace)]
+    assert periods[0] is not None
+    assert periods[1] is not None
+    expected = {periods[0].id: {"ada": 5.0, "bob": 7.0}, periods[1].id: {"ada": 2.0}}
+
+    def standings() -> dict[str, dict[str, float]]:
+        return {
+            period: {
+                player.decode(): float(int(score))
+                for player, score in redis.zrange(keys.board(board, period), 0, -1, withscores=True)
+            }
+            for period in expected
+        }
+
+    wait_for(lambda: standings() == expected, 60, "each event in its period's standings")
+    assert redis.smembers(keys.periods(board)) == {p.encode() for p in expected}
+    dead = read_dead_letters(pipeline, 2)
+    assert {(dict(m.headers())["reason"].decode(), m.value()) for m in dead} == {
+        ("period_closed", events[3].to_json()),
+        ("outside_window", events[4].to_json()),
+    }
+    assert redis.zcard(keys.board(board)) == 0
+    wait_for(
+        lambda: (
+            metric_value(
+                ranker.metrics(),
+                "leaderboard_ranker_events_dead_lettered_total",
+                {"reason": "period_closed"},
+            )
+            == 1
+        ),
+        30,
+        "the late event to be counted as period_closed",
+    )
+
+
 def test_an_erased_players_events_are_dead_lettered_and_never_counted(
     pipeline: DevstackSettings, rankers, redis: Redis
 ) -> None:

@@ -583,3 +583,59 @@ def test_events_before_a_boards_reset_do_not_count(
     assert (result.applied, result.before_reset) == (2, 2)
     assert scores(redis, keys) == {"ada": 7}
     assert scores(redis, keys, "weekly") == {"cy": 2}
+
+
+def test_events_count_in_the_keys_of_their_period_and_the_period_is_listed(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    events = [
+        event("ada", 5, board="daily"),
+        event("bob", 7, board="daily"),
+        event("ada", 2, board="daily"),
+        event("cy", 1),  # an all-time board beside it
+    ]
+    piece = batch(0, 0, events)
+    piece.periods = {0: "2026-11-26", 1: "2026-11-27", 2: "2026-11-27"}
+    [result] = applier.apply([piece], NOW)
+    assert result.applied_per_board == {"daily": 3, "global": 1}
+    in_period = {
+        period: {
+            p.decode(): board_score(s)
+            for p, s in redis.zrange(keys.board("daily", period), 0, -1, withscores=True)
+        }
+        for period in ("2026-11-26", "2026-11-27")
+    }
+    assert in_period == {"2026-11-26": {"ada": 5}, "2026-11-27": {"bob": 7, "ada": 2}}
+    assert redis.zcard(keys.board("daily")) == 0  # nothing in the all-time keys
+    assert redis.smembers(keys.periods("daily")) == {b"2026-11-26", b"2026-11-27"}
+    assert scores(redis, keys) == {"cy": 1}
+    assert redis.exists(keys.periods("global")) == 0
+
+
+def test_a_closed_periods_events_are_refused_and_returned_for_the_dead_letters(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    redis.sadd(keys.closed(), "daily/2026-11-26")
+    piece = batch(0, 10, [event("ada", 5, board="daily"), event("bob", 7, board="daily")])
+    piece.periods = {10: "2026-11-26", 11: "2026-11-27"}
+    [result] = applier.apply([piece], NOW)
+    assert (result.applied, result.closed_offsets) == (1, [10])
+    assert redis.zcard(keys.board("daily", "2026-11-26")) == 0
+    assert redis.smembers(keys.periods("daily")) == {b"2026-11-27"}
+    # The offset moved past both: the refused event is the ranker's to dead-letter.
+    assert applier.stored_offsets([0]) == {0: 12}
+
+
+def test_a_window_board_without_resets_keeps_its_all_time_keys_and_can_be_closed(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    piece = batch(0, 0, [event("ada", 5, board="cup")])
+    piece.periods = {0: "all"}
+    applier.apply([piece], NOW)
+    assert scores(redis, keys, "cup") == {"ada": 5}
+    assert redis.exists(keys.periods("cup")) == 0  # the all-time keys are never listed
+    redis.sadd(keys.closed(), "cup/all")
+    late = batch(0, 1, [event("bob", 1, board="cup")])
+    late.periods = {1: "all"}
+    [result] = applier.apply([late], NOW)
+    assert (result.applied, result.closed_offsets) == (0, [1])

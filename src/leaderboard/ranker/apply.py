@@ -23,6 +23,7 @@ from leaderboard.core.boards import Operator, Sort
 from leaderboard.core.clients import RedisClient, RedisConnection
 from leaderboard.core.events import ScoreEvent
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import STORED_SCORE_LUA, reach_code
 
 APPLY_SCRIPT = (
@@ -57,7 +58,8 @@ end
 -- Where the sections of ARGV start (layout below the script).
 local counts_at = 6 + nboards
 local operators_at = 6 + 2 * nboards
-local offsets_at = 7 + 3 * nboards
+local periods_at = 6 + 3 * nboards
+local offsets_at = 7 + 4 * nboards
 local nnames = tonumber(ARGV[offsets_at + 1])
 local events_at = offsets_at + 2 + 2 * nnames
 local names_of = {}
@@ -109,6 +111,12 @@ local in_previous = call_chunked('SMISMEMBER', KEYS[3], checked, CHUNK)
 local board_ids = {}
 for b = 1, nboards do board_ids[b] = ARGV[6 + b] end
 local resets = call_chunked('HMGET', KEYS[5], board_ids, CHUNK)
+-- A closed period takes no more events (its final standings were read at the close).
+local closed = {}
+for b = 1, nboards do
+  local period = ARGV[periods_at + b]
+  closed[b] = period ~= '' and redis.call('SISMEMBER', KEYS[7], board_ids[b] .. '/' .. period) == 1
+end
 -- Players erased since the ranker last heard of erasures; none is the usual case.
 local any_erased = redis.call('SCARD', KEYS[6]) > 0
 local erased = {}
@@ -127,7 +135,7 @@ for b = 1, nboards do
   value[b], reach[b], moved[b], players[b], nplayers[b], names[b], applied[b] =
     {}, {}, {}, {}, 0, {}, 0
 end
-local duplicates, before_reset, erased_numbers = 0, 0, {}
+local duplicates, before_reset, erased_numbers, closed_numbers = 0, 0, {}, {}
 for j, n in ipairs(numbers) do
   local id, c = ids[j], checked_at[j]
   if seen[id] or (c and (in_current[c] == 1 or in_previous[c] == 1)) then
@@ -145,6 +153,8 @@ for j, n in ipairs(numbers) do
     local counted = false
     if resets[b] and r > resets[b] then
       before_reset = before_reset + 1
+    elseif closed[b] then
+      closed_numbers[#closed_numbers + 1] = n
     elseif is_erased(player) then
       erased_numbers[#erased_numbers + 1] = n
     elseif v == nil then
@@ -185,7 +195,7 @@ end
 --    append-only file stays small.
 call_chunked('SADD', KEYS[2], fresh, CHUNK)
 for b = 1, nboards do
-  local board, names_key, reached_key = KEYS[4 + 3 * b], KEYS[5 + 3 * b], KEYS[6 + 3 * b]
+  local board, names_key, reached_key = KEYS[4 + 4 * b], KEYS[5 + 4 * b], KEYS[6 + 4 * b]
   local op, list, count = ARGV[operators_at + b], players[b], nplayers[b]
   local vb, rb, mb = value[b], reach[b], moved[b]
   for s = 1, count, CHUNK do
@@ -250,29 +260,41 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], last + 1)
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
 call_chunked('SADD', KEYS[4], board_ids, CHUNK)
--- The offsets of the erased players' events, for the ranker to dead-letter.
-local erased_offsets = {}
-if #erased_numbers > 0 then
+for b = 1, nboards do
+  local period = ARGV[periods_at + b]
+  if applied[b] > 0 and period ~= '' and period ~= 'all' then
+    redis.call('SADD', KEYS[7 + 4 * b], period)
+  end
+end
+-- The offsets of the events of erased players and of closed periods, for the ranker to
+-- dead-letter.
+local erased_offsets, closed_offsets = {}, {}
+if #erased_numbers + #closed_numbers > 0 then
   local offsets, k = {}, 0
   for offset in string.gmatch(ARGV[offsets_at], '%d+') do
     k = k + 1
     offsets[k] = tonumber(offset)
   end
   for i, n in ipairs(erased_numbers) do erased_offsets[i] = offsets[n] end
+  for i, n in ipairs(closed_numbers) do closed_offsets[i] = offsets[n] end
 end
-local result = {1, next_offset or -1, duplicates, already, before_reset, erased_offsets}
-for b = 1, nboards do result[6 + b] = applied[b] end
+local result = {1, next_offset or -1, duplicates, already, before_reset, erased_offsets,
+  closed_offsets}
+for b = 1, nboards do result[7 + b] = applied[b] end
 return result
 """
 )
 # KEYS: 1 offsets hash, 2 current seen set, 3 previous seen set, 4 boards set, 5 resets
-#       hash, 6 erased players set, then per board b (1-based): 4+3b its sorted set, 5+3b
-#       its display names, 6+3b its reach codes (used on latest boards).
+#       hash, 6 erased players set, 7 closed periods set, then per board b (1-based), a
+#       board being one period of a leaderboard: 4+4b its sorted set, 5+4b the display
+#       names, 6+4b its reach codes (used on latest boards), 7+4b the leaderboard's
+#       periods set.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
 #       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
-#       then B board ids, then B event counts (the events come grouped by board, in
+#       then B leaderboard ids, then B event counts (the events come grouped by board, in
 #       offset order within a board), then B operators ('s' sum, 'b' best, 'l' latest),
-#       then the events' offsets comma-separated, then the number of display names N and
+#       then B period ids ('' for a leaderboard whose all-time period never closes), then
+#       the events' offsets comma-separated, then the number of display names N and
 #       N pairs (event number, name), then 4 per event: player id, score (negated on an
 #       ascending board), event id (16 raw bytes), reach code (core.standings). Per
 #       event only what every event needs: Redis parses each argument, and most events
@@ -304,6 +326,9 @@ class PartitionBatch:
     events: list[tuple[int, ScoreEvent]] = field(default_factory=list)  # (offset, event)
     #: How each board of the batch scores; a board not named here: ``DEFAULT_SCORING``.
     scoring: dict[str, Scoring] = field(default_factory=dict)
+    #: offset -> the id of the period its event counts in, for boards whose periods
+    #: close (``Schedule.closes``); other events count in the never-closing all-time.
+    periods: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -324,6 +349,8 @@ class ApplyResult:
     #: Offsets of events of players erased meanwhile (Redis knew before the ranker did):
     #: not counted, to be dead-lettered.
     erased_offsets: list[int] = field(default_factory=list)
+    #: Offsets of events of periods closed meanwhile: not counted, to be dead-lettered.
+    closed_offsets: list[int] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -349,7 +376,9 @@ def split(batch: PartitionBatch, size: int = MAX_SCRIPT_EVENTS) -> list[Partitio
     for start in range(0, len(batch.events), size):
         events = batch.events[start : start + size]
         last = events[-1][0] if start + size < len(batch.events) else batch.last_offset
-        pieces.append(PartitionBatch(batch.partition, first, last, events, batch.scoring))
+        pieces.append(
+            PartitionBatch(batch.partition, first, last, events, batch.scoring, batch.periods)
+        )
         first = last + 1
     return pieces
 
@@ -360,8 +389,9 @@ class PendingApply:
 
     batches: list[PartitionBatch]
     calls: list[tuple[list[str], list[ScriptArg]]]  # (keys, args) of each script
-    # Each script's boards, in the order it reports them, with their newest occurred_at.
-    boards_of: list[dict[str, datetime]]
+    # Each script's boards (leaderboard, period), in the order it reports them: the
+    # leaderboard id and its events' newest occurred_at.
+    boards_of: list[list[tuple[str, datetime]]]
     pieces: list[PartitionBatch] = field(default_factory=list)  # what each script applies
     sent_on: int | None = None  # the connection generation it was sent on; None: not sent
 
@@ -521,19 +551,22 @@ class BatchApplier:
 
     def _script_call(
         self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
-    ) -> tuple[list[str], list[ScriptArg], dict[str, datetime]]:
-        # One pass, per leaderboard: the offsets, the 3 arguments of each event, the
-        # events with a name (their number within the leaderboard's events, 1-based),
-        # and the newest event time (here rather than in a second pass over the events).
+    ) -> tuple[list[str], list[ScriptArg], list[tuple[str, datetime]]]:
+        # One pass, per board (a leaderboard's period): the offsets, the 4 arguments of
+        # each event, the events with a name (their number within the board's events,
+        # 1-based), and the newest event time (here rather than in a second pass).
         groups: dict[
-            str, tuple[list[int], list[ScriptArg], list[tuple[int, str]], list[datetime]]
+            tuple[str, str],
+            tuple[list[int], list[ScriptArg], list[tuple[int, str]], list[datetime]],
         ] = {}
         negated = {board for board, rule in batch.scoring.items() if rule.sort == "asc"}
+        periods = batch.periods
         for offset, event in batch.events:
             board = event.leaderboard
-            group = groups.get(board)
+            key = (board, periods.get(offset, "") if periods else "")
+            group = groups.get(key)
             if group is None:
-                group = groups[board] = ([], [], [], [event.occurred_at])
+                group = groups[key] = ([], [], [], [event.occurred_at])
             board_offsets, board_args, named, latest = group
             board_offsets.append(offset)
             board_args += (
@@ -554,18 +587,25 @@ class BatchApplier:
                 names += (len(offsets) + number, name)
             offsets += board_offsets
             event_args += board_args
-        by_board = {board: group[0] for board, group in groups.items()}
         keys = [
             self._offsets_key,
             *seen_keys,
             self._keys.boards(),
             self._keys.resets(),
             self._keys.erased(),
+            self._keys.closed(),
         ]
-        for board in by_board:
-            keys += (self._keys.board(board), self._keys.names(board), self._keys.reached(board))
+        for board, period in groups:
+            period_id = period or ALL_TIME
+            keys += (
+                self._keys.board(board, period_id),
+                self._keys.names(board),
+                self._keys.reached(board, period_id),
+                self._keys.periods(board),
+            )
         operators = [
-            OPERATOR_CODES[batch.scoring.get(board, DEFAULT_SCORING).operator] for board in by_board
+            OPERATOR_CODES[batch.scoring.get(board, DEFAULT_SCORING).operator]
+            for board, _ in groups
         ]
         header: list[ScriptArg] = [
             batch.partition,
@@ -573,23 +613,28 @@ class BatchApplier:
             batch.last_offset,
             (bucket + 2) * self._window,
             "1" if allow_gap else "0",
-            len(by_board),
-            *by_board,
-            *(len(entries) for entries in by_board.values()),
+            len(groups),
+            *(board for board, _ in groups),
+            *(len(group[0]) for group in groups.values()),
             *operators,
+            *(period for _, period in groups),
             ",".join(map(str, offsets)),
             len(names) // 2,
             *names,
         ]
-        newest = {board: group[3][0] for board, group in groups.items()}
-        return keys, header + event_args, newest
+        reported = [(board, group[3][0]) for (board, _), group in groups.items()]
+        return keys, header + event_args, reported
 
     @staticmethod
     def _result(
-        batch: PartitionBatch, reply: list[Any], boards: dict[str, datetime]
+        batch: PartitionBatch, reply: list[Any], boards: list[tuple[str, datetime]]
     ) -> ApplyResult:
         status, stored = int(reply[0]), int(reply[1])
         stored_next = None if stored < 0 else stored
+        newest: dict[str, datetime] = {}
+        for board, at in boards:
+            if board not in newest or at > newest[board]:
+                newest[board] = at
         if status <= 0:
             # -1: refused as a gap; 0: the whole batch was applied before.
             return ApplyResult(
@@ -599,20 +644,22 @@ class BatchApplier:
                 applied_per_board={},
                 duplicates=0,
                 already_applied=0 if status < 0 else len(batch.events),
-                newest_event_at={} if status < 0 else boards,
+                newest_event_at={} if status < 0 else newest,
             )
+        applied: dict[str, int] = {}
+        for (board, _), count in zip(boards, reply[7:], strict=True):
+            applied[board] = applied.get(board, 0) + int(count)
         return ApplyResult(
             batch.partition,
             gap=False,
             stored_next=stored_next,
-            applied_per_board={
-                board: int(count) for board, count in zip(boards, reply[6:], strict=True)
-            },
+            applied_per_board=applied,
             duplicates=int(reply[2]),
             already_applied=int(reply[3]),
             before_reset=int(reply[4]),
             erased_offsets=[int(offset) for offset in reply[5]],
-            newest_event_at=boards,
+            closed_offsets=[int(offset) for offset in reply[6]],
+            newest_event_at=newest,
         )
 
 
@@ -640,5 +687,6 @@ def merge_results(results: list[ApplyResult]) -> ApplyResult:
         already_applied=sum(result.already_applied for result in results),
         before_reset=sum(result.before_reset for result in results),
         erased_offsets=[offset for result in results for offset in result.erased_offsets],
+        closed_offsets=[offset for result in results for offset in result.closed_offsets],
         newest_event_at=newest,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from redis import Redis
@@ -30,6 +30,7 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
+from leaderboard.core.periods import Schedule
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import ServiceContext
 from leaderboard.ranker.apply import (
@@ -41,6 +42,7 @@ from leaderboard.ranker.apply import (
     Scoring,
 )
 from leaderboard.ranker.metrics import RankerMetrics
+from leaderboard.ranker.periods import PeriodFinder
 from leaderboard.ranker.settings import RankerSettings
 
 log = get_logger(__name__)
@@ -51,6 +53,8 @@ FLUSH_TIMEOUT_SECONDS = 30.0
 
 #: Why an erased player's event is refused (the detail names no player: it is logged).
 ERASED = InvalidEventError("erased_player", "the player was erased")
+#: Why an event of a period closed meanwhile is refused (Redis knew before the clock did).
+CLOSED = InvalidEventError("period_closed", "the period of its occurred_at was closed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,38 @@ class Rules:
     scoring: Scoring
     bounds: ScoreBounds
     reset_at: datetime | None  # events that occurred before it do not count
+    #: A board with a schedule or a window: which period an event counts in.
+    periods: PeriodFinder | None = None
+
+
+def period_of(rules: Rules, board: str, occurred_at: datetime, now: datetime) -> str | None:
+    """The id of the period an event counts in, None for the all-time standings of a
+    board whose period never closes; InvalidEventError outside the board's window or
+    after its period's grace."""
+    finder = rules.periods
+    if finder is None:
+        return None
+    period = finder.period_at(occurred_at)
+    if period is None:
+        schedule = finder.schedule
+        raise InvalidEventError(
+            "outside_window",
+            f"occurred_at {occurred_at.isoformat()} is outside the window of {board!r} "
+            f"(starts_at {_iso(schedule.starts_at)}, ends_at {_iso(schedule.ends_at)})",
+        )
+    if not finder.schedule.closes:
+        return None
+    if period.end is not None and now >= period.end + finder.grace:
+        raise InvalidEventError(
+            "period_closed",
+            f"period {period.id} of {board!r} ended at {period.end.isoformat()}; its grace "
+            f"of {finder.grace.total_seconds():.0f} s is over",
+        )
+    return period.id
+
+
+def _iso(moment: datetime | None) -> str:
+    return "none" if moment is None else moment.isoformat()
 
 
 class Ranker:
@@ -88,6 +124,8 @@ class Ranker:
         # Rewinds per partition so far: a batch started before its partition was rewound
         # was refused for the same gap, and must not rewind it a second time.
         self._rewinds: dict[int, int] = {}
+        # Per board with a schedule: the definition revision it was built for, and it.
+        self._finders: dict[str, tuple[int, PeriodFinder]] = {}
 
     def on_assign(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
         """Start each new partition where Redis says the next unapplied event is (waiting
@@ -117,6 +155,7 @@ class Ranker:
         rules: dict[str, Rules | InvalidEventError] = {}
         scoring: dict[str, Scoring] = {}
         before_reset = 0
+        now = utc_now()
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
@@ -140,6 +179,7 @@ class Ranker:
                 rule.bounds.check(event.score)
                 if self._erased.is_erased(event.player_id):
                     raise ERASED
+                period = period_of(rule, event.leaderboard, event.occurred_at, now)
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
@@ -148,6 +188,8 @@ class Ranker:
                 before_reset += 1
                 continue
             batch.events.append((offset, event))
+            if period is not None:
+                batch.periods[offset] = period
         self._metrics.before_reset.inc(before_reset)
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
@@ -165,7 +207,19 @@ class Ranker:
                 "unknown_leaderboard", f"leaderboard {board!r} has no definition"
             )
         bounds = board_bounds(definition, self._bounds)
-        return Rules(Scoring(definition.operator, definition.sort), bounds, definition.reset_at)
+        scoring = Scoring(definition.operator, definition.sort)
+        schedule = definition.schedule
+        if schedule == Schedule():
+            self._finders.pop(board, None)
+            return Rules(scoring, bounds, definition.reset_at)
+        held = self._finders.get(board)
+        if held is None or held[0] != definition.revision:
+            held = (
+                definition.revision,
+                PeriodFinder(schedule, timedelta(seconds=definition.grace)),
+            )
+            self._finders[board] = held
+        return Rules(scoring, bounds, definition.reset_at, held[1])
 
     def _complete(
         self,
@@ -181,7 +235,7 @@ class Ranker:
         if gaps:
             results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
 
-        self._dead_letter_erased(results, messages)
+        self._dead_letter_refused(results, messages)
         self._notify(results)
         remaining = self._producer.flush(FLUSH_TIMEOUT_SECONDS)
         if remaining:
@@ -255,18 +309,23 @@ class Ranker:
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
 
-    def _dead_letter_erased(
+    def _dead_letter_refused(
         self, results: list[ApplyResult], messages: list[ConsumedRecord]
     ) -> None:
-        """Dead-letter the events Redis refused for an erasure the ranker had not heard of."""
-        erased = {
-            (r.partition, offset) for r in results if not r.gap for offset in r.erased_offsets
-        }
-        if not erased:
+        """Dead-letter the events Redis refused for an erasure, or a period closed, that
+        the ranker had not heard of."""
+        refused: dict[tuple[int, int], InvalidEventError] = {}
+        for result in results:
+            if result.gap:
+                continue
+            refused.update(((result.partition, o), ERASED) for o in result.erased_offsets)
+            refused.update(((result.partition, o), CLOSED) for o in result.closed_offsets)
+        if not refused:
             return
         for message in messages:
-            if (message.partition(), message.offset()) in erased:
-                self._dead_letter(message, ERASED)
+            error = refused.get((message.partition(), message.offset()))
+            if error is not None:
+                self._dead_letter(message, error)
 
     def _dead_letter(self, message: ConsumedRecord, error: InvalidEventError) -> None:
         self._metrics.dead_lettered.labels(error.reason).inc()
