@@ -307,11 +307,18 @@ def test_moderation_removes_exactly_that_player_and_audits_every_request(
             "impossible lap",
             {
                 "removed": True,
+                "period": "all",
                 "score": 83456,
                 "reached_at": reached_at(stored_score(83456, REACHED, "asc")).isoformat(),
+                "periods": ["all"],
             },
         ),
-        ("ops", "ada", "impossible lap", {"removed": False, "score": None, "reached_at": None}),
+        (
+            "ops",
+            "ada",
+            "impossible lap",
+            {"removed": False, "period": "all", "score": None, "reached_at": None, "periods": []},
+        ),
     ]
     assert all(row.at is not None for row in rows)
 
