@@ -3,7 +3,8 @@ clears a board's standings, records its time in Redis and in a new revision, and
 the publisher; a change of operator or sort of a board with standings is refused unless
 it resets the board; a moderation removes exactly one player's standing and is audited;
 only admin keys may do either; scores never wait for Redis; an erasure removes a player
-from every board, the archive and the audit, and keeps only its hash.
+from every board, the archive and the audit, and keeps only its hash. On a board with
+periods, each of them covers every period the board has in Redis.
 
 The module uses a PostgreSQL schema, topics and a Redis key prefix of its own.
 """
@@ -20,10 +21,11 @@ import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
 
-from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.events import ChangeNotice
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import board_score, reach_code, reached_at, stored_score
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.ingest.standings import Standings
@@ -307,11 +309,18 @@ def test_moderation_removes_exactly_that_player_and_audits_every_request(
             "impossible lap",
             {
                 "removed": True,
+                "period": "all",
                 "score": 83456,
                 "reached_at": reached_at(stored_score(83456, REACHED, "asc")).isoformat(),
+                "periods": ["all"],
             },
         ),
-        ("ops", "ada", "impossible lap", {"removed": False, "score": None, "reached_at": None}),
+        (
+            "ops",
+            "ada",
+            "impossible lap",
+            {"removed": False, "period": "all", "score": None, "reached_at": None, "periods": []},
+        ),
     ]
     assert all(row.at is not None for row in rows)
 
@@ -506,3 +515,156 @@ def test_an_erasure_removes_the_player_everywhere_and_keeps_only_its_hash(
     assert (again.json()["already_erased"], again.json()["archived_events_deleted"]) == (True, 0)
     assert again.json()["erased_at"] == body["erased_at"]
     assert client.delete("/api/admin/players/not%20an%20id", headers=ADMIN).status_code == 422
+
+
+# -- boards with periods -----------------------------------------------------------------
+
+#: A daily board whose window is over: its live period is its last, whatever the day.
+SEASON = {
+    "title": "Two-day cup",
+    "reset": "daily",
+    "starts_at": "2026-01-01T00:00:00Z",
+    "ends_at": "2026-01-03T00:00:00Z",
+}
+FIRST_DAY, LAST_DAY = "2026-01-01", "2026-01-02"
+
+
+def keys_of(redis: Redis, keys: RedisKeys, board_id: str) -> list[str]:
+    """Every key of the board's standings in Redis, in any period."""
+    pattern = f"{keys.tag}:*:{board_id}*".replace("{", "\\{").replace("}", "\\}")
+    return sorted(key.decode() for key in redis.scan_iter(match=pattern))
+
+
+def test_a_reset_clears_every_period_of_a_board(
+    client: httpx2.Client, keys: RedisKeys, redis: Redis
+) -> None:
+    board_id, other = board(), board()
+    define(client, board_id, SEASON)
+    seed_standings(redis, keys, board_id, {"ada": (5, REACHED), "bob": (4, REACHED)})
+    seed_standings(redis, keys, board_id, {"ada": (3, REACHED)}, period=FIRST_DAY)
+    seed_standings(
+        redis,
+        keys,
+        board_id,
+        {"ada": (9, REACHED), "cyd": (8, REACHED)},
+        names={"ada": "Ada", "cyd": "Cyd"},
+        period=LAST_DAY,
+    )
+    redis.set(keys.snapshot(board_id), b"{}")
+    redis.set(keys.snapshot_version(board_id), 3)
+    seed_standings(redis, keys, other, {"ada": (7, REACHED)}, period=LAST_DAY)
+
+    answer = client.post(f"/api/admin/leaderboards/{board_id}/reset", headers=ADMIN)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["players_removed"] == 5  # standings, summed over the periods
+    # Only the snapshot version is left (versions keep growing for the gateways).
+    assert keys_of(redis, keys, board_id) == [keys.snapshot_version(board_id)]
+    assert redis.hget(keys.resets(), board_id) is not None
+    assert redis.zrange(keys.board(other, LAST_DAY), 0, -1) == [b"ada"]
+    assert redis.smembers(keys.periods(other)) == {LAST_DAY.encode()}
+
+
+def test_standings_only_in_a_period_still_need_a_reset_to_change_the_rule(
+    client: httpx2.Client, keys: RedisKeys, redis: Redis
+) -> None:
+    board_id = board()
+    define(client, board_id, SEASON)
+    url = f"/api/admin/leaderboards/{board_id}"
+    # A period listed without standings (its keys gone) is no standings.
+    redis.sadd(keys.periods(board_id), FIRST_DAY)
+    assert client.put(url, json=SEASON | {"operator": "best"}, headers=ADMIN).status_code == 200
+    seed_standings(redis, keys, board_id, {"ada": (9, REACHED)}, period=LAST_DAY)
+    assert not redis.exists(keys.board(board_id))
+
+    refused = client.put(url, json=SEASON, headers=ADMIN)
+    assert refused.status_code == 409, refused.text
+    assert "?reset=true" in refused.json()["detail"]
+
+    reset = client.put(url, params={"reset": "true"}, json=SEASON, headers=ADMIN)
+    assert reset.status_code == 200, reset.text
+    assert (reset.json()["operator"], reset.json()["reset_at"] is not None) == ("sum", True)
+    assert keys_of(redis, keys, board_id) == []
+
+
+def test_moderation_removes_the_player_from_every_period_and_answers_the_live_one(
+    client: httpx2.Client, keys: RedisKeys, redis: Redis, db: Engine
+) -> None:
+    board_id = board()
+    define(client, board_id, SEASON | {"sort": "asc"})
+    schedule = BoardSpec.model_validate(SEASON).schedule
+    assert schedule.live_period(datetime.now(UTC)).id == LAST_DAY
+    first, last = REACHED, REACHED + timedelta(hours=1)
+    seed_standings(
+        redis,
+        keys,
+        board_id,
+        {"ada": (700, first), "bob": (800, first), "cyd": (900, first)},
+        sort="asc",
+        names={"ada": "Ada", "bob": "Bob", "cyd": "Cyd"},
+        period=FIRST_DAY,
+    )
+    seed_standings(
+        redis,
+        keys,
+        board_id,
+        {"ada": (600, last), "bob": (650, last)},
+        sort="asc",
+        period=LAST_DAY,
+    )
+    url = f"/api/admin/leaderboards/{board_id}/players"
+
+    answer = client.delete(f"{url}/ada", params={"reason": "cheat"}, headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["removed"], body["score"]) == (True, 600)  # the last day's, not the first's
+    assert datetime.fromisoformat(body["reached_at"]) == reached_at(stored_score(600, last, "asc"))
+    for period, left in ((FIRST_DAY, {b"bob", b"cyd"}), (LAST_DAY, {b"bob"})):
+        assert set(redis.zrange(keys.board(board_id, period), 0, -1)) == left, period
+        assert redis.hexists(keys.reached(board_id, period), "bob")
+        assert not redis.hexists(keys.reached(board_id, period), "ada")
+    assert not redis.hexists(keys.names(board_id), "ada")
+
+    # Standings only in a past period: removed, with no live score to answer.
+    past = client.delete(f"{url}/cyd", params={"reason": "cheat"}, headers=ADMIN)
+    assert (past.json()["removed"], past.json()["score"], past.json()["reached_at"]) == (
+        True,
+        None,
+        None,
+    )
+    assert redis.zrange(keys.board(board_id, FIRST_DAY), 0, -1) == [b"bob"]
+
+    details = [row.detail for row in audit_rows(db, board_id) if row.action == "remove_player"]
+    assert [(d["period"], d["score"], sorted(d["periods"])) for d in details] == [
+        (LAST_DAY, 600, [FIRST_DAY, LAST_DAY]),
+        (LAST_DAY, None, [FIRST_DAY]),
+    ]
+
+
+def test_an_erasure_removes_the_player_from_every_period_of_every_board(
+    client: httpx2.Client, keys: RedisKeys, redis: Redis
+) -> None:
+    gone, kept = f"gone-{uuid.uuid4().hex[:8]}", f"kept-{uuid.uuid4().hex[:8]}"
+    seasonal, plain, past_only = board(), board(), board()
+    for period in (ALL_TIME, FIRST_DAY, LAST_DAY):
+        seed_standings(
+            redis, keys, seasonal, {gone: (5, REACHED), kept: (4, REACHED)}, period=period
+        )
+    seed_standings(redis, keys, plain, {gone: (5, REACHED), kept: (4, REACHED)})
+    seed_standings(redis, keys, past_only, {gone: (5, REACHED)}, period=FIRST_DAY)
+
+    answer = client.delete(f"/api/admin/players/{gone}", headers=ADMIN)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["boards"] == sorted([seasonal, plain, past_only])
+    for board_id, period in [
+        (seasonal, ALL_TIME),
+        (seasonal, FIRST_DAY),
+        (seasonal, LAST_DAY),
+        (plain, ALL_TIME),
+        (past_only, FIRST_DAY),
+    ]:
+        assert redis.zscore(keys.board(board_id, period), gone) is None, (board_id, period)
+        assert not redis.hexists(keys.reached(board_id, period), gone), (board_id, period)
+    assert redis.zscore(keys.board(seasonal, FIRST_DAY), kept) is not None
+    assert redis.zscore(keys.board(plain), kept) is not None

@@ -248,11 +248,12 @@ def _standings_routes(
         },
         summary="Reset a board: clear its standings now",
         description="Sets the definition's `reset_at` to now under a new revision (one "
-        "transaction, with an audit row), clears the board's standings, display names and "
-        "cached snapshot in Redis, publishes the definition and tells the publisher. "
-        "Events that occurred before `reset_at` never count on the board again; the "
-        "archive keeps every event. Each request is a new reset: a repeat leaves the "
-        "board empty as well (`players_removed` 0 unless scores arrived in between).",
+        "transaction, with an audit row), clears the board's standings in every period, "
+        "its display names and cached snapshot in Redis, publishes the definition and "
+        "tells the publisher. Events that occurred before `reset_at` never count on the "
+        "board again; the archive keeps every event. Each request is a new reset: a repeat "
+        "leaves the board empty as well (`players_removed` 0 unless scores arrived in "
+        "between).",
     )
     async def reset_leaderboard(
         board_id: BoardIdPath,
@@ -292,8 +293,9 @@ def _standings_routes(
             **_INVALID,
         },
         summary="Remove a player's standing from a board (moderation)",
-        description="Removes the player's score, its place and its display name from the "
-        "board in one Redis script, and records who, when, what and `reason` in the audit "
+        description="Removes the player's score and place in every period of the board, "
+        "and its display name, in one Redis script (the answer's `score` is its standing "
+        "in the board's live period), and records who, when, what and `reason` in the audit "
         "table. Idempotent: a repeat answers `removed: false` (and is audited too). Works "
         "for boards without a definition. The player's later events count again; the "
         "archive keeps every event.",
@@ -328,7 +330,7 @@ def _standings_routes(
         description="Records the player's hash in the suppression list, deletes its "
         "archived events and replaces its id by its hash in earlier audit rows (one "
         "PostgreSQL transaction), publishes the erasure to the erasures topic, then removes "
-        "its standings and display names from every board in Redis and tells the "
+        "its standings (in every period) and display names from every board in Redis and tells the "
         "publisher. From then on its events are dead-lettered with reason `erased_player` "
         "and never archived, also after a replay from Kafka. Idempotent: a repeat "
         "completes whatever a failure left undone and answers `already_erased: true`.",

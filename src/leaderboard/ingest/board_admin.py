@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
@@ -24,6 +24,7 @@ from leaderboard.core.errors import DatabaseError, KafkaError
 from leaderboard.core.events import ChangeNotice, LeaderboardChange, utc_now
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.web import shutdown_share
 from leaderboard.ingest.auth import Keyring
 from leaderboard.ingest.definitions import (
@@ -83,15 +84,18 @@ class Definitions:
         standings: Standings,
         notices_topic: str,
         erasure: tuple[ErasureStore, ErasureStandings, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """``erasure``: the PostgreSQL and Redis halves of player erasure and the erasures
-        topic (None: erasure is not served)."""
+        topic (None: erasure is not served); ``clock``: now, which decides a board's live
+        period."""
         self.store = store
         self.sink = sink
         self.topic = topic
         self.standings = standings
         self.notices_topic = notices_topic
         self.erasure = erasure
+        self.clock = clock
         self._lock = asyncio.Lock()
 
     async def put(
@@ -104,7 +108,7 @@ class Definitions:
                 spec,
                 actor,
                 reset=reset,
-                has_standings=lambda: self.standings.count(board_id) > 0,
+                has_standings=lambda: self.standings.has_standings(board_id),
             )
             if result.change is not Change.UNCHANGED:
                 log.info(
@@ -144,17 +148,25 @@ class Definitions:
     async def remove_player(
         self, board_id: str, player_id: str, actor: str, reason: str
     ) -> Removal | None:
-        """Remove a player's standing and audit the request (also when there was none);
-        None when the board is unknown (no definition and never ranked)."""
+        """Remove a player's standings in every period of the board and audit the request
+        (also when there were none); the removal reports its standing in the board's live
+        period. None when the board is unknown (no definition and never ranked)."""
         definition = await asyncio.to_thread(self.store.get, board_id)
-        sort = definition.sort if definition is not None else DEFAULT_SORT
-        removal = await asyncio.to_thread(self.standings.remove_player, board_id, player_id, sort)
+        if definition is None:
+            sort, live = DEFAULT_SORT, ALL_TIME
+        else:
+            sort, live = definition.sort, definition.schedule.live_period(self.clock()).id
+        removal = await asyncio.to_thread(
+            self.standings.remove_player, board_id, player_id, sort, live
+        )
         if definition is None and not removal.board_known and not removal.removed:
             return None
         detail = {
             "removed": removal.removed,
+            "period": live,
             "score": removal.score,
             "reached_at": None if removal.reached_at is None else removal.reached_at.isoformat(),
+            "periods": list(removal.periods),
         }
         try:
             await asyncio.to_thread(

@@ -18,27 +18,36 @@ from leaderboard.core.board_tables import ERASURE_LOCK, admin_audit, erased_play
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.errors import DatabaseError
 from leaderboard.core.keys import RedisKeys
+from leaderboard.ingest.standings import BOARD_PERIODS_LUA
 
 # The boards to visit come from the set of boards inside the script, so a board the ranker
-# creates meanwhile is either visited or never sees the player (it checks the erased set).
-# Their keys are built here from prefixes: all share the deployment's hash tag, hence one
-# Redis Cluster slot.
-ERASE_SCRIPT = """
+# creates meanwhile is either visited or never sees the player (it checks the erased set);
+# likewise each board's periods. Their keys are built here from prefixes: all share the
+# deployment's hash tag, hence one Redis Cluster slot.
+ERASE_SCRIPT = (
+    BOARD_PERIODS_LUA
+    + """
 redis.call('SADD', KEYS[1], ARGV[1])
 local touched = {}
 for _, board in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local ranked = redis.call('ZREM', ARGV[3] .. board, ARGV[2])
-  redis.call('HDEL', ARGV[4] .. board, ARGV[2])
+  local ranked = 0
+  for _, period in ipairs(periods_of(ARGV[6] .. board)) do
+    local suffix = period_suffix(period)
+    ranked = ranked + redis.call('ZREM', ARGV[3] .. board .. suffix, ARGV[2])
+    redis.call('HDEL', ARGV[4] .. board .. suffix, ARGV[2])
+  end
   local named = redis.call('HDEL', ARGV[5] .. board, ARGV[2])
-  if ranked == 1 or named == 1 then
+  if ranked > 0 or named == 1 then
     touched[#touched + 1] = board
   end
 end
 return touched
 """
+)
 # KEYS: 1 the erased set, 2 the set of boards. ARGV: 1 the player's Redis erasure key,
-# 2 the player id, 3-5 the key prefixes of boards' sorted sets, reach codes and names.
-# Returns the boards the player was on.
+# 2 the player id, 3-6 the key prefixes of boards' sorted sets, reach codes, names and
+# periods sets.
+# Returns the boards the player was on (in any period).
 
 # The archive's rows of one player, found through the (leaderboard, player_id) index: the
 # distinct boards by a loose index scan, then one index lookup per board.
@@ -155,7 +164,8 @@ class ErasureStandings:
         self._erase: Script = redis.register_script(ERASE_SCRIPT)
 
     def erase(self, player_id: str) -> list[str]:
-        """Mark the player erased and remove it from every board; the boards it was on."""
+        """Mark the player erased and remove it from every period of every board; the
+        boards it was on."""
         keys = self.keys
         reply = self._erase(
             keys=[keys.erased(), keys.boards()],
@@ -165,6 +175,7 @@ class ErasureStandings:
                 keys.board(""),
                 keys.reached(""),
                 keys.names(""),
+                keys.periods(""),
             ],
         )
         return sorted(board.decode() for board in reply)

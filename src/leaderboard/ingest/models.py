@@ -290,7 +290,8 @@ class BoardReset(BaseModel):
         "before it never count on this board again."
     )
     players_removed: int = Field(
-        description="Standings removed from Redis (0 when the board was already empty)."
+        description="Standings removed from Redis, summed over the board's periods (a "
+        "player ranked in two periods counts twice; 0 when the board was already empty)."
     )
     detail: str = Field(description="What the service did.")
 
@@ -321,14 +322,19 @@ class PlayerRemoved(BaseModel):
     id: str = Field(description="The board.")
     player_id: str
     removed: bool = Field(
-        description="True when a standing was removed; false when the player had none "
-        "(e.g. a repeated request). Audited either way."
+        description="True when a standing was removed, in any period of the board; false "
+        "when the player had none (e.g. a repeated request). Audited either way."
     )
-    score: int | None = Field(None, description="The removed score, in the board's sign.")
+    score: int | None = Field(
+        None,
+        description="The removed score in the board's live period (the current one; "
+        "before or after the board's window, its first or last), in the board's sign; "
+        "null when the player had none there.",
+    )
     reached_at: datetime | None = Field(
         None,
-        description="When the player reached the removed score, to the precision the "
-        'stored score keeps (docs/architecture.md, "Ties").',
+        description="When the player reached `score`, to the precision the stored score "
+        'keeps (docs/architecture.md, "Ties").',
     )
     reason: str
     detail: str = Field(description="What the service did.")

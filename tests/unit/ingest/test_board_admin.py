@@ -44,9 +44,10 @@ class Steps:
 
 
 class FakeStore:
-    def __init__(self, steps: Steps, defined: bool = True) -> None:
+    def __init__(self, steps: Steps, defined: bool = True, **spec: Any) -> None:
         self.steps = steps
         self.defined = defined
+        self.spec = spec  # fields of the stored definition beyond the defaults
         self.audited: list[dict[str, Any]] = []
 
     def reset(self, board_id: str, actor: str, reason: str | None) -> BoardDefinition | None:
@@ -61,7 +62,7 @@ class FakeStore:
         if not self.defined:
             return None
         return BoardDefinition(
-            id=board_id, title="Laps", sort="asc", revision=4, updated_at=RESET_AT
+            id=board_id, title="Laps", sort="asc", revision=4, updated_at=RESET_AT, **self.spec
         )
 
     def audit(self, actor: str, action: str, board_id: str, **fields: Any) -> None:
@@ -74,14 +75,16 @@ class FakeStandings:
         self.steps = steps
         self.removal = removal
         self.sorts: list[Sort] = []
+        self.live_periods: list[str] = []
 
     def reset(self, board_id: str, reset_at: datetime) -> int | None:
         self.steps.step("redis.reset", RedisConnectionError("refused"))
         return 3
 
-    def remove_player(self, board_id: str, player_id: str, sort: Sort) -> Removal:
+    def remove_player(self, board_id: str, player_id: str, sort: Sort, live_period: str) -> Removal:
         self.steps.step("redis.remove", RedisConnectionError("refused"))
         self.sorts.append(sort)
+        self.live_periods.append(live_period)
         return self.removal
 
 
@@ -98,18 +101,32 @@ class FakeSink:
         self.records += [(topic or DEFINITIONS, key, value) for key, value in records]
 
 
-REMOVED = Removal(board_known=True, removed=True, score=83456, reached_at=RESET_AT)
+REMOVED = Removal(
+    board_known=True, removed=True, score=83456, reached_at=RESET_AT, periods=("all",)
+)
 
 
 def admin(
-    steps: Steps, *, defined: bool = True, removal: Removal = REMOVED
+    steps: Steps,
+    *,
+    defined: bool = True,
+    removal: Removal = REMOVED,
+    now: datetime = RESET_AT,
+    **spec: Any,
 ) -> tuple[Definitions, FakeStore, FakeStandings, FakeSink]:
     store, standings, sink = (
-        FakeStore(steps, defined),
+        FakeStore(steps, defined, **spec),
         FakeStandings(steps, removal),
         FakeSink(steps),
     )
-    definitions = Definitions(store, sink, DEFINITIONS, standings, NOTICES)  # type: ignore[arg-type]
+    definitions = Definitions(
+        store,  # type: ignore[arg-type]
+        sink,
+        DEFINITIONS,
+        standings,  # type: ignore[arg-type]
+        NOTICES,
+        clock=lambda: now,
+    )
     return definitions, store, standings, sink
 
 
@@ -160,16 +177,57 @@ def test_a_removal_reads_the_board_s_sort_audits_then_notifies() -> None:
     steps = Steps()
     definitions, store, standings, _ = admin(steps)
     assert asyncio.run(definitions.remove_player("laps", "ada", "ops", "cheat")) == REMOVED
-    assert standings.sorts == ["asc"]
+    assert (standings.sorts, standings.live_periods) == (["asc"], ["all"])
     assert steps.done == ["redis.remove", "postgres.audit", "kafka.notices"]
     assert store.audited == [
         {
             "action": "remove_player",
             "player_id": "ada",
             "reason": "cheat",
-            "detail": {"removed": True, "score": 83456, "reached_at": RESET_AT.isoformat()},
+            "detail": {
+                "removed": True,
+                "period": "all",
+                "score": 83456,
+                "reached_at": RESET_AT.isoformat(),
+                "periods": ["all"],
+            },
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("now", "live"),
+    [
+        (datetime(2026, 5, 3, 21, 59, tzinfo=UTC), "2026-05-03"),  # 23:59 in Berlin
+        (datetime(2026, 5, 3, 22, 0, tzinfo=UTC), "2026-05-04"),
+        (datetime(2026, 4, 1, tzinfo=UTC), "2026-05-01"),  # before the window: its first
+        (datetime(2026, 7, 1, tzinfo=UTC), "2026-05-31"),  # after it: its last
+    ],
+)
+def test_a_removal_reports_the_standing_in_the_board_s_live_period_by_the_clock(
+    now: datetime, live: str
+) -> None:
+    steps = Steps()
+    removal = Removal(board_known=True, removed=True, periods=("2026-05-02",))
+    definitions, store, standings, _ = admin(
+        steps,
+        removal=removal,
+        now=now,
+        reset="daily",
+        timezone="Europe/Berlin",
+        starts_at=datetime(2026, 4, 30, 22, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 5, 31, 22, 0, tzinfo=UTC),
+    )
+    assert asyncio.run(definitions.remove_player("laps", "ada", "ops", "cheat")) == removal
+    assert standings.live_periods == [live]
+    assert store.audited[0]["detail"] == {
+        "removed": True,
+        "period": live,
+        "score": None,
+        "reached_at": None,
+        "periods": ["2026-05-02"],
+    }
+    assert steps.done[-1] == "kafka.notices"  # removed from a past period: still a change
 
 
 def test_a_removal_not_audited_says_the_player_is_removed() -> None:
@@ -190,7 +248,13 @@ def test_a_repeated_removal_is_audited_without_a_notice() -> None:
     definitions, store, _, _ = admin(steps, removal=Removal(board_known=True, removed=False))
     assert asyncio.run(definitions.remove_player("laps", "ada", "ops", "again")) is not None
     assert steps.done == ["redis.remove", "postgres.audit"]
-    assert store.audited[0]["detail"] == {"removed": False, "score": None, "reached_at": None}
+    assert store.audited[0]["detail"] == {
+        "removed": False,
+        "period": "all",
+        "score": None,
+        "reached_at": None,
+        "periods": [],
+    }
 
 
 def test_a_board_neither_defined_nor_ranked_is_unknown_and_not_audited() -> None:
@@ -199,7 +263,8 @@ def test_a_board_neither_defined_nor_ranked_is_unknown_and_not_audited() -> None
     definitions, store, standings, _ = admin(steps, defined=False, removal=unknown)
     assert asyncio.run(definitions.remove_player("nope", "ada", "ops", "cheat")) is None
     assert store.audited == []
-    assert standings.sorts == ["desc"]  # no definition: the default sort
+    # No definition: the default sort, and the one period of a board that never resets.
+    assert (standings.sorts, standings.live_periods) == (["desc"], ["all"])
 
 
 # -- erasure -----------------------------------------------------------------------------
