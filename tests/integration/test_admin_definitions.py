@@ -137,6 +137,7 @@ def test_create_change_read_and_delete_a_board(
 
     spec = {"operator": "best", "sort": "asc", "format": "time_ms", "metadata": {}}
     spec |= {"score_min": None, "score_max": None, "top_n": None}
+    spec |= {"reset": "none", "timezone": "UTC", "starts_at": None, "ends_at": None, "grace": 300}
     assert audit(db, board_id) == [
         ("ops", "created_leaderboard", {**spec, "title": "Lap times"}),
         ("ops", "updated_leaderboard", {**spec, "title": "Laps"}),
