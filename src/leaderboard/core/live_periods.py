@@ -1,5 +1,5 @@
 """The period a live view of each board shows now: the publisher's snapshots and the
-gateway's reads follow it (docs/architecture.md, "Periods").
+gateway's reads follow it (docs/services.md, "Publisher"; docs/api.md, "REST API").
 
 Working out a period takes a cron walk (about 0.1 ms): each board's is kept until the
 clock leaves it or its definition changes.
