@@ -10,6 +10,7 @@ from redis import Redis
 
 from leaderboard.core.boards import Sort
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import reach_code, stored_score
 
 
@@ -20,14 +21,17 @@ def seed_standings(
     standings: Mapping[str, tuple[int, datetime]],
     sort: Sort = "desc",
     names: Mapping[str, str] | None = None,
+    period: str = ALL_TIME,
 ) -> None:
-    """Give each player of ``standings`` its (score, reached at) on ``board``, with its
-    exact reach code (what a ``latest`` board keeps), display name (from ``names``) and
-    the board in the set of boards."""
+    """Give each player of ``standings`` its (score, reached at) in ``board``'s ``period``,
+    with its exact reach code (what a ``latest`` board keeps), display name (from
+    ``names``), the board in the set of boards and a period in the board's periods."""
     with redis.pipeline(transaction=True) as pipe:
         for player, (score, reached) in standings.items():
-            pipe.zadd(keys.board(board), {player: stored_score(score, reached, sort)})
-            pipe.hset(keys.reached(board), player, reach_code(reached))
+            pipe.zadd(keys.board(board, period), {player: stored_score(score, reached, sort)})
+            pipe.hset(keys.reached(board, period), player, reach_code(reached))
+        if period != ALL_TIME:
+            pipe.sadd(keys.periods(board), period)
         if names:
             pipe.hset(keys.names(board), mapping=dict(names))
         pipe.sadd(keys.boards(), board)
