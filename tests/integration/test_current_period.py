@@ -9,7 +9,6 @@ check names the period it expects, computed from the board's schedule.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,23 +16,18 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from confluent_kafka import Producer
 from redis import Redis
 
-from leaderboard.core.events import ChangeNotice, LeaderboardChange
-from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.periods import Period, Schedule
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.live_client import messages_until, next_snapshot, open_client, receive
-from tests.support.pipeline import Services, publish_definition
+from tests.support.periods import EVERY_MINUTE, MINUTELY, iso, minute_with_room
+from tests.support.pipeline import Services, publish_definition, send_change_notice
 from tests.support.services import ServiceProcess
 from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.integration
 
-EVERY_MINUTE = "* * * * *"
-SCHEDULE = Schedule(EVERY_MINUTE)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 #: The current minute's standings: ranked ada, bob, cy.
 SCORES = {"ada": (30, T0), "bob": (20, T0), "cy": (10, T0)}
@@ -74,34 +68,6 @@ def live(settings: DevstackSettings, tmp_path: Path, board: str) -> Iterator[Ser
         services.close()
 
 
-def minute_with_room(seconds: float) -> Period:
-    """The minute now is in, once at least ``seconds`` of it are left: so the checks that
-    follow all fall in it (waits for the next minute when fewer are left)."""
-    now = datetime.now(UTC)
-    minute = SCHEDULE.live_period(now)
-    assert minute.end is not None
-    left = (minute.end - now).total_seconds()
-    if left < seconds:
-        time.sleep(left + 0.05)
-        minute = SCHEDULE.live_period(datetime.now(UTC))
-    return minute
-
-
-def notify(settings: DevstackSettings, board: str) -> None:
-    """The change notice the ranker sends after writing the board's standings."""
-    now = datetime.now(UTC)
-    notice = ChangeNotice(
-        changes=[LeaderboardChange(leaderboard=board, newest_event_at=now)], sent_at=now
-    )
-    producer = Producer(producer_config(settings))
-    producer.produce(settings.topic_leaderboard_change, value=notice.to_json())
-    assert producer.flush(10) == 0
-
-
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
 def ids(entries: list[dict]) -> list[str]:
     return [entry["player_id"] for entry in entries]
 
@@ -139,7 +105,7 @@ def test_rest_and_snapshots_are_of_the_current_minute(
 
     with open_client(live, board) as client:
         assert receive(client)["has_snapshot"] is False
-        notify(settings, board)
+        send_change_notice(settings, board)
         snapshot = next_snapshot(client)
     assert snapshot | described == snapshot
     assert [(e["player_id"], e["score"]) for e in snapshot["entries"]] == [
@@ -159,7 +125,7 @@ def test_at_the_minute_the_new_empty_period_is_published_without_a_score(
     minute = minute_with_room(10)
     seed_standings(redis, keys, board, SCORES, period=minute.id)
     with open_client(live, board, "?player=ada&radius=0") as client:
-        notify(settings, board)
+        send_change_notice(settings, board)
         first = messages_until(
             client,
             lambda read: (
@@ -184,7 +150,7 @@ def test_at_the_minute_the_new_empty_period_is_published_without_a_score(
         )
         arrived = datetime.now(UTC)
     [new] = [m for m in rolled if m["type"] == "snapshot"]
-    following = SCHEDULE.period_after(minute)
+    following = MINUTELY.period_after(minute)
     assert following is not None
     assert (new["period"], new["period_ends_at"]) == (following.id, iso(following.end))
     assert new["entries"] == []
