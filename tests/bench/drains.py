@@ -36,6 +36,7 @@ from leaderboard.core.boards import Operator
 from leaderboard.core.kafka import admin_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
+from leaderboard.core.periods import ALL_TIME, MAX_GRACE_SECONDS
 from leaderboard.core.standings import board_score
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import TopicSpec, ensure_topics
@@ -133,12 +134,14 @@ def delete_keys(redis: Redis, prefix: str) -> int:
 
 
 def check_ranker_totals(redis: Redis, keys: RedisKeys, expected: dict[str, Counter[str]]) -> None:
-    """Raise unless Redis holds exactly the expected total of every player."""
+    """Raise unless Redis holds exactly the expected total of every player (on a board with
+    periods, summed over them: the workload's hour may straddle a reset)."""
     for board, totals in expected.items():
-        stored = {
-            player.decode(): board_score(score)
-            for player, score in redis.zrange(keys.board(board), 0, -1, withscores=True)
-        }
+        periods = [ALL_TIME, *(p.decode() for p in redis.smembers(keys.periods(board)))]
+        stored: Counter[str] = Counter()
+        for period in periods:
+            for player, score in redis.zrange(keys.board(board, period), 0, -1, withscores=True):
+                stored[player.decode()] += board_score(score)
         if stored != dict(totals):
             wrong = sum(1 for player in totals if stored.get(player) != totals[player])
             raise RuntimeError(
@@ -183,24 +186,36 @@ def drain_ranker(
     *,
     inspect_dedup: bool,
     operator: Operator = "sum",
+    reset: str = "none",
 ) -> ServiceResult:
     """Run one ranker over the whole topic from a fresh key prefix and group; the boards
-    are undefined (a sum) or defined with ``operator`` on a definitions topic of its own."""
+    are undefined (a sum) or defined with ``operator`` and ``reset`` on a definitions topic
+    of its own."""
     suffix = uuid.uuid4().hex[:8]
     prefix = f"bench{suffix}"
     group = f"bench-ranker-{suffix}"
     update: dict[str, Any] = {"redis_key_prefix": prefix}
-    expected = workload.expected
-    if operator != "sum":
+    expected = {
+        "sum": workload.expected,
+        "best": workload.expected_best,
+        "latest": workload.expected_latest,
+    }[operator]
+    defined = operator != "sum" or reset != "none"
+    if defined:
         update["topic_leaderboard_definitions"] = f"bench-definitions-{suffix}"
-        expected = workload.expected_best if operator == "best" else workload.expected_latest
     settings = ctx.settings.model_copy(update=update)
-    if operator != "sum":
+    if defined:
         compacted = {"cleanup.policy": "compact"}
         topic = TopicSpec(settings.topic_leaderboard_definitions, 1, 1, compacted)
         ensure_topics(AdminClient(admin_config(settings)), [topic])
         define_boards(
-            settings, [board_definition(board, operator=operator) for board in workload.boards]
+            settings,
+            # The longest grace: the workload's hour may straddle a reset long before the
+            # drain, and a period closed meanwhile would dead-letter its events.
+            [
+                board_definition(b, operator=operator, reset=reset, grace=MAX_GRACE_SECONDS)
+                for b in workload.boards
+            ],
         )
     env = settings_env(settings) | {
         "LEADERBOARD_RANKER_GROUP_ID": group,
@@ -239,7 +254,7 @@ def drain_ranker(
             running.stop()
         _stop(service)
         delete_keys(ctx.redis, prefix)
-        if operator != "sum":
+        if defined:
             AdminClient(admin_config(settings)).delete_topics(
                 [settings.topic_leaderboard_definitions]
             )

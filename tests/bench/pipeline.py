@@ -11,7 +11,7 @@ of its own, all removed at the end:
    baseline of the original design on a prefix of the same topic; ``--ranker-rounds``
    times (the dedup window's memory is measured after the first drain), then one drain
    per other batch size, then ``--operator-rounds`` rounds of one drain per operator
-   (``sum``, ``best``, ``latest``), interleaved;
+   (``sum``, ``best``, ``latest``, and ``sum`` on a daily board), interleaved;
 3. archiver rounds, the same way: drain into the schema and check the row count, then
    the archiver's baseline;
 4. measure the dedup script's cost per event on a private redis-server.
@@ -100,7 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--operator-rounds",
         type=rounds,
         default=2,
-        help="rounds of one ranker drain per operator (sum, best, latest), interleaved",
+        help="rounds of one ranker drain per operator (sum, best, latest, sum-daily), interleaved",
     )
     parser.add_argument(
         "--baseline-events", type=int, default=50_000, help="events for each baseline run"
@@ -258,16 +258,20 @@ def run_phases(args: argparse.Namespace, context: drains.BenchContext) -> dict[s
     )
     # The operators side by side at the headline batch size, interleaved so that what
     # drifts over a run (the machine, Redis's append-only file) weighs on each alike.
-    by_operator: dict[str, list[drains.ServiceResult]] = {op: [] for op in OPERATORS}
+    # A daily sum board beside them: periods must cost within 10 % of an all-time board.
+    variants = [(operator, "none", operator) for operator in OPERATORS]
+    variants.append(("sum", "daily", "sum-daily"))
+    by_operator: dict[str, list[drains.ServiceResult]] = {name: [] for _, _, name in variants}
     for _ in range(args.operator_rounds):
-        for operator in OPERATORS:
-            by_operator[operator].append(
+        for operator, reset, name in variants:
+            by_operator[name].append(
                 drains.drain_ranker(
                     context,
                     workload,
                     args.ranker_batch_sizes[0],
                     inspect_dedup=False,
                     operator=operator,
+                    reset=reset,
                 )
             )
     archiver = measure_rounds(

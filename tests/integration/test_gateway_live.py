@@ -19,17 +19,17 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
 from confluent_kafka import Producer
 from redis import Redis
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.kafka import producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.live_client import next_player, next_snapshot, open_client, receive
 from tests.support.pipeline import Services, post_scores, scores
 from tests.support.services import ServiceProcess, metric_value, wait_for
 
@@ -74,31 +74,6 @@ def snapshot(board: str, version: int, players: int = 3) -> LeaderboardSnapshot:
 def publish(producer: Producer, topic: str, snap: LeaderboardSnapshot) -> None:
     producer.produce(topic, key=snap.leaderboard.encode(), value=snap.to_json())
     assert producer.flush(10) == 0
-
-
-def open_client(gateway: ServiceProcess, board: str, query: str = "") -> ClientConnection:
-    url = f"ws://127.0.0.1:{gateway.port}/ws/leaderboards/{board}{query}"
-    return connect(url, proxy=None, open_timeout=10, max_size=4 * 1024 * 1024)
-
-
-def receive(client: ClientConnection, timeout: float = 20.0) -> dict:
-    return orjson.loads(client.recv(timeout=timeout))
-
-
-def next_snapshot(client: ClientConnection, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = receive(client, max(deadline - time.monotonic(), 0.01))
-        if message["type"] == "snapshot":
-            return message
-
-
-def next_player(client: ClientConnection, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = receive(client, max(deadline - time.monotonic(), 0.01))
-        if message["type"] == "player":
-            return message
 
 
 def metric(gateway: ServiceProcess, name: str, labels: dict[str, str] | None = None) -> float:

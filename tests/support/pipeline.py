@@ -5,7 +5,8 @@ the test's own (created here), so services started with them never read another 
 events nor leave any in the topics ``make run`` uses; ``Services`` starts
 ``python -m leaderboard.<service>`` children configured for them, ``post_scores``
 submits events through the real ingest API, ``define_board`` defines a board through its
-admin API, and ``publish_definition`` puts a definition straight on the definitions topic.
+admin API, ``publish_definition`` puts a definition straight on the definitions topic, and
+``send_change_notice`` tells the publisher and gateways a board changed, as the ranker does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from confluent_kafka.admin import AdminClient
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.definitions import definition_key
+from leaderboard.core.events import ChangeNotice, LeaderboardChange
 from leaderboard.core.kafka import admin_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
@@ -157,3 +159,14 @@ def publish_definition(
     )
     assert producer.flush(30) == 0, "the definition was not acknowledged"
     return definition
+
+
+def send_change_notice(settings: LeaderboardSettings, board: str) -> None:
+    """The change notice the ranker sends after writing ``board``'s standings, acknowledged."""
+    now = datetime.now(UTC)
+    notice = ChangeNotice(
+        changes=[LeaderboardChange(leaderboard=board, newest_event_at=now)], sent_at=now
+    )
+    producer = Producer(producer_config(settings))
+    producer.produce(settings.topic_leaderboard_change, value=notice.to_json())
+    assert producer.flush(30) == 0, "the change notice was not acknowledged"

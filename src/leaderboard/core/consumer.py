@@ -63,7 +63,9 @@ class BatchConsumer:
 
     Give either ``handler`` (each batch is made durable before the next is fetched) or
     ``starter`` (batch N+1 is fetched and started before batch N is completed; up to
-    ``in_flight`` started batches stay uncompleted between polls).
+    ``in_flight`` started batches stay uncompleted between polls). ``tick`` runs on the
+    loop's thread after every poll, so at least every ``poll_timeout`` (periodic work that
+    must not wait for a message).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class BatchConsumer:
         health: Health | None = None,
         lag_interval: float = 5.0,
         in_flight: int = 1,
+        tick: Callable[[], None] | None = None,
     ) -> None:
         if (handler is None) == (starter is None):
             raise TypeError("BatchConsumer needs exactly one of handler and starter")
@@ -108,6 +111,7 @@ class BatchConsumer:
         self._next_lag_report = 0.0
         self._kafka_down = False
         self._assigned: set[tuple[str, int]] = set()
+        self._tick = tick
 
     def run(self) -> None:
         """Run until shutdown; commit what is durable and close the consumer."""
@@ -132,6 +136,8 @@ class BatchConsumer:
                 limit = self._max_in_flight if batch else 0
                 while len(self._in_flight) > limit:
                     self._complete_oldest()
+                if self._tick is not None:
+                    self._tick()
                 if self._health is not None:
                     self._health.heartbeat()
                 if time.monotonic() >= self._next_lag_report:

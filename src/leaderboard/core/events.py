@@ -15,6 +15,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from leaderboard.core.errors import LeaderboardError
+from leaderboard.core.periods import ALL_TIME
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_LEADERBOARD = "global"
@@ -199,6 +200,10 @@ class LeaderboardSnapshot(_Contract):
     sort: Sort = "desc"
     format: ScoreFormat = "integer"
     operator: Operator = "sum"
+    #: The period the entries are of (``all``: the board never resets) and when it ends
+    #: (None: never); older snapshots lack them and read as all-time.
+    period: Annotated[str, Field(min_length=1, max_length=64)] = ALL_TIME
+    period_ends_at: AwareDatetime | None = None
     schema_version: Literal[1] = SCHEMA_VERSION
 
     def to_json(self) -> bytes:

@@ -17,6 +17,7 @@ from pydantic_core import TzInfo
 from leaderboard.core.boards import Sort
 from leaderboard.core.events import SnapshotEntry
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 
 #: A stored score is the board's integer score (negated on an ``asc`` board) plus a
 #: fraction in [0, 1) that is higher for an earlier reach: ``REACH_LAST`` - microseconds
@@ -130,9 +131,10 @@ class Page:
     entries: list[SnapshotEntry]
 
 
-def script_keys(keys: RedisKeys, leaderboard: str) -> list[str]:
-    """The KEYS of the read scripts: the board's sorted set and display names."""
-    return [keys.board(leaderboard), keys.names(leaderboard)]
+def script_keys(keys: RedisKeys, leaderboard: str, period: str = ALL_TIME) -> list[str]:
+    """The KEYS of the read scripts: the sorted set of the board's ``period`` and the
+    board's display names (one hash for all its periods)."""
+    return [keys.board(leaderboard, period), keys.names(leaderboard)]
 
 
 def page_args(offset: int, limit: int) -> list[int]:

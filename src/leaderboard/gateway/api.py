@@ -1,8 +1,8 @@
 """The REST API: leaderboards, pages of the ranking, chosen players' rows, a player's rank
 and neighbours.
 
-Read live from the Redis sorted sets, each board by its definition; statuses and limits are
-in docs/api.md, "REST API".
+Read live from the Redis sorted sets, each board by its definition and of its current
+period; statuses and limits are in docs/api.md, "REST API".
 """
 
 # No `from __future__ import annotations`: FastAPI must resolve the route annotations.
@@ -16,7 +16,9 @@ from redis.exceptions import RedisError
 
 from leaderboard.core.boards import BoardView
 from leaderboard.core.definitions import BoardRegistry
+from leaderboard.core.live_periods import LivePeriods
 from leaderboard.core.logging import get_logger
+from leaderboard.core.periods import ALL_TIME, Period
 from leaderboard.gateway.models import (
     TIE_RULE,
     BoardDescription,
@@ -100,6 +102,12 @@ def _view(request: Request, leaderboard_id: str) -> BoardView:
     return boards.view(leaderboard_id)
 
 
+def _period(request: Request, leaderboard_id: str) -> Period:
+    """The board's current period: the one its reads are of."""
+    periods: LivePeriods = request.app.state.periods  # set by the app at start-up
+    return periods.of(leaderboard_id)
+
+
 def _unknown_leaderboard(leaderboard_id: str) -> HTTPException:
     return HTTPException(
         status.HTTP_404_NOT_FOUND,
@@ -107,10 +115,11 @@ def _unknown_leaderboard(leaderboard_id: str) -> HTTPException:
     )
 
 
-def _unknown_player(leaderboard_id: str, player_id: str) -> HTTPException:
+def _unknown_player(leaderboard_id: str, player_id: str, period: Period) -> HTTPException:
+    where = "" if period.id == ALL_TIME else f" in period {period.id!r}"
     return HTTPException(
         status.HTTP_404_NOT_FOUND,
-        detail=f"player {player_id!r} not found on leaderboard {leaderboard_id!r}",
+        detail=f"player {player_id!r} not found on leaderboard {leaderboard_id!r}{where}",
     )
 
 
@@ -125,14 +134,15 @@ async def _neighbourhood(
     request: Request, leaderboard_id: str, player_id: str, radius: int
 ) -> Neighbourhood:
     sort = _view(request, leaderboard_id).sort
+    period = _period(request, leaderboard_id)
     try:
-        found = await _rankings(request).around(leaderboard_id, player_id, radius, sort)
+        found = await _rankings(request).around(leaderboard_id, player_id, radius, sort, period.id)
     except (RedisError, OSError) as exc:
         raise _redis_down(exc) from None
-    if found.total == 0:
+    if found.total == 0 and period.id == ALL_TIME:
         raise _unknown_leaderboard(leaderboard_id)
     if found.rank is None:
-        raise _unknown_player(leaderboard_id, player_id)
+        raise _unknown_player(leaderboard_id, player_id, period)
     return found
 
 
@@ -148,13 +158,15 @@ def api_router() -> APIRouter:
     )
     async def list_leaderboards(request: Request) -> LeaderboardList:
         try:
-            boards = await _rankings(request).leaderboards()
+            boards = await _rankings(request).leaderboards(lambda board: _period(request, board).id)
         except (RedisError, OSError) as exc:
             raise _redis_down(exc) from None
         return LeaderboardList(
             leaderboards=[
                 LeaderboardSummary(
-                    id=board, players=count, **BoardDescription.fields(_view(request, board))
+                    id=board,
+                    players=count,
+                    **BoardDescription.fields(_view(request, board), _period(request, board)),
                 )
                 for board, count in boards
             ]
@@ -178,14 +190,17 @@ def api_router() -> APIRouter:
         ] = 0,
     ) -> TopPage:
         view = _view(request, leaderboard_id)
+        period = _period(request, leaderboard_id)
         try:
-            page = await _rankings(request).page(leaderboard_id, offset, limit, view.sort)
+            page = await _rankings(request).page(
+                leaderboard_id, offset, limit, view.sort, period.id
+            )
         except (RedisError, OSError) as exc:
             raise _redis_down(exc) from None
-        if page.total == 0:
+        if page.total == 0 and period.id == ALL_TIME:
             raise _unknown_leaderboard(leaderboard_id)
         return TopPage(
-            **BoardDescription.fields(view),
+            **BoardDescription.fields(view, period),
             leaderboard=leaderboard_id,
             total_players=page.total,
             offset=offset,
@@ -206,14 +221,17 @@ def api_router() -> APIRouter:
         request: Request, leaderboard_id: LeaderboardPath, ids: PlayerIds
     ) -> PlayerRows:
         view = _view(request, leaderboard_id)
+        period = _period(request, leaderboard_id)
         try:
-            found = await _rankings(request).players(leaderboard_id, ids.split(","), view.sort)
+            found = await _rankings(request).players(
+                leaderboard_id, ids.split(","), view.sort, period.id
+            )
         except (RedisError, OSError) as exc:
             raise _redis_down(exc) from None
-        if found.total == 0:
+        if found.total == 0 and period.id == ALL_TIME:
             raise _unknown_leaderboard(leaderboard_id)
         return PlayerRows(
-            **BoardDescription.fields(view),
+            **BoardDescription.fields(view, period),
             leaderboard=leaderboard_id,
             total_players=found.total,
             entries=found.entries,

@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -26,7 +27,9 @@ from redis.exceptions import RedisError
 import leaderboard
 from leaderboard.core.clients import AssignedConsumer
 from leaderboard.core.definitions import BoardRegistry, DefinitionFeed
+from leaderboard.core.events import utc_now
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.live_periods import LivePeriods
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
@@ -79,9 +82,11 @@ def create_app(
     metrics: Metrics,
     *,
     consumer_factory: Callable[[dict[str, Any]], AssignedConsumer] = Consumer,
+    clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
     """The gateway application; ``consumer_factory`` replaces the Kafka consumers of the
-    snapshot, change notice and definitions feeds (tests)."""
+    snapshot, change notice and definitions feeds, ``clock`` the time that decides each
+    board's current period (tests)."""
     gateway_metrics = GatewayMetrics(metrics.registry)
     health = Health(stall_after=FEED_STALL_SECONDS)
     hub = Hub(gateway_metrics)
@@ -99,11 +104,16 @@ def create_app(
         )
         definitions.start()
         boards: BoardRegistry = app.state.boards
+        periods = LivePeriods(boards, clock)  # the event loop's own
+        app.state.periods = periods
 
         async def read_players(board: str, radii: dict[str, int]) -> dict[str, Neighbourhood]:
-            return await rankings.neighbourhoods(board, radii, boards.view(board).sort)
+            sort, period = boards.view(board).sort, periods.of(board).id
+            return await rankings.neighbourhoods(board, radii, sort, period)
 
         watch = PlayerWatch(read_players, on_watchers=gateway_metrics.player_watchers.set)
+        # No change notice marks a rollover: the new period's snapshot does.
+        hub.on_new_period = lambda board: watch.changed([board])
         live = LiveService(settings, hub, rankings, watch, gateway_metrics)
         app.state.live = live
         live.start()

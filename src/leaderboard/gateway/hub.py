@@ -96,6 +96,9 @@ class Hub:
         self._metrics = metrics
         #: Called after each fan-out (the live service adds up its writes there).
         self.after_fan_out: Callable[[Update], None] = lambda update: None
+        #: Called with a board whose snapshot is of another period than the one held
+        #: (its watched players are read again).
+        self.on_new_period: Callable[[str], None] = lambda leaderboard: None
         self._latest: dict[str, Update] = {}
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
         self._applied = metrics.snapshots_received.labels(outcome="applied")
@@ -135,6 +138,8 @@ class Hub:
         for subscriber in self._subscribers.get(update.leaderboard, ()):
             subscriber.offer(update)
         self.after_fan_out(update)
+        if current is not None and current.snapshot.period != update.snapshot.period:
+            self.on_new_period(update.leaderboard)
         return True
 
     def offer_all(self, updates: Iterable[Update]) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from leaderboard.core.boards import BoardView, Operator, ScoreFormat, Sort
 from leaderboard.core.events import SnapshotEntry
+from leaderboard.core.periods import Period
 
 TIE_RULE = (
     "Ranks are positions 1..N: the best score first (the highest, or the lowest on a board "
@@ -20,7 +22,8 @@ TIE_RULE = (
 
 
 class BoardDescription(BaseModel):
-    """How a leaderboard ranks and shows its scores (its definition, or the defaults)."""
+    """How a leaderboard ranks and shows its scores (its definition, or the defaults), and
+    the period the answer is of."""
 
     title: str = Field(description="The board's title; its id when it has no definition.")
     sort: Sort = Field(description="`desc`: the highest score ranks first; `asc`: the lowest.")
@@ -32,21 +35,32 @@ class BoardDescription(BaseModel):
         description="How a player's scores combine: `sum`, `best` (by the board's sort) or "
         "`latest`."
     )
+    period: str = Field(
+        description="The period whose standings these are: `all` on a board that never "
+        "resets, else the board's current period, e.g. `2026-12-02` (daily), `2026-W49` "
+        "(weekly), `2026-12` (monthly) or `2026-12-02T10:00Z` (cron: its start in UTC)."
+    )
+    period_ends_at: datetime | None = Field(
+        description="When that period ends and the board starts afresh (UTC); null when "
+        "it never does."
+    )
 
     @staticmethod
-    def fields(view: BoardView) -> dict[str, Any]:
-        """These fields' values for a board (keyword arguments of a subclass)."""
+    def fields(view: BoardView, period: Period) -> dict[str, Any]:
+        """These fields' values for a board in ``period`` (keyword arguments of a subclass)."""
         return {
             "title": view.title,
             "sort": view.sort,
             "format": view.format,
             "operator": view.operator,
+            "period": period.id,
+            "period_ends_at": period.end,
         }
 
 
 class LeaderboardSummary(BoardDescription):
     id: str = Field(description="Leaderboard id.")
-    players: int = Field(description="Players with a score on it.")
+    players: int = Field(description="Players with a score in its current period.")
 
 
 class LeaderboardList(BaseModel):
@@ -55,7 +69,7 @@ class LeaderboardList(BaseModel):
 
 class TopPage(BoardDescription):
     leaderboard: str
-    total_players: int = Field(description="Players on the leaderboard.")
+    total_players: int = Field(description="Players on the leaderboard in `period`.")
     offset: int = Field(description="Rows skipped: the first entry has rank offset + 1.")
     limit: int = Field(description="Most rows asked for.")
     entries: list[SnapshotEntry] = Field(description="Rows by rank; empty past the end.")
@@ -63,7 +77,7 @@ class TopPage(BoardDescription):
 
 class PlayerRows(BoardDescription):
     leaderboard: str
-    total_players: int = Field(description="Players on the leaderboard.")
+    total_players: int = Field(description="Players on the leaderboard in `period`.")
     entries: list[SnapshotEntry] = Field(
         description="The rows of the asked players that have a score, by rank; players "
         "without one are left out."

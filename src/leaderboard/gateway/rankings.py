@@ -2,12 +2,13 @@
 neighbourhoods, and the snapshot cache.
 
 Each ranking read is one Lua script, so the total, a rank and the rows are consistent; every
-read takes the board's sort, whose sign ``asc`` boards store their scores with.
+read takes the board's sort, whose sign ``asc`` boards store their scores with, and the
+period whose standings it reads (``all`` for a board that never resets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from redis.commands.core import AsyncScript
 from leaderboard.core.boards import Sort
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import (
     APPEND_ROWS,
     PAGE_SCRIPT,
@@ -147,28 +149,31 @@ class Rankings:
         members = cast(set[bytes], await self._redis.smembers(self._keys.boards()))
         return sorted(member.decode() for member in members)
 
-    async def leaderboards(self) -> list[tuple[str, int]]:
-        """Every known leaderboard with its number of players, sorted by id."""
+    async def leaderboards(self, period_of: Callable[[str], str]) -> list[tuple[str, int]]:
+        """Every known leaderboard with its number of players in its period
+        ``period_of(board)``, sorted by id."""
         boards = await self._board_ids()
         if not boards:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for board in boards:
-                pipe.zcard(self._keys.board(board))
+                pipe.zcard(self._keys.board(board, period_of(board)))
             counts = await pipe.execute()
         return [(board, int(count)) for board, count in zip(boards, counts, strict=True)]
 
-    async def page(self, leaderboard: str, offset: int, limit: int, sort: Sort) -> Page:
+    async def page(
+        self, leaderboard: str, offset: int, limit: int, sort: Sort, period: str = ALL_TIME
+    ) -> Page:
         reply = await self._page(
-            keys=script_keys(self._keys, leaderboard), args=page_args(offset, limit)
+            keys=script_keys(self._keys, leaderboard, period), args=page_args(offset, limit)
         )
         return parse_page(reply, offset, sort)
 
     async def around(
-        self, leaderboard: str, player_id: str, radius: int, sort: Sort
+        self, leaderboard: str, player_id: str, radius: int, sort: Sort, period: str = ALL_TIME
     ) -> Neighbourhood:
         reply = await self._around(
-            keys=script_keys(self._keys, leaderboard), args=[player_id, radius]
+            keys=script_keys(self._keys, leaderboard, period), args=[player_id, radius]
         )
         total = int(reply[0])
         if total == 0:
@@ -179,13 +184,13 @@ class Rankings:
         return Neighbourhood(total=total, rank=rank, entries=parse_rows(reply[3:], first, sort))
 
     async def neighbourhoods(
-        self, leaderboard: str, radii: dict[str, int], sort: Sort
+        self, leaderboard: str, radii: dict[str, int], sort: Sort, period: str = ALL_TIME
     ) -> dict[str, Neighbourhood]:
         """The neighbourhood of each player of ``radii`` (player id -> radius), read in one
         script per ``NEIGHBOURHOOD_CHUNK`` players: each one consistent in itself."""
         found: dict[str, Neighbourhood] = {}
         players = list(radii)
-        keys = script_keys(self._keys, leaderboard)
+        keys = script_keys(self._keys, leaderboard, period)
         for start in range(0, len(players), NEIGHBOURHOOD_CHUNK):
             chunk = players[start : start + NEIGHBOURHOOD_CHUNK]
             args: list[str | int] = []
@@ -195,10 +200,14 @@ class Rankings:
             found |= parse_neighbourhoods(reply, chunk, sort)
         return found
 
-    async def players(self, leaderboard: str, player_ids: list[str], sort: Sort) -> Page:
+    async def players(
+        self, leaderboard: str, player_ids: list[str], sort: Sort, period: str = ALL_TIME
+    ) -> Page:
         """The rows of those of ``player_ids`` that have a score, by rank (``total`` is 0
-        when the leaderboard does not exist)."""
-        reply = await self._players(keys=script_keys(self._keys, leaderboard), args=player_ids)
+        when the leaderboard, or its period, has no scores)."""
+        reply = await self._players(
+            keys=script_keys(self._keys, leaderboard, period), args=player_ids
+        )
         entries = [
             parse_entry(int(rank) + 1, player, score, name, sort=sort)
             for player, score, name, rank in (

@@ -1,7 +1,8 @@
 """The publisher's loop: coalesce notices, publish each leaderboard at most once per interval.
 
 Each snapshot is acknowledged by Kafka, then cached, then its notices' offsets stored;
-a snapshot is read and described by its board's definition.
+a snapshot is read and described by its board's definition, of its live period; a board
+whose live period changed is published without a notice (rollover).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from pydantic import ValidationError
 from redis import Redis
 
-from leaderboard.core.clients import ConsumedRecord, KafkaProducer
+from leaderboard.core.boards import BoardView
+from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
 from leaderboard.core.consumer import BatchConsumer
 from leaderboard.core.definitions import BoardRegistry, follow_definitions
 from leaderboard.core.errors import KafkaError
@@ -32,7 +34,9 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.lifecycle import Shutdown
+from leaderboard.core.live_periods import LivePeriods
 from leaderboard.core.logging import get_logger
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import ServiceContext
 from leaderboard.publisher.metrics import PublisherMetrics
@@ -46,9 +50,20 @@ T = TypeVar("T")
 FLUSH_TIMEOUT_SECONDS = 30.0
 #: Most change notices read in one batch.
 BATCH_SIZE = 1000
+#: Least time between two checks for boards whose live period changed.
+ROLLOVER_CHECK_SECONDS = 1.0
 
-#: What a client sees of a snapshot: entries, title, sort, format, operator.
-Shown = tuple[list[SnapshotEntry], str | None, Sort, ScoreFormat, Operator]
+
+class Shown(NamedTuple):
+    """What a client sees of a snapshot."""
+
+    entries: list[SnapshotEntry]
+    title: str | None
+    sort: Sort
+    format: ScoreFormat
+    operator: Operator
+    period: str
+    period_ends_at: datetime | None
 
 
 class Publisher:
@@ -63,10 +78,14 @@ class Publisher:
         shutdown: Shutdown,
         retrier: DependencyRetrier,
         registry: BoardRegistry,
+        *,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``clock``: the time that decides each board's live period (tests move it)."""
         self._settings = settings
         self._reader = reader
         self._registry = registry
+        self._periods = LivePeriods(registry, clock)
         self._producer = producer
         self._metrics = metrics
         self._shutdown = shutdown
@@ -74,10 +93,46 @@ class Publisher:
         self._interval = settings.publisher_interval_seconds
         #: Per board, what the last snapshot showed (``_shown``).
         self._last_shown: dict[str, Shown] = {}
+        #: Boards whose cached snapshot was looked for (after a restart).
+        self._recalled: set[str] = set()
         self._last_published: dict[str, float] = {}
+        #: Partitions of the change notices held: only their holder checks for rollovers,
+        #: as only it publishes the notices' snapshots.
+        self._partitions: set[tuple[str, int]] = set()
+        self._next_rollover_check = 0.0
+
+    def assigned(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+        self._partitions.update((tp.topic, tp.partition) for tp in partitions)
+
+    def revoked(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+        self._partitions.difference_update((tp.topic, tp.partition) for tp in partitions)
+
+    def tick(self) -> None:
+        """The consumer loop's periodic call: a rollover check about once a second."""
+        now = time.monotonic()
+        if not self._partitions or now < self._next_rollover_check:
+            return
+        self._next_rollover_check = now + ROLLOVER_CHECK_SECONDS
+        self.roll_over()
+
+    def roll_over(self) -> None:
+        """Publish every defined board whose live period is not the one its last snapshot
+        showed: the new period's snapshot, empty until its first score. A board never
+        published waits for its first change notice."""
+        dirty: dict[str, datetime | None] = {}
+        for definition in self._registry.all():
+            board = definition.id
+            period = self._periods.of_definition(board, definition)
+            if board not in self._last_shown and period.id == ALL_TIME:
+                continue  # nothing can have rolled over: spare the cache read
+            shown = self._recall(board)
+            if shown is not None and shown.period != period.id:
+                log.info("period rolled over", board=board, period=period.id)
+                dirty[board] = None
+        self.publish(dirty)
 
     def handle(self, messages: list[ConsumedRecord]) -> None:
-        dirty: dict[str, datetime] = {}
+        dirty: dict[str, datetime | None] = {}
         for message in messages:
             try:
                 notice = ChangeNotice.model_validate_json(message.value() or b"")
@@ -97,8 +152,9 @@ class Publisher:
                     dirty[change.leaderboard] = change.newest_event_at
         self.publish(dirty)
 
-    def publish(self, dirty: dict[str, datetime]) -> None:
-        """Publish every dirty leaderboard, each no sooner than one interval after its last."""
+    def publish(self, dirty: dict[str, datetime | None]) -> None:
+        """Publish every dirty leaderboard, each no sooner than one interval after its last
+        (``dirty``: board -> the newest event time its notices reflect, None for none)."""
         pending = dict(dirty)
         published: list[tuple[LeaderboardSnapshot, bytes]] = []
         while pending:
@@ -140,17 +196,25 @@ class Publisher:
         """Run one Redis operation, waiting out a Redis outage (readiness turns red)."""
         return self._retrier.call(operation, what, {"topic": self._settings.topic_leaderboard})
 
-    def _snapshot(self, board: str, newest_event_at: datetime) -> LeaderboardSnapshot | None:
-        started = time.perf_counter()
-        view = self._registry.view(board)
-        entries = self._redis("read the top N", lambda: self._reader.top(board, view))
-        if board not in self._last_shown:
-            # After a restart: what was published last.
+    def _recall(self, board: str) -> Shown | None:
+        """What the board's last snapshot showed; after a restart, the cached one's."""
+        if board not in self._last_shown and board not in self._recalled:
             cached = self._redis("read the cache", lambda: self._reader.cached(board))
+            self._recalled.add(board)
             if cached is not None:
                 self._last_shown[board] = _shown(cached)
-        shown: Shown = (entries, view.title, view.sort, view.format, view.operator)
-        if shown == self._last_shown.get(board):
+        return self._last_shown.get(board)
+
+    def _snapshot(self, board: str, newest_event_at: datetime | None) -> LeaderboardSnapshot | None:
+        started = time.perf_counter()
+        definition = self._registry.get(board)
+        view = BoardView.of(board, definition)
+        period = self._periods.of_definition(board, definition)
+        entries = self._redis("read the top N", lambda: self._reader.top(board, view, period.id))
+        shown = Shown(
+            entries, view.title, view.sort, view.format, view.operator, period.id, period.end
+        )
+        if shown == self._recall(board):
             self._metrics.unchanged.inc()
             return None
         snapshot = LeaderboardSnapshot(
@@ -163,6 +227,8 @@ class Publisher:
             sort=view.sort,
             format=view.format,
             operator=view.operator,
+            period=period.id,
+            period_ends_at=period.end,
         )
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         return snapshot
@@ -170,8 +236,17 @@ class Publisher:
 
 def _shown(snapshot: LeaderboardSnapshot) -> Shown:
     """A new snapshot is published only when this changed; so a definition's change (a new
-    title) is published with the board's next score, not on its own."""
-    return (snapshot.entries, snapshot.title, snapshot.sort, snapshot.format, snapshot.operator)
+    title) is published with the board's next score, not on its own (a new period is
+    published at once: ``Publisher.roll_over``)."""
+    return Shown(
+        snapshot.entries,
+        snapshot.title,
+        snapshot.sort,
+        snapshot.format,
+        snapshot.operator,
+        snapshot.period,
+        snapshot.period_ends_at,
+    )
 
 
 def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZE) -> None:
@@ -201,6 +276,9 @@ def work(context: ServiceContext[PublisherSettings], batch_size: int = BATCH_SIZ
             metrics=context.metrics,
             batch_size=batch_size,
             health=context.health,
+            on_assign=publisher.assigned,
+            on_revoke=publisher.revoked,
+            tick=publisher.tick,
         ).run()
     finally:
         producer.flush(FLUSH_TIMEOUT_SECONDS)

@@ -1,4 +1,5 @@
-"""The publisher's Redis reads and writes: a leaderboard's top N and the snapshot cache.
+"""The publisher's Redis reads and writes: the top N of a leaderboard's period and the
+snapshot cache.
 
 The top N comes from the shared page script, so it ranks as the REST API does, in each
 board's own order and number of rows.
@@ -12,6 +13,7 @@ from redis.commands.core import Script
 from leaderboard.core.boards import BoardView
 from leaderboard.core.events import LeaderboardSnapshot, SnapshotEntry
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import PAGE_SCRIPT, page_args, parse_page, script_keys
 
 
@@ -25,9 +27,12 @@ class TopReader:
         self._top_n = top_n
         self._script: Script = redis.register_script(PAGE_SCRIPT)
 
-    def top(self, leaderboard: str, view: BoardView) -> list[SnapshotEntry]:
+    def top(self, leaderboard: str, view: BoardView, period: str = ALL_TIME) -> list[SnapshotEntry]:
+        """The top N of the board's ``period`` (empty when it has no scores)."""
         top_n = self._top_n if view.top_n is None else view.top_n
-        reply = self._script(keys=script_keys(self._keys, leaderboard), args=page_args(0, top_n))
+        reply = self._script(
+            keys=script_keys(self._keys, leaderboard, period), args=page_args(0, top_n)
+        )
         return parse_page(reply, 0, view.sort).entries
 
     def cached(self, leaderboard: str) -> LeaderboardSnapshot | None:

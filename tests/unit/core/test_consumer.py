@@ -86,6 +86,23 @@ def test_the_loop_marks_a_starting_worker_started(
     assert readiness == [True]
 
 
+def test_tick_runs_after_every_poll_with_or_without_messages(
+    shutdown: Shutdown, partitions: list[TopicPartition]
+) -> None:
+    calls: list[str] = []
+    consumer = drained(shutdown, partitions, [msg(0, 0)], [msg(0, 1)])
+    BatchConsumer(
+        consumer,
+        [TOPIC],
+        lambda messages: calls.append(f"batch {messages[0].offset()}"),
+        shutdown=shutdown,
+        metrics=Metrics("test"),
+        tick=lambda: calls.append("tick"),
+    ).run()
+    # The last poll found nothing (and asked for the stop): it is ticked too.
+    assert calls == ["batch 0", "tick", "batch 1", "tick", "tick"]
+
+
 def test_a_failing_handler_stores_nothing_and_closes(
     shutdown: Shutdown, partitions: list[TopicPartition]
 ) -> None:

@@ -133,3 +133,20 @@ def test_snapshot_serialises_to_plain_json() -> None:
     assert data["entries"] == [{"rank": 1, "player_id": "p", "display_name": None, "score": 99}]
     assert data["version"] == 3
     assert LeaderboardSnapshot.model_validate_json(snapshot.to_json()) == snapshot
+
+
+def test_a_snapshot_says_its_period_and_an_older_one_reads_as_all_time() -> None:
+    daily = LeaderboardSnapshot(
+        leaderboard="daily",
+        version=1,
+        entries=[],
+        generated_at=datetime(2026, 1, 1, tzinfo=UTC),
+        newest_event_at=None,
+        period="2026-01-01",
+        period_ends_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    data = orjson.loads(daily.to_json())
+    assert (data["period"], data["period_ends_at"]) == ("2026-01-01", "2026-01-02T00:00:00Z")
+    older = {key: value for key, value in data.items() if not key.startswith("period")}
+    decoded = LeaderboardSnapshot.model_validate_json(orjson.dumps(older))
+    assert (decoded.period, decoded.period_ends_at) == ("all", None)

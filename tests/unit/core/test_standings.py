@@ -38,6 +38,15 @@ def test_the_scripts_read_a_boards_sorted_set_and_its_names() -> None:
     assert script_keys(keys, "weekly") == [keys.board("weekly"), keys.names("weekly")]
 
 
+def test_the_scripts_read_one_periods_sorted_set_and_the_boards_names() -> None:
+    keys = RedisKeys("t1")
+    assert script_keys(keys, "daily", "2026-12-02") == [
+        "{t1}:standings:daily:2026-12-02",
+        keys.names("daily"),
+    ]
+    assert script_keys(keys, "daily", "all") == script_keys(keys, "daily")
+
+
 def test_reach_codes_compare_as_strings_and_numbers_later_lower() -> None:
     earlier, later = T0, T0 + timedelta(microseconds=1)
     assert reach_code(later) < reach_code(earlier)

@@ -319,5 +319,6 @@ def test_openapi_documents_the_rest_api(client: TestClient) -> None:
     assert set(friends["responses"]) == {"200", "404", "422", "503"}
     models = schema["components"]["schemas"]
     for model in ("LeaderboardSummary", "TopPage", "PlayerRows"):
-        assert {"title", "sort", "format", "operator"} <= set(models[model]["properties"])
+        described = {"title", "sort", "format", "operator", "period", "period_ends_at"}
+        assert described <= set(models[model]["properties"])
     assert client.get("/docs").status_code == 200

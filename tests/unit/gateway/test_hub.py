@@ -16,7 +16,9 @@ from leaderboard.gateway.metrics import GatewayMetrics
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def update(board: str, version: int, *, generated_at: datetime | None = None) -> Update:
+def update(
+    board: str, version: int, *, generated_at: datetime | None = None, period: str = "all"
+) -> Update:
     return Update.of(
         LeaderboardSnapshot(
             leaderboard=board,
@@ -24,6 +26,7 @@ def update(board: str, version: int, *, generated_at: datetime | None = None) ->
             entries=[SnapshotEntry(rank=1, player_id="p1", score=version)],
             generated_at=generated_at or T0 + timedelta(seconds=version),
             newest_event_at=T0,
+            period=period,
         )
     )
 
@@ -55,6 +58,18 @@ def test_only_newer_snapshots_are_kept_and_fanned_out(metrics: GatewayMetrics) -
     assert hub.latest("a").snapshot.version == 3
     assert hub.leaderboards() == ["a"]
     assert metrics.snapshots_received.labels(outcome="stale")._value.get() == 2
+
+
+def test_a_snapshot_of_another_period_is_announced(metrics: GatewayMetrics) -> None:
+    hub = Hub(metrics)
+    rolled: list[str] = []
+    hub.on_new_period = rolled.append
+    hub.offer(update("a", 1, period="2026-01-01"))  # the first one held: nothing to compare
+    hub.offer(update("a", 2, period="2026-01-01"))
+    hub.offer(update("a", 3, period="2026-01-02"))
+    hub.offer(update("a", 2, period="2026-01-03"))  # stale: not held
+    hub.offer(update("b", 1))
+    assert rolled == ["a"]
 
 
 def test_a_newer_generation_wins_after_the_version_counter_was_lost(

@@ -24,6 +24,8 @@ SNAPSHOT = LeaderboardSnapshot(
     generated_at=datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC),
     newest_event_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
     title="Global",
+    period="2026-01-01",
+    period_ends_at=datetime(2026, 1, 2, tzinfo=UTC),
 )
 
 
@@ -44,6 +46,8 @@ def test_a_snapshot_message_is_the_snapshot_with_type_and_protocol() -> None:
         "sort": "desc",
         "format": "integer",
         "operator": "sum",
+        "period": "2026-01-01",
+        "period_ends_at": "2026-01-02T00:00:00Z",
     }
 
 

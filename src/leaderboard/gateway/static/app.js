@@ -13,6 +13,9 @@
 // - Each board is shown as its definition says (carried by its snapshots): its title, and
 //   its scores as numbers or, for `time_ms` boards, as times (83456 -> 1:23.456). Rows come
 //   in rank order, so an `asc` board needs nothing more.
+// - A board that resets on a schedule shows its snapshot's period and a countdown to
+//   `period_ends_at` (on the server's clock, from hello's server_time); at the reset the
+//   server sends the new period's snapshot, empty until its first score.
 "use strict";
 
 (() => {
@@ -33,6 +36,7 @@
   const statusEl = $("#status");
   const statusText = $("#status-text");
   const updatedEl = $("#updated");
+  const periodEl = $("#period");
   const lookupForm = $("#lookup-form");
   const lookupInput = $("#lookup-input");
   const lookupResult = $("#lookup-result");
@@ -57,6 +61,7 @@
     boards: new Map(), // id -> {title, format} from the list, until a snapshot says
     title: null,
     format: "integer",
+    clockOffsetMs: 0, // server time minus this browser's, from hello
   };
 
   // ---- URLs ----------------------------------------------------------------------------
@@ -135,6 +140,8 @@
       if (message.type === "hello") {
         state.attempt = 0;
         state.heartbeatMs = (message.heartbeat_seconds || 20) * 1000;
+        const serverTime = Date.parse(message.server_time);
+        if (!Number.isNaN(serverTime)) state.clockOffsetMs = serverTime - Date.now();
         setStatus("live", "Live");
         if (!message.has_snapshot) showSnapshot(null);
       } else if (message.type === "snapshot") {
@@ -305,9 +312,15 @@
   }
 
   function showSnapshot(snapshot) {
-    const previous = new Map((state.snapshot ? state.snapshot.entries : []).map((e) => [e.player_id, e]));
+    // A new period starts afresh: its rows are not moves from the last period's.
+    const samePeriod = !state.snapshot || !snapshot || state.snapshot.period === snapshot.period;
+    const previous = new Map((state.snapshot && samePeriod ? state.snapshot.entries : []).map((e) => [e.player_id, e]));
     const entries = snapshot ? snapshot.entries.slice(0, TOP) : [];
     emptyEl.hidden = entries.length > 0;
+    emptyEl.textContent = periodOf(snapshot)
+      ? "No scores in this period yet. Rows appear as soon as players score."
+      : "No scores on this leaderboard yet. Rows appear as soon as players score.";
+    if (!samePeriod) boardEl.replaceChildren();
     describeBoard(snapshot);
 
     // FLIP: First positions, Last positions, Invert, Play.
@@ -351,6 +364,37 @@
       $("#stat-freshness").textContent = "–";
     }
     renderUpdated();
+    renderPeriod();
+  }
+
+  // The snapshot's period, or null on a board that never resets nor ends.
+  function periodOf(snapshot) {
+    if (!snapshot || ((snapshot.period || "all") === "all" && !snapshot.period_ends_at)) return null;
+    return { id: snapshot.period || "all", endsAt: snapshot.period_ends_at ? Date.parse(snapshot.period_ends_at) : null };
+  }
+
+  // 93784 s -> "1d 02:03:04"; under a day "02:03:04".
+  function formatCountdown(ms) {
+    const total = Math.max(0, Math.ceil(ms / 1000));
+    const days = Math.floor(total / 86400);
+    const clock = `${pad(Math.floor(total / 3600) % 24, 2)}:${pad(Math.floor(total / 60) % 60, 2)}:${pad(total % 60, 2)}`;
+    return days > 0 ? `${days}d ${clock}` : clock;
+  }
+
+  function renderPeriod() {
+    const period = periodOf(state.snapshot);
+    periodEl.hidden = !period;
+    if (!period) return;
+    const name = period.id === "all" ? "" : `Period ${period.id}`;
+    let ends = "";
+    if (period.endsAt !== null) {
+      const left = period.endsAt - (Date.now() + state.clockOffsetMs);
+      const verb = period.id === "all" ? "ends" : "resets";
+      ends = left > 0 ? `${verb} in ${formatCountdown(left)}` : "ended";
+    }
+    periodEl.textContent = [name, ends].filter(Boolean).join(" · ");
+    periodEl.dataset.period = period.id;
+    periodEl.title = period.endsAt === null ? "" : `Until ${new Date(period.endsAt).toLocaleString()}`;
   }
 
   function renderUpdated() {
@@ -530,6 +574,7 @@
 
   setInterval(() => {
     renderUpdated();
+    renderPeriod();
     renderRetry();
     if (state.snapshot) {
       // Let the movement arrows fade once they are old.
