@@ -20,7 +20,7 @@ from redis import Redis
 
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
-from tests.e2e.conftest import expect_live, open_page, wait_for_ranking
+from tests.e2e.conftest import PATIENCE_MS, expect_live, open_page, wait_for_ranking
 from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
 from tests.support.pipeline import (
     Services,
@@ -78,7 +78,12 @@ def test_a_minute_board_shows_its_period_counts_down_and_rolls_over(
 
             following = MINUTELY.period_after(minute)
             assert following is not None
-            expect(period).to_have_attribute("data-period", following.id)  # no reload
+            # Up to a minute away: wait for the boundary, then as long as for anything else.
+            assert minute.end is not None
+            until_rollover = (minute.end - datetime.now(UTC)).total_seconds() * 1000
+            expect(period).to_have_attribute(
+                "data-period", following.id, timeout=until_rollover + PATIENCE_MS
+            )  # no reload
             wait_for_ranking(page, [], "the new minute's empty board")
             expect(page.locator("#board-empty")).to_be_visible()
             expect(page.locator("#board-empty")).to_contain_text("No scores in this period yet")

@@ -137,9 +137,10 @@ def test_at_the_minute_the_new_empty_period_is_published_without_a_score(
         assert (snapshot["period"], len(snapshot["entries"])) == (minute.id, 3)
 
         # Nothing is scored from here on: the new minute's snapshot comes on its own,
-        # within a few seconds of the minute (the publisher checks about once a second).
+        # within seconds of the minute (the publisher checks about once a second; the
+        # margin is for a loaded 2-core CI machine).
         assert minute.end is not None
-        wait = (minute.end - datetime.now(UTC)).total_seconds() + 5
+        wait = (minute.end - datetime.now(UTC)).total_seconds() + 20
         rolled = messages_until(
             client,
             lambda read: (
@@ -156,7 +157,7 @@ def test_at_the_minute_the_new_empty_period_is_published_without_a_score(
     assert new["entries"] == []
     assert new["newest_event_at"] is None
     assert new["version"] > snapshot["version"]
-    assert arrived - minute.end < timedelta(seconds=5)
+    assert arrived - minute.end < timedelta(seconds=10)
     # The watched player has no score in the new period.
     [watched] = [m for m in rolled if m["type"] == "player"]
     assert (watched["rank"], watched["entries"], watched["total"]) == (None, [], 0)
