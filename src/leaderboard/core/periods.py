@@ -132,7 +132,12 @@ class Schedule:
         # Reversing from a time with microseconds starts at its whole second, included:
         # the last firing at or before ``moment``.
         start = next(CronSim(self._cron, local.replace(microsecond=1), reverse=True))
-        return self._period(start, next(CronSim(self._cron, start)))
+        end = next(CronSim(self._cron, start))
+        # cronsim reads wall times, taking a repeated hour's first pass: a moment in the
+        # second pass before a firing at that wall time lands one period early.
+        while end <= moment:
+            start, end = end, next(CronSim(self._cron, end))
+        return self._period(start, end)
 
     def period_before(self, period: Period) -> Period | None:
         """The period that ends where ``period`` starts; None before the window's start."""

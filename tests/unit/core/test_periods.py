@@ -230,3 +230,21 @@ def test_only_a_schedule_or_a_window_end_makes_periods_close() -> None:
     assert not Schedule(starts_at=utc(2026, 12, 2)).closes
     assert Schedule(ends_at=utc(2026, 12, 2)).closes
     assert Schedule("daily").closes
+
+
+@pytest.mark.parametrize(
+    ("reset", "zone", "day"),
+    [
+        ("30 2 * * *", "Europe/Berlin", datetime(2026, 10, 25, tzinfo=UTC)),
+        ("45 1 * * *", "America/New_York", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("15 2 * * 0", "Australia/Sydney", datetime(2026, 4, 4, 12, tzinfo=UTC)),
+        ("daily", "America/Santiago", datetime(2026, 4, 4, 12, tzinfo=UTC)),
+    ],
+)
+def test_every_moment_of_a_day_when_clocks_go_back_lies_in_its_period(
+    reset: str, zone: str, day: datetime
+) -> None:
+    schedule = Schedule(reset, zone)
+    for minute in range(0, 2 * 24 * 60, 7):
+        moment = day + timedelta(minutes=minute)
+        assert period(schedule, moment).contains(moment), moment
