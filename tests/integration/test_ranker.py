@@ -233,6 +233,29 @@ def test_a_scheduled_board_counts_each_event_in_its_period_until_the_grace_is_ov
     )
 
 
+def test_the_grace_is_judged_by_when_an_event_reached_kafka_not_when_it_is_ranked(
+    pipeline: DevstackSettings, rankers, redis: Redis
+) -> None:
+    board = f"minutely-{uuid.uuid4().hex[:6]}"
+    definition = board_definition(board, reset="* * * * *", grace=60)
+    define_boards(pipeline, [definition])
+    period = definition.schedule.period_at(datetime.now(UTC) - timedelta(minutes=10))
+    assert period is not None
+    assert period.start is not None
+    assert period.end is not None
+    on_time = make_event("ada", 5, board, occurred_at=period.start)
+    late = make_event("bob", 7, board, occurred_at=period.start)
+    # Ranked ten minutes after the period's grace, as after a ranker outage or a replay.
+    produce(pipeline, [on_time], arrived=period.end + timedelta(seconds=59))
+    produce(pipeline, [late], arrived=period.end + timedelta(seconds=60))
+    rankers()
+
+    key = RedisKeys(pipeline.redis_key_prefix).board(board, period.id)
+    wait_for(lambda: redis.zrange(key, 0, -1) == [b"ada"], 60, "the on-time event ranked")
+    [dead] = read_dead_letters(pipeline, 1)
+    assert (dict(dead.headers())["reason"], dead.value()) == (b"period_closed", late.to_json())
+
+
 def test_an_erased_players_events_are_dead_lettered_and_never_counted(
     pipeline: DevstackSettings, rankers, redis: Redis
 ) -> None:

@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin._metadata import (
     BrokerMetadata,
     ClusterMetadata,
@@ -35,6 +41,7 @@ class FakeMessage:
     value_bytes: bytes | None = b"{}"
     key_bytes: bytes | None = None
     error_value: KafkaError | None = None
+    timestamp_ms: int = 0  # with TIMESTAMP_NOT_AVAILABLE when 0
 
     def topic(self) -> str:
         return self.topic_name
@@ -53,6 +60,11 @@ class FakeMessage:
 
     def error(self) -> KafkaError | None:
         return self.error_value
+
+    def timestamp(self) -> tuple[int, int]:
+        return (TIMESTAMP_CREATE_TIME if self.timestamp_ms else TIMESTAMP_NOT_AVAILABLE), (
+            self.timestamp_ms
+        )
 
 
 @dataclass

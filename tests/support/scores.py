@@ -85,12 +85,17 @@ def redis_totals(
 
 
 def produce(
-    settings: LeaderboardSettings, events: Iterable[ScoreEvent], raw: Iterable[bytes] = ()
+    settings: LeaderboardSettings,
+    events: Iterable[ScoreEvent],
+    raw: Iterable[bytes] = (),
+    arrived: datetime | None = None,
 ) -> None:
-    """Send events (and raw, possibly invalid, values) to game-score; wait for acks."""
+    """Send events (and raw, possibly invalid, values) to game-score; wait for acks.
+    ``arrived``: the events' record time, as if they had been produced then."""
     producer = Producer(producer_config(settings))
+    stamp = {} if arrived is None else {"timestamp": int(arrived.timestamp() * 1000)}
     for event in events:
-        producer.produce(settings.topic_game_score, key=event.key, value=event.to_json())
+        producer.produce(settings.topic_game_score, key=event.key, value=event.to_json(), **stamp)
         producer.poll(0)
     for value in raw:
         producer.produce(settings.topic_game_score, value=value)

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from leaderboard.core.periods import Period, Schedule
 
-#: Periods a finder remembers: the current one and those still in grace, with room.
-RECENT_PERIODS = 4
+#: Periods a finder remembers: the current one and those still in grace (a per-minute
+#: board has six in a 300 s grace), with room.
+RECENT_PERIODS = 8
 
 
 @dataclass

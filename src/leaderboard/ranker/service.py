@@ -8,9 +8,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    Producer,
+    TopicPartition,
+)
 from redis import Redis
 
 from leaderboard.core.boards import board_bounds
@@ -30,7 +36,6 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from leaderboard.core.periods import Schedule
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import ServiceContext
 from leaderboard.ranker.apply import (
@@ -68,10 +73,10 @@ class Rules:
     periods: PeriodFinder | None = None
 
 
-def period_of(rules: Rules, board: str, occurred_at: datetime, now: datetime) -> str | None:
+def period_of(rules: Rules, board: str, occurred_at: datetime, arrived: datetime) -> str | None:
     """The id of the period an event counts in, None for the all-time standings of a
-    board whose period never closes; InvalidEventError outside the board's window or
-    after its period's grace."""
+    board whose period never closes; InvalidEventError outside the board's window or when
+    it ``arrived`` (its record's time in Kafka) after its period's grace."""
     finder = rules.periods
     if finder is None:
         return None
@@ -85,13 +90,23 @@ def period_of(rules: Rules, board: str, occurred_at: datetime, now: datetime) ->
         )
     if not finder.schedule.closes:
         return None
-    if period.end is not None and now >= period.end + finder.grace:
+    if period.end is not None and arrived >= period.end + finder.grace:
         raise InvalidEventError(
             "period_closed",
-            f"period {period.id} of {board!r} ended at {period.end.isoformat()}; its grace "
-            f"of {finder.grace.total_seconds():.0f} s is over",
+            f"period {period.id} of {board!r} ended at {period.end.isoformat()}; the event "
+            f"arrived at {arrived.isoformat()}, after its grace of "
+            f"{finder.grace.total_seconds():.0f} s",
         )
     return period.id
+
+
+def arrival(message: ConsumedRecord, default: datetime) -> datetime:
+    """When the record reached Kafka (its timestamp: the producer's, or the broker's with
+    LogAppendTime), so that a lagging or replaying ranker decides as a prompt one would."""
+    kind, millis = message.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE:
+        return default
+    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def _iso(moment: datetime | None) -> str:
@@ -155,7 +170,7 @@ class Ranker:
         rules: dict[str, Rules | InvalidEventError] = {}
         scoring: dict[str, Scoring] = {}
         before_reset = 0
-        now = utc_now()
+        now = utc_now()  # the arrival of a record without a time
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
@@ -179,7 +194,11 @@ class Ranker:
                 rule.bounds.check(event.score)
                 if self._erased.is_erased(event.player_id):
                     raise ERASED
-                period = period_of(rule, event.leaderboard, event.occurred_at, now)
+                period = None
+                if rule.periods is not None:
+                    period = period_of(
+                        rule, event.leaderboard, event.occurred_at, arrival(message, now)
+                    )
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
@@ -209,7 +228,7 @@ class Ranker:
         bounds = board_bounds(definition, self._bounds)
         scoring = Scoring(definition.operator, definition.sort)
         schedule = definition.schedule
-        if schedule == Schedule():
+        if not (schedule.resets or schedule.starts_at or schedule.ends_at):
             self._finders.pop(board, None)
             return Rules(scoring, bounds, definition.reset_at)
         held = self._finders.get(board)

@@ -8,7 +8,8 @@ from leaderboard.core.events import InvalidEventError, ScoreBounds
 from leaderboard.core.periods import Schedule
 from leaderboard.ranker.apply import DEFAULT_SCORING
 from leaderboard.ranker.periods import RECENT_PERIODS, PeriodFinder
-from leaderboard.ranker.service import Rules, period_of
+from leaderboard.ranker.service import Rules, arrival, period_of
+from tests.support.kafka_fakes import FakeMessage
 
 GRACE = timedelta(seconds=300)
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -71,3 +72,10 @@ def test_the_finder_keeps_the_last_periods_and_finds_the_same_ones() -> None:
     for moment in moments:
         assert finder.period_at(moment) == schedule.period_at(moment)
     assert len(finder._recent) == RECENT_PERIODS
+
+
+def test_an_event_arrives_when_its_record_reached_kafka_whatever_the_clock_says() -> None:
+    # A ranker replaying an old record decides by the record's time, as it did then.
+    record = FakeMessage("game-score", 0, 7, timestamp_ms=1_796_300_000_123)
+    assert arrival(record, NOW) == datetime(2026, 12, 3, 12, 13, 20, 123_000, tzinfo=UTC)
+    assert arrival(FakeMessage("game-score", 0, 8), NOW) == NOW  # no time on the record
