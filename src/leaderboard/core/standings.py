@@ -47,10 +47,15 @@ end
 def reach_code(reached_at: datetime) -> str:
     """The reach of a score reached at ``reached_at`` (clamped to [1970, 2223]): 16
     digits, higher for an earlier time, so codes compare as strings and as numbers."""
-    micros = (reached_at - _epoch_in(reached_at.tzinfo)) // _MICROSECOND
+    micros = epoch_micros(reached_at)
     if not 0 <= micros <= _LATEST_MICROS:  # per event in the ranker: usually one test
         micros = min(max(micros, 0), _LATEST_MICROS)
     return str(REACH_LAST - micros)  # str(): twice as fast as a zero-padded format
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Microseconds from 1970 to the aware ``moment`` (cheap for fixed-offset zones)."""
+    return (moment - _epoch_in(moment.tzinfo)) // _MICROSECOND
 
 
 #: The epoch in each fixed-offset time zone seen: datetimes of one time zone object

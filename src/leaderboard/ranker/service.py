@@ -73,24 +73,27 @@ class Rules:
     periods: PeriodFinder | None = None
 
 
-def period_of(rules: Rules, board: str, occurred_at: datetime, arrived: datetime) -> str | None:
+def period_of(rules: Rules, board: str, occurred_at: datetime, arrived_ms: int) -> str | None:
     """The id of the period an event counts in, None for the all-time standings of a
     board whose period never closes; InvalidEventError outside the board's window or when
-    it ``arrived`` (its record's time in Kafka) after its period's grace."""
+    it arrived (its record's time in Kafka, ms since 1970) after its period's grace."""
     finder = rules.periods
     if finder is None:
         return None
-    period = finder.period_at(occurred_at)
-    if period is None:
+    found = finder.find(occurred_at)
+    if found is None:
         schedule = finder.schedule
         raise InvalidEventError(
             "outside_window",
             f"occurred_at {occurred_at.isoformat()} is outside the window of {board!r} "
             f"(starts_at {_iso(schedule.starts_at)}, ends_at {_iso(schedule.ends_at)})",
         )
-    if not finder.schedule.closes:
+    period, grace_ends = found
+    if not finder.closes:
         return None
-    if period.end is not None and arrived >= period.end + finder.grace:
+    if arrived_ms >= grace_ends:
+        assert period.end is not None  # a period without an end has no grace to end
+        arrived = datetime.fromtimestamp(arrived_ms / 1000, UTC)
         raise InvalidEventError(
             "period_closed",
             f"period {period.id} of {board!r} ended at {period.end.isoformat()}; the event "
@@ -100,13 +103,12 @@ def period_of(rules: Rules, board: str, occurred_at: datetime, arrived: datetime
     return period.id
 
 
-def arrival(message: ConsumedRecord, default: datetime) -> datetime:
-    """When the record reached Kafka (its timestamp: the producer's, or the broker's with
-    LogAppendTime), so that a lagging or replaying ranker decides as a prompt one would."""
+def arrival_ms(message: ConsumedRecord, default: int) -> int:
+    """When the record reached Kafka, in ms since 1970 (its timestamp: the producer's, or
+    the broker's with LogAppendTime), so a lagging or replaying ranker decides as a
+    prompt one would."""
     kind, millis = message.timestamp()
-    if kind == TIMESTAMP_NOT_AVAILABLE:
-        return default
-    return datetime.fromtimestamp(millis / 1000, UTC)
+    return default if kind == TIMESTAMP_NOT_AVAILABLE else millis
 
 
 def _iso(moment: datetime | None) -> str:
@@ -170,7 +172,7 @@ class Ranker:
         rules: dict[str, Rules | InvalidEventError] = {}
         scoring: dict[str, Scoring] = {}
         before_reset = 0
-        now = utc_now()  # the arrival of a record without a time
+        now_ms = int(time.time() * 1000)  # the arrival of a record without a time
         for message in messages:
             partition, offset = message.partition(), message.offset()
             batch = batches.get(partition)
@@ -196,9 +198,8 @@ class Ranker:
                     raise ERASED
                 period = None
                 if rule.periods is not None:
-                    period = period_of(
-                        rule, event.leaderboard, event.occurred_at, arrival(message, now)
-                    )
+                    arrived = arrival_ms(message, now_ms)
+                    period = period_of(rule, event.leaderboard, event.occurred_at, arrived)
             except InvalidEventError as exc:
                 self._dead_letter(message, exc)
                 continue
