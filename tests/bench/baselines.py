@@ -38,8 +38,9 @@ from leaderboard.core.events import (
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
-from tests.bench.drains import BenchContext, delete_keys
+from tests.bench.drains import BenchContext
 from tests.bench.measure import CpuProbe, CpuSnapshot, CpuUsage, Drain
+from tests.support.redis_keys import delete_keys
 
 log = get_logger(__name__)
 

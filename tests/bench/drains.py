@@ -44,7 +44,7 @@ from tests.bench.measure import CpuProbe, Drain, Scope, observe_drain
 from tests.bench.profile import Profiler, summarize
 from tests.bench.workload import Workload
 from tests.support.boards import board_definition, define_boards
-from tests.support.redis_keys import seen_pattern
+from tests.support.redis_keys import delete_keys, seen_pattern
 from tests.support.services import ServiceProcess, metric_value, settings_env
 
 log = get_logger(__name__)
@@ -117,20 +117,6 @@ def _stop(service: ServiceProcess) -> None:
         log.warning("service did not stop cleanly", service=service.service, error=str(error))
     finally:
         service.close()
-
-
-def delete_keys(redis: Redis, prefix: str) -> int:
-    """Remove every key of one key prefix; returns how many."""
-    deleted = 0
-    batch: list[bytes] = []
-    for key in redis.scan_iter(match=RedisKeys(prefix).tag + ":*", count=1000):
-        batch.append(key)
-        if len(batch) >= 500:
-            deleted += redis.unlink(*batch)
-            batch.clear()
-    if batch:
-        deleted += redis.unlink(*batch)
-    return deleted
 
 
 def check_ranker_totals(redis: Redis, keys: RedisKeys, expected: dict[str, Counter[str]]) -> None:

@@ -28,6 +28,7 @@ from tests.support.pipeline import (
     publish_definition,
     send_change_notice,
 )
+from tests.support.redis_keys import delete_keys
 from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.e2e
@@ -46,8 +47,7 @@ def redis(settings: DevstackSettings) -> Iterator[Redis]:
     client = Redis(**settings.redis_client_kwargs())
     yield client
     keys = RedisKeys(settings.redis_key_prefix)
-    for key in client.scan_iter(match=f"{keys.tag}*".replace("{", "\\{").replace("}", "\\}")):
-        client.delete(key)
+    delete_keys(client, keys.prefix)
     client.close()
 
 

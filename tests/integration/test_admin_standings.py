@@ -39,6 +39,7 @@ from tests.support.admin_api import (
     running_ingest,
 )
 from tests.support.pipeline import isolated_settings
+from tests.support.redis_keys import delete_keys
 from tests.support.services import ServiceProcess, free_port
 from tests.support.standings import seed_standings
 
@@ -62,8 +63,7 @@ def keys(settings: DevstackSettings, stack: DevstackSettings) -> Iterator[RedisK
     keys = RedisKeys(settings.redis_key_prefix)
     yield keys
     redis = Redis(**stack.redis_client_kwargs())
-    for key in redis.scan_iter(match=f"{keys.tag}*".replace("{", "\\{").replace("}", "\\}")):
-        redis.delete(key)
+    delete_keys(redis, keys.prefix)
     redis.close()
 
 

@@ -22,6 +22,7 @@ from leaderboard.ranker.apply import (
     Scoring,
     split,
 )
+from tests.support.redis_keys import delete_keys
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +34,7 @@ WINDOW = 300
 def keys(redis: Redis) -> Iterator[RedisKeys]:
     keys = RedisKeys(prefix=f"t{uuid.uuid4().hex[:12]}")
     yield keys
-    for key in redis.scan_iter(match=f"{keys.tag}*".replace("{", "\\{").replace("}", "\\}")):
-        redis.delete(key)
+    delete_keys(redis, keys.prefix)
 
 
 @pytest.fixture
