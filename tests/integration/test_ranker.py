@@ -192,6 +192,7 @@ def test_a_scheduled_board_counts_each_event_in_its_period_until_the_grace_is_ov
         make_event("ada", 2, board, occurred_at=in_grace),  # its period ended < 300 s ago
         make_event("cy", 9, board, occurred_at=now - timedelta(minutes=10)),  # grace over
         make_event("dan", 1, board, occurred_at=starts_at - timedelta(seconds=1)),  # too early
+        make_event("eve", 3, board, occurred_at=now + timedelta(hours=1)),  # a wrong clock
     ]
     produce(pipeline, events)
     ranker = rankers()
@@ -213,10 +214,11 @@ def test_a_scheduled_board_counts_each_event_in_its_period_until_the_grace_is_ov
 
     wait_for(lambda: standings() == expected, 60, "each event in its period's standings")
     assert redis.smembers(keys.periods(board)) == {p.encode() for p in expected}
-    dead = read_dead_letters(pipeline, 2)
+    dead = read_dead_letters(pipeline, 3)
     assert {(dict(m.headers())["reason"].decode(), m.value()) for m in dead} == {
         ("period_closed", events[3].to_json()),
         ("outside_window", events[4].to_json()),
+        ("occurred_in_future", events[5].to_json()),
     }
     assert redis.zcard(keys.board(board)) == 0
     wait_for(

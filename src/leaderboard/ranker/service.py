@@ -38,6 +38,7 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.core.logging import get_logger
 from leaderboard.core.retry import DependencyRetrier, redis_retrier
 from leaderboard.core.runtime import ServiceContext
+from leaderboard.core.standings import epoch_micros
 from leaderboard.ranker.apply import (
     DEFAULT_SCORING,
     ApplyResult,
@@ -58,6 +59,10 @@ FLUSH_TIMEOUT_SECONDS = 30.0
 
 #: Why an erased player's event is refused (the detail names no player: it is logged).
 ERASED = InvalidEventError("erased_player", "the player was erased")
+#: How far ahead of its arrival in Kafka an event may have occurred on a board whose
+#: periods close (game servers' clocks drift); a later one would open a future period
+#: early, or count in a period that has not begun.
+MAX_CLOCK_SKEW_MS = 300_000
 #: Why an event of a period closed meanwhile is refused (Redis knew before the clock did).
 CLOSED = InvalidEventError("period_closed", "the period of its occurred_at was closed")
 
@@ -80,6 +85,14 @@ def period_of(rules: Rules, board: str, occurred_at: datetime, arrived_ms: int) 
     finder = rules.periods
     if finder is None:
         return None
+    ahead_ms = epoch_micros(occurred_at) // 1000 - arrived_ms
+    if ahead_ms > MAX_CLOCK_SKEW_MS and finder.closes:
+        raise InvalidEventError(
+            "occurred_in_future",
+            f"occurred_at {occurred_at.isoformat()} is {ahead_ms / 1000:.0f} s after the event "
+            f"reached Kafka; a board whose periods close takes at most "
+            f"{MAX_CLOCK_SKEW_MS // 1000} s of clock skew",
+        )
     found = finder.find(occurred_at)
     if found is None:
         schedule = finder.schedule

@@ -8,7 +8,7 @@ from leaderboard.core.events import InvalidEventError, ScoreBounds
 from leaderboard.core.periods import Schedule
 from leaderboard.ranker.apply import DEFAULT_SCORING
 from leaderboard.ranker.periods import RECENT_PERIODS, PeriodFinder
-from leaderboard.ranker.service import Rules, arrival_ms, period_of
+from leaderboard.ranker.service import MAX_CLOCK_SKEW_MS, Rules, arrival_ms, period_of
 from tests.support.kafka_fakes import FakeMessage
 
 GRACE = timedelta(seconds=300)
@@ -88,3 +88,15 @@ def test_an_event_arrives_when_its_record_reached_kafka_whatever_the_clock_says(
     record = FakeMessage("game-score", 0, 7, timestamp_ms=1_796_300_000_123)
     assert arrival_ms(record, 42) == 1_796_300_000_123
     assert arrival_ms(FakeMessage("game-score", 0, 8), 42) == 42  # no time on the record
+
+
+def test_an_event_from_further_ahead_than_the_clock_skew_is_refused() -> None:
+    daily = rules(Schedule("daily", "UTC"))
+    skew = timedelta(milliseconds=MAX_CLOCK_SKEW_MS)
+    assert period_of(daily, "b", NOW + skew, ms(NOW)) == "2026-12-03"
+    with pytest.raises(InvalidEventError) as refused:
+        period_of(daily, "b", NOW + timedelta(days=7), ms(NOW))
+    assert refused.value.reason == "occurred_in_future"
+    assert "is 604800 s after the event reached Kafka" in refused.value.detail
+    # Without periods, a future time only orders ties: not refused here.
+    assert period_of(rules(None), "b", NOW + timedelta(days=7), ms(NOW)) is None
