@@ -12,9 +12,9 @@ from leaderboard.core.periods import ALL_TIME
 
 #: Lua: the suffix of a period's keys (``RedisKeys.board``), for scripts that build the
 #: keys of every period a board has in Redis (``RedisKeys.periods``).
-PERIOD_SUFFIX_LUA: Final = """
+PERIOD_SUFFIX_LUA: Final = f"""
 local function period_suffix(period)
-  if period == 'all' then return '' end
+  if period == '{ALL_TIME}' then return '' end
   return ':' .. period
 end
 """

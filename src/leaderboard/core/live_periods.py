@@ -23,19 +23,13 @@ ALL_TIME_PERIOD: Final = Period(ALL_TIME, None, None)
 
 @dataclass(frozen=True)
 class _Held:
-    """A board's live period and the moments ``[since, until)`` it stays live (None:
-    unbounded), for the definition revision it was worked out from."""
+    """A board's live period, for the definition revision it was worked out from, and
+    the moments it stays live (``live.contains(now)``)."""
 
     revision: int
     schedule: Schedule
     period: Period
-    since: datetime | None
-    until: datetime | None
-
-    def live_at(self, now: datetime) -> bool:
-        return (self.since is None or self.since <= now) and (
-            self.until is None or now < self.until
-        )
+    live: Period
 
 
 class LivePeriods:
@@ -64,7 +58,7 @@ class LivePeriods:
         held = self._held.get(board_id)
         if held is None or held.revision != definition.revision:
             held = _work_out(definition.revision, definition.schedule, now)
-        elif held.live_at(now):
+        elif held.live.contains(now):
             return held.period
         else:
             held = _work_out(held.revision, held.schedule, now)
@@ -78,10 +72,5 @@ def _work_out(revision: int, schedule: Schedule, now: datetime) -> _Held:
     # last stays live for ever.
     before = schedule.starts_at is not None and now < schedule.starts_at
     after = schedule.ends_at is not None and now >= schedule.ends_at
-    return _Held(
-        revision,
-        schedule,
-        period,
-        since=None if before else period.start,
-        until=None if after else period.end,
-    )
+    live = Period(period.id, None if before else period.start, None if after else period.end)
+    return _Held(revision, schedule, period, live)
