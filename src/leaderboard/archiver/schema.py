@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from leaderboard.core.board_tables import board_tables
+from leaderboard.core.period_tables import period_tables
 
 TABLE_NAME = "score_events"
 #: Alembic's bookkeeping table; named after the service so that another component
@@ -51,7 +52,8 @@ score_events = Table(
     Index("ix_score_events_leaderboard_player_id", "leaderboard", "player_id"),
 )
 
-# The board definition tables (revisions 0002 and 0003), declared once in core for the ingest
-# service that writes them; copied here so the migrations see the whole schema.
-for _table in board_tables.tables.values():
+# The board definition tables (revisions 0002 to 0004) and the closed periods' (0005),
+# declared once in core for the services that use them; copied here so the migrations see
+# the whole schema.
+for _table in [*board_tables.tables.values(), *period_tables.sorted_tables]:
     _table.to_metadata(metadata)

@@ -167,6 +167,10 @@ class LeaderboardSettings(BaseSettings):
     topic_player_erasures: TopicName = Field(
         "player-erasures", description="Compacted topic of erased players (hashed ids)."
     )
+    topic_period_closed: TopicName = Field(
+        "leaderboard-period-closed",
+        description="Topic of closed periods' final standings (one message per period).",
+    )
 
     score_min: SafeInteger = Field(
         1,

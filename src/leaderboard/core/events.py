@@ -210,6 +210,43 @@ class LeaderboardSnapshot(_Contract):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
+class ClosedEntry(SnapshotEntry):
+    """One row of a closed period's standings: also when the player reached its score
+    (the tie-break: of two equal scores, the earlier ranks higher)."""
+
+    reached_at: AwareDatetime
+
+
+class PeriodClosed(_Contract):
+    """Topic ``leaderboard-period-closed``, keyed by ``<board>/<period>``: a period of a
+    board closed, and its final standings are stored (one message per period)."""
+
+    leaderboard: LeaderboardId
+    period: Annotated[str, Field(min_length=1, max_length=64)]
+    starts_at: AwareDatetime | None
+    ends_at: AwareDatetime
+    closed_at: AwareDatetime
+    #: Players in the final standings (``top`` holds the first of them).
+    players: Annotated[int, Field(ge=0)]
+    top: list[ClosedEntry]
+    sort: Sort = "desc"
+    format: ScoreFormat = "integer"
+    operator: Operator = "sum"
+    version: Literal[1] = SCHEMA_VERSION
+
+    @property
+    def key(self) -> bytes:
+        return period_close_key(self.leaderboard, self.period)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def period_close_key(board: str, period: str) -> bytes:
+    """The key of a period's ``PeriodClosed`` message (board ids hold no ``/``)."""
+    return f"{board}/{period}".encode()
+
+
 def utc_now() -> datetime:
     """The current time, time-zone aware (every timestamp in the contract carries one)."""
     return datetime.now(UTC)

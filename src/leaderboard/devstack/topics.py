@@ -53,6 +53,7 @@ def topic_specs(settings: LeaderboardSettings) -> list[TopicSpec]:
             REPLICATION_FACTOR,
             {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"},
         ),
+        TopicSpec(settings.topic_period_closed, 1, REPLICATION_FACTOR),
         TopicSpec(
             settings.topic_leaderboard,
             1,
