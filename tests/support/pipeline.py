@@ -44,6 +44,7 @@ def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
             "topic_leaderboard": f"leaderboard-{suffix}",
             "topic_leaderboard_definitions": f"leaderboard-definitions-{suffix}",
             "topic_player_erasures": f"player-erasures-{suffix}",
+            "topic_period_closed": f"leaderboard-period-closed-{suffix}",
             "redis_key_prefix": f"t{suffix}",
         }
     )

@@ -6,7 +6,7 @@ Schedule kinds, period ids, windows and time zone rules: docs/architecture.md, "
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -138,6 +138,37 @@ class Schedule:
         while end <= moment:
             start, end = end, next(CronSim(self._cron, end))
         return self._period(start, end)
+
+    def period_named(self, period_id: str) -> Period | None:
+        """The period whose id is ``period_id``; None when this schedule has none."""
+        if not self.resets:
+            return Period(ALL_TIME, self.starts_at, self.ends_at) if period_id == ALL_TIME else None
+        try:
+            moment = self._moment_in(period_id)
+        except ValueError:
+            return None
+        # A window cuts its first and last periods: look inside it.
+        if self.starts_at is not None and moment < self.starts_at:
+            moment = self.starts_at
+        if self.ends_at is not None and moment >= self.ends_at:
+            moment = self.ends_at - timedelta(microseconds=1)
+        found = self.period_at(moment)
+        return found if found is not None and found.id == period_id else None
+
+    def _moment_in(self, period_id: str) -> datetime:
+        """A moment inside the period named ``period_id`` (noon of its first local day
+        exists in every zone, unlike some midnights); ValueError when it names none."""
+        zone = ZoneInfo(self.timezone)
+        if self.reset == "daily":
+            day = datetime.strptime(period_id, "%Y-%m-%d").date()
+        elif self.reset == "weekly":
+            year, _, week = period_id.partition("-W")
+            day = date.fromisocalendar(int(year), int(week), 1)
+        elif self.reset == "monthly":
+            day = datetime.strptime(period_id, "%Y-%m").date()
+        else:
+            return datetime.strptime(period_id, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        return datetime.combine(day, time(12), zone)
 
     def period_before(self, period: Period) -> Period | None:
         """The period that ends where ``period`` starts; None before the window's start."""

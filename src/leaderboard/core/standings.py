@@ -53,6 +53,11 @@ def reach_code(reached_at: datetime) -> str:
     return str(REACH_LAST - micros)  # str(): twice as fast as a zero-padded format
 
 
+def reach_time(code: bytes | str) -> datetime:
+    """The time a ``reach_code`` stands for (exact, unlike ``reached_at``)."""
+    return _EPOCH + (REACH_LAST - int(code)) * _MICROSECOND
+
+
 def epoch_micros(moment: datetime) -> int:
     """Microseconds from 1970 to the aware ``moment`` (cheap for fixed-offset zones)."""
     return (moment - _epoch_in(moment.tzinfo)) // _MICROSECOND

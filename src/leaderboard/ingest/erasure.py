@@ -11,13 +11,14 @@ from datetime import datetime
 
 from redis import Redis
 from redis.commands.core import Script
-from sqlalchemy import Engine, exc, func, insert, select, text
+from sqlalchemy import Engine, delete, exc, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.board_tables import ERASURE_LOCK, admin_audit, erased_players
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.errors import DatabaseError
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.period_tables import period_standings
 from leaderboard.ingest.standings import BOARD_PERIODS_LUA
 
 # The boards to visit come from the set of boards inside the script, so a board the ranker
@@ -115,6 +116,10 @@ class ErasureStore:
                     ).scalar_one()
                 )
                 deleted = connection.execute(_DELETE_ARCHIVED, {"player": player_id}).rowcount
+                # Closed periods keep the others' ranks: the final standings were paid out.
+                standings = connection.execute(
+                    delete(period_standings).where(period_standings.c.player_id == player_id)
+                ).rowcount
                 pseudonymised = connection.execute(
                     _PSEUDONYMISE_AUDIT, {"player": player_id, "hash": player_hash}
                 ).rowcount
@@ -126,6 +131,7 @@ class ErasureStore:
                             "player_hash": player_hash,
                             "already_erased": added is None,
                             "archived_rows_deleted": deleted,
+                            "closed_standings_deleted": standings,
                             "audit_rows_pseudonymised": pseudonymised,
                         },
                     )

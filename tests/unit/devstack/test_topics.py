@@ -14,6 +14,7 @@ def test_topic_layout_follows_the_settings_names() -> None:
         "leaderboard",
         "leaderboard-definitions",
         "player-erasures",
+        "leaderboard-period-closed",
     }
     assert specs["scores"].partitions == GAME_SCORE_PARTITIONS > 1
     assert {spec.replication_factor for spec in specs.values()} == {1}

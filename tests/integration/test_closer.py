@@ -1,0 +1,298 @@
+"""The closer's steps on the real stack, with a clock the test sets: a period closes only
+after its grace and once the rankers applied every event that reached Kafka by then; its
+standings are stored as Redis froze them, its keys go, and exactly one period-closed
+message is committed, also when a crash left it produced but not recorded."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from prometheus_client import CollectorRegistry
+from redis import Redis
+from sqlalchemy import Engine, insert, select, update
+
+from leaderboard.closer.closing import Closer, Due
+from leaderboard.closer.kafka import Announcer, RankerProgress
+from leaderboard.closer.metrics import CloserMetrics
+from leaderboard.closer.settings import CloserSettings
+from leaderboard.closer.store import ClosedPeriods
+from leaderboard.core.board_tables import erased_players
+from leaderboard.core.boards import BoardDefinition
+from leaderboard.core.definitions import BoardRegistry, definition_key
+from leaderboard.core.erasures import erasure_key
+from leaderboard.core.events import PeriodClosed
+from leaderboard.core.kafka import consumer_config, producer_config
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.period_tables import period_closes, period_standings
+from leaderboard.core.topic_reader import private_group_id
+from leaderboard.devstack.settings import DevstackSettings
+from tests.support.clock import FakeClock
+from tests.support.redis_keys import delete_keys
+from tests.support.services import wait_for
+from tests.support.standings import seed_standings
+
+pytestmark = pytest.mark.integration
+
+DAY = "2026-12-01"
+#: The day's end (UTC board) and its grace.
+END = datetime(2026, 12, 2, tzinfo=UTC)
+GRACE = timedelta(seconds=60)
+REACHED = datetime(2026, 12, 1, 10, tzinfo=UTC)
+STANDINGS = {
+    "ada": (30, REACHED),
+    "bob": (20, REACHED),
+    "cy": (20, REACHED + timedelta(seconds=1)),  # tied with bob, reached later
+    "dee": (5, REACHED),
+}
+
+
+@pytest.fixture
+def settings(pipeline: DevstackSettings, schema: str) -> CloserSettings:
+    values = {k: v for k, v in pipeline.model_dump().items() if k in CloserSettings.model_fields}
+    return CloserSettings(**values)
+
+
+@pytest.fixture
+def keys(settings: CloserSettings, redis: Redis) -> Iterator[RedisKeys]:
+    keys = RedisKeys(settings.redis_key_prefix)
+    yield keys
+    delete_keys(redis, keys.prefix)
+
+
+@pytest.fixture
+def board() -> BoardDefinition:
+    return BoardDefinition(
+        id=f"daily-{uuid.uuid4().hex[:8]}",
+        revision=1,
+        updated_at=END - timedelta(days=3),
+        title="Daily",
+        reset="daily",
+        grace=int(GRACE.total_seconds()),
+    )
+
+
+class Harness:
+    """A closer on the test's topics, Redis prefix and schema, and what it uses."""
+
+    def __init__(
+        self, settings: CloserSettings, redis: Redis, db: Engine, board: BoardDefinition
+    ) -> None:
+        self.settings = settings
+        self.clock = FakeClock(END - timedelta(hours=1))
+        self.registry = BoardRegistry()
+        self.registry.apply(definition_key(board.id), board.to_json())
+        self.store = ClosedPeriods(db)
+        self.watermarks = Consumer(consumer_config(settings, private_group_id("test-closer")))
+        self.announcers: list[Announcer] = []
+        self.redis = redis
+        self.closer = self.new_closer()
+        wait_for(self._topics_led, 30, "leaders of the test's new topics")
+
+    def _topics_led(self) -> bool:
+        for topic in (self.settings.topic_game_score, self.settings.topic_period_closed):
+            for partition in (
+                self.watermarks.list_topics(topic, timeout=10).topics[topic].partitions
+            ):
+                try:
+                    self.watermarks.get_watermark_offsets(TopicPartition(topic, partition), 5)
+                except KafkaException:
+                    return False
+        return True
+
+    def new_closer(self) -> Closer:
+        """A closer as a restarted process has it (a new transactional producer)."""
+        announcer = Announcer(self.settings)
+        self.announcers.append(announcer)
+        return Closer(
+            self.registry,
+            self.redis,
+            RedisKeys(self.settings.redis_key_prefix),
+            self.store,
+            RankerProgress(self.settings, self.redis, self.watermarks),
+            announcer,
+            CloserMetrics(CollectorRegistry()),
+            self.clock,
+        )
+
+    def close(self) -> None:
+        for announcer in self.announcers:
+            announcer.close()
+        self.watermarks.close()
+
+
+@pytest.fixture
+def harness(
+    settings: CloserSettings, redis: Redis, db: Engine, board: BoardDefinition, keys: RedisKeys
+) -> Iterator[Harness]:
+    harness = Harness(settings, redis, db, board)
+    yield harness
+    harness.close()
+
+
+def announced(settings: CloserSettings) -> list[PeriodClosed]:
+    """Every committed message on the period-closed topic."""
+    consumer = Consumer(consumer_config(settings, private_group_id("test-read")))
+    topic = settings.topic_period_closed
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        found: list[PeriodClosed] = []
+        while consumer.position([TopicPartition(topic, 0)])[0].offset < high:
+            for message in consumer.consume(100, 1.0):
+                assert message.error() is None
+                found.append(PeriodClosed.model_validate_json(message.value() or b""))
+        return found
+    finally:
+        consumer.close()
+
+
+def stored_rows(db: Engine, board: str) -> list[tuple]:
+    with db.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    period_standings.c.rank,
+                    period_standings.c.player_id,
+                    period_standings.c.score,
+                    period_standings.c.reached_at,
+                )
+                .where(period_standings.c.leaderboard == board)
+                .order_by(period_standings.c.rank)
+            )
+        ]
+
+
+EXPECTED = [
+    (1, "ada", 30, REACHED),
+    (2, "bob", 20, REACHED),
+    (3, "cy", 20, REACHED + timedelta(seconds=1)),
+    (4, "dee", 5, REACHED),
+]
+
+
+def test_a_period_closes_after_its_grace_once(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY, names={"ada": "Ada"})
+
+    harness.clock.now = END + GRACE - timedelta(seconds=1)
+    harness.closer.run_once()
+    assert harness.store.unannounced() == []
+    assert redis.zcard(keys.board(board.id, DAY)) == 4, "closed before its grace ended"
+
+    harness.clock.now = END + GRACE
+    harness.closer.run_once()
+    assert stored_rows(db, board.id) == EXPECTED
+    assert redis.sismember(keys.closed(), f"{board.id}/{DAY}")
+    assert not redis.exists(keys.board(board.id, DAY), keys.reached(board.id, DAY))
+    assert not redis.sismember(keys.periods(board.id), DAY)
+    [message] = announced(harness.settings)
+    assert (message.leaderboard, message.period, message.players) == (board.id, DAY, 4)
+    assert message.ends_at == END
+    assert [(e.rank, e.player_id, e.score) for e in message.top] == [r[:3] for r in EXPECTED]
+    assert message.top[0].display_name == "Ada"
+
+    harness.clock.advance(timedelta(days=1))
+    harness.closer.run_once()
+    harness.new_closer().run_once()
+    assert len(announced(harness.settings)) == 1
+
+
+def test_a_close_waits_for_the_rankers(
+    harness: Harness,
+    settings: CloserSettings,
+    redis: Redis,
+    keys: RedisKeys,
+    db: Engine,
+    board: BoardDefinition,
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    producer = Producer(producer_config(settings))
+    producer.produce(settings.topic_game_score, key=b"k", value=b"{}", partition=2)
+    assert producer.flush(10) == 0
+    offsets = keys.offsets(settings.closer_ranker_group_id, settings.topic_game_score)
+
+    harness.clock.now = END + GRACE
+    harness.closer.run_once()
+    assert stored_rows(db, board.id) == [], "closed before the rankers applied every event"
+    # An event the rankers apply meanwhile still counts (the period is not frozen yet).
+    redis.zincrby(keys.board(board.id, DAY), 100, "dee")
+
+    redis.hset(offsets, "2", 1)
+    harness.closer.run_once()
+    assert [row[1] for row in stored_rows(db, board.id)] == ["dee", "ada", "bob", "cy"]
+
+
+def test_erased_players_are_left_out(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    with db.begin() as connection:
+        connection.execute(insert(erased_players).values(player_hash=erasure_key("bob")))
+    try:
+        harness.clock.now = END + GRACE
+        harness.closer.run_once()
+        assert [(r[0], r[1]) for r in stored_rows(db, board.id)] == [
+            (1, "ada"),
+            (2, "cy"),
+            (3, "dee"),
+        ]
+    finally:
+        with db.begin() as connection:
+            connection.execute(
+                erased_players.delete().where(erased_players.c.player_hash == erasure_key("bob"))
+            )
+
+
+def test_a_message_produced_before_a_crash_is_found_not_repeated(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    harness.clock.now = END + GRACE
+    harness.closer.run_once()
+    assert len(announced(harness.settings)) == 1
+    # What a crash after the commit on Kafka and before its record in PostgreSQL leaves.
+    with db.begin() as connection:
+        connection.execute(
+            update(period_closes)
+            .where(period_closes.c.leaderboard == board.id)
+            .values(announced_partition=None, announced_offset=None)
+        )
+
+    harness.new_closer().run_once()
+    assert len(announced(harness.settings)) == 1
+    assert harness.store.unannounced() == []
+
+
+def test_a_message_never_produced_is_produced_after_a_crash(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    due = Due(board, board.schedule.period_named(DAY))  # type: ignore[arg-type]
+    harness.clock.now = END + GRACE
+    # A crash after storing, before announcing: the scan start recorded, nothing produced.
+    assert harness.closer.close(due)
+    harness.store.record_announce_from(board.id, DAY, {0: 0})
+
+    harness.new_closer().run_once()
+    [message] = announced(harness.settings)
+    assert message.players == 4
+
+
+def test_redis_that_lost_the_closed_set_gets_it_back(
+    harness: Harness, redis: Redis, keys: RedisKeys, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    harness.clock.now = END + GRACE
+    harness.closer.run_once()
+    redis.delete(keys.closed())
+
+    # The module's schema holds its other tests' closes too.
+    assert harness.closer.restore_closed() == harness.store.count() >= 1
+    assert redis.sismember(keys.closed(), f"{board.id}/{DAY}")
+    assert harness.closer.restore_closed() == 0
