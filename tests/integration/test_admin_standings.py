@@ -19,12 +19,13 @@ from pathlib import Path
 import httpx2
 import pytest
 from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, select, text
 
 from leaderboard.core.boards import BoardDefinition, BoardSpec
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.events import ChangeNotice
 from leaderboard.core.keys import RedisKeys
+from leaderboard.core.period_tables import period_closes, period_standings
 from leaderboard.core.periods import ALL_TIME
 from leaderboard.core.standings import board_score, reach_code, reached_at, stored_score
 from leaderboard.devstack.settings import DevstackSettings
@@ -515,6 +516,48 @@ def test_an_erasure_removes_the_player_everywhere_and_keeps_only_its_hash(
     assert (again.json()["already_erased"], again.json()["archived_events_deleted"]) == (True, 0)
     assert again.json()["erased_at"] == body["erased_at"]
     assert client.delete("/api/admin/players/not%20an%20id", headers=ADMIN).status_code == 422
+
+
+def test_an_erasure_removes_the_player_from_closed_periods_and_keeps_the_others_ranks(
+    client: httpx2.Client, db: Engine
+) -> None:
+    gone, kept = f"gone-{uuid.uuid4().hex[:8]}", f"kept-{uuid.uuid4().hex[:8]}"
+    board_id = board()
+    with db.begin() as connection:
+        connection.execute(
+            insert(period_closes).values(
+                leaderboard=board_id,
+                period="2026-01-01",
+                ends_at=REACHED,
+                players=2,
+                definition={"title": "Daily"},
+            )
+        )
+        connection.execute(
+            insert(period_standings),
+            [
+                {
+                    "leaderboard": board_id,
+                    "period": "2026-01-01",
+                    "rank": rank,
+                    "player_id": player,
+                    "score": score,
+                    "reached_at": REACHED,
+                }
+                for rank, player, score in [(1, gone, 9), (2, kept, 5)]
+            ],
+        )
+
+    answer = client.delete(f"/api/admin/players/{gone}", headers=ADMIN)
+
+    assert answer.status_code == 200, answer.text
+    with db.connect() as connection:
+        rows = connection.execute(
+            select(period_standings.c.rank, period_standings.c.player_id).where(
+                period_standings.c.leaderboard == board_id
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [(2, kept)]
 
 
 # -- boards with periods -----------------------------------------------------------------

@@ -22,6 +22,7 @@ from leaderboard.devstack.redis import RedisServer
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.boards import board_definition, define_boards, expected_standings
 from tests.support.outages import own_server, through_an_outage
+from tests.support.pipeline import read_dead_letters
 from tests.support.scores import (
     make_event,
     produce,
@@ -124,24 +125,6 @@ def test_totals_are_exact_and_poison_goes_to_the_dlq(
         == 1
     )
     assert metric_value(text, "leaderboard_ranker_events_applied_total") == len(events)
-
-
-def read_dead_letters(pipeline: DevstackSettings, count: int) -> list:
-    """The first ``count`` messages of the test's dead-letter topic (waits for them)."""
-    dlq = Consumer(consumer_config(pipeline, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
-    dlq.subscribe([pipeline.topic_game_score_dlq])
-    dead: list = []
-    try:
-        wait_for(
-            lambda: (
-                dead.extend(m for m in dlq.consume(10, 0.5) if not m.error()) or len(dead) >= count
-            ),
-            60,
-            f"{count} dead letters",
-        )
-    finally:
-        dlq.close()
-    return dead
 
 
 def test_a_defined_board_takes_its_own_bounds_and_forgets_what_came_before_its_reset(

@@ -6,7 +6,8 @@ events nor leave any in the topics ``make run`` uses; ``Services`` starts
 ``python -m leaderboard.<service>`` children configured for them, ``post_scores``
 submits events through the real ingest API, ``define_board`` defines a board through its
 admin API, ``publish_definition`` puts a definition straight on the definitions topic, and
-``send_change_notice`` tells the publisher and gateways a board changed, as the ranker does.
+``send_change_notice`` tells the publisher and gateways a board changed, as the ranker does,
+and ``read_dead_letters`` waits for what the ranker dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.definitions import definition_key
 from leaderboard.core.events import ChangeNotice, LeaderboardChange
-from leaderboard.core.kafka import admin_config, producer_config
+from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
 from tests.support.database import schema_env
-from tests.support.services import ServiceProcess, settings_env
+from tests.support.services import ServiceProcess, settings_env, wait_for
 
 
 def isolated_settings(stack: DevstackSettings) -> DevstackSettings:
@@ -171,3 +172,21 @@ def send_change_notice(settings: LeaderboardSettings, board: str) -> None:
     producer = Producer(producer_config(settings))
     producer.produce(settings.topic_leaderboard_change, value=notice.to_json())
     assert producer.flush(30) == 0, "the change notice was not acknowledged"
+
+
+def read_dead_letters(pipeline: LeaderboardSettings, count: int) -> list:
+    """The first ``count`` messages of the test's dead-letter topic (waits for them)."""
+    dlq = Consumer(consumer_config(pipeline, f"dlq-reader-{uuid.uuid4().hex[:6]}"))
+    dlq.subscribe([pipeline.topic_game_score_dlq])
+    dead: list = []
+    try:
+        wait_for(
+            lambda: (
+                dead.extend(m for m in dlq.consume(10, 0.5) if not m.error()) or len(dead) >= count
+            ),
+            60,
+            f"{count} dead letters",
+        )
+    finally:
+        dlq.close()
+    return dead

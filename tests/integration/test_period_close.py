@@ -1,0 +1,191 @@
+"""A live rollover on the real stack, with a board that resets every minute, a real ranker
+and a real closer: events before and after the minute land in their periods, a late event
+inside the grace counts, one after it is dead-lettered, and the minute is closed once:
+its standings in PostgreSQL equal what Redis held at the close and exactly one
+period-closed message exists, although the closer is SIGKILLed in the middle of the close
+and restarted."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from redis import Redis
+from sqlalchemy import Engine, select
+
+from leaderboard.core.events import PeriodClosed
+from leaderboard.core.kafka import consumer_config
+from leaderboard.core.keys import RedisKeys
+from leaderboard.core.period_tables import period_closes, period_standings
+from leaderboard.core.standings import board_score
+from leaderboard.core.topic_reader import private_group_id
+from leaderboard.devstack.settings import DevstackSettings
+from tests.support.database import schema_env
+from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
+from tests.support.pipeline import Services, publish_definition, read_dead_letters
+from tests.support.redis_keys import delete_keys
+from tests.support.scores import make_event, produce
+from tests.support.services import ServiceProcess, wait_for
+
+pytestmark = pytest.mark.integration
+
+GRACE_SECONDS = 5
+#: Players of the closing minute: enough that storing them takes the closer a while, so
+#: the SIGKILL lands in the middle of the close.
+PLAYERS = 30_000
+
+
+@pytest.fixture
+def settings(pipeline: DevstackSettings) -> DevstackSettings:
+    return pipeline
+
+
+@pytest.fixture
+def keys(settings: DevstackSettings, redis: Redis) -> Iterator[RedisKeys]:
+    keys = RedisKeys(settings.redis_key_prefix)
+    yield keys
+    delete_keys(redis, keys.prefix)
+
+
+@pytest.fixture
+def services(settings: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
+    services = Services(settings, tmp_path)
+    yield services
+    services.close()
+
+
+def start_closer(services: Services, schema: str) -> ServiceProcess:
+    ranker_group = f"ranker-{services.settings.redis_key_prefix}"  # Services' group naming
+    return services.start(
+        "closer", LEADERBOARD_CLOSER_RANKER_GROUP_ID=ranker_group, **schema_env(schema)
+    ).wait_ready()
+
+
+def standings(redis: Redis, key: str) -> list[tuple[str, int]]:
+    """(player, score) in rank order."""
+    return [
+        (player.decode(), board_score(stored))
+        for player, stored in redis.zrevrange(key, 0, -1, withscores=True)
+    ]
+
+
+def stored(db: Engine, board: str, period: str) -> list[tuple[str, int]]:
+    with db.connect() as connection:
+        rows = connection.execute(
+            select(period_standings.c.player_id, period_standings.c.score)
+            .where(period_standings.c.leaderboard == board, period_standings.c.period == period)
+            .order_by(period_standings.c.rank)
+        )
+        return [(player, score) for player, score in rows]
+
+
+def announced_offset(db: Engine, board: str, period: str) -> int | None:
+    with db.connect() as connection:
+        return connection.execute(
+            select(period_closes.c.announced_offset).where(
+                period_closes.c.leaderboard == board, period_closes.c.period == period
+            )
+        ).scalar()
+
+
+def period_closed_messages(settings: DevstackSettings) -> list[PeriodClosed]:
+    consumer = Consumer(consumer_config(settings, private_group_id("test-read")))
+    topic = settings.topic_period_closed
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        found: list[PeriodClosed] = []
+        deadline = time.monotonic() + 30
+        while consumer.position([TopicPartition(topic, 0)])[0].offset < high:
+            assert time.monotonic() < deadline, "reading the period-closed topic timed out"
+            for message in consumer.consume(100, 1.0):
+                assert message.error() is None
+                found.append(PeriodClosed.model_validate_json(message.value() or b""))
+        return found
+    finally:
+        consumer.close()
+
+
+def sleep_until(moment: datetime) -> None:
+    left = (moment - datetime.now(UTC)).total_seconds()
+    if left > 0:
+        time.sleep(left)
+
+
+def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
+    settings: DevstackSettings,
+    services: Services,
+    redis: Redis,
+    keys: RedisKeys,
+    db: Engine,
+    schema: str,
+) -> None:
+    board = f"minute-{uuid.uuid4().hex[:8]}"
+    publish_definition(settings, board, title="Minute", reset=EVERY_MINUTE, grace=GRACE_SECONDS)
+    services.start("ranker").wait_ready()
+    closer = start_closer(services, schema)
+
+    minute = minute_with_room(40)
+    assert minute.end is not None
+    key = keys.board(board, minute.id)
+    produce(settings, [make_event(f"p{n}", n % 997 + 1, board) for n in range(PLAYERS)])
+    wait_for(lambda: redis.zcard(key) == PLAYERS, 60, "the ranker to apply the minute's events")
+
+    sleep_until(minute.end + timedelta(seconds=0.2))
+    next_minute = MINUTELY.period_after(minute)
+    assert next_minute is not None
+    produce(
+        settings,
+        [
+            make_event("late", 5000, board, occurred_at=minute.end - timedelta(seconds=1)),
+            make_event("next", 7, board, occurred_at=datetime.now(UTC)),
+        ],
+    )
+    wait_for(lambda: redis.zscore(key, "late") is not None, 30, "the late event to count")
+    wait_for(
+        lambda: redis.zscore(keys.board(board, next_minute.id), "next") is not None,
+        30,
+        "the next minute's event to count in the next minute",
+    )
+    assert standings(redis, key)[0] == ("late", 5000)
+
+    # The close: the closer freezes the minute (closed set), then stores it.
+    member = f"{board}/{minute.id}"
+    wait_for(
+        lambda: redis.sismember(keys.closed(), member),
+        GRACE_SECONDS + 30,
+        "the closer to freeze the minute",
+        every=0.005,
+    )
+    at_close = standings(redis, key)
+    closer.kill()
+    assert len(at_close) == PLAYERS + 1, "the close finished before the SIGKILL"
+    assert announced_offset(db, board, minute.id) is None
+
+    # After the grace: refused (its record reached Kafka too late) and never counted.
+    produce(
+        settings,
+        [make_event("too-late", 9000, board, occurred_at=minute.end - timedelta(seconds=2))],
+    )
+    [dead] = read_dead_letters(settings, 1)
+    assert dict(dead.headers())["reason"] == b"period_closed"
+
+    start_closer(services, schema)
+    wait_for(
+        lambda: announced_offset(db, board, minute.id) is not None,
+        60,
+        "the restarted closer to store and announce the minute",
+    )
+    assert stored(db, board, minute.id) == at_close
+    assert not redis.exists(key), "the closed minute's keys are still in Redis"
+    assert redis.zscore(keys.board(board, next_minute.id), "next") == pytest.approx(7, abs=1)
+    messages = [m for m in period_closed_messages(settings) if m.period == minute.id]
+    assert len(messages) == 1
+    [message] = messages
+    assert (message.leaderboard, message.players) == (board, PLAYERS + 1)
+    assert [(e.player_id, e.score) for e in message.top] == at_close[:10]
