@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every image the local cluster runs, built without any container registry: a Debian
-# bookworm base made with debootstrap, the six service images (images/Dockerfile) on it,
+# bookworm base made with debootstrap, the seven service images (images/Dockerfile) on it,
 # and the cluster's own images from k8s/cluster/images/ (pause, CoreDNS, Traefik, Redis,
 # PostgreSQL, Kafka). Docker (dockerd of `cluster.sh runtime`) builds them, and they are
 # imported into containerd's k8s.io namespace, where the kubelet finds them
@@ -20,7 +20,7 @@ WORK="$CACHE/images"
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 DEBIAN_MIRROR="${LEADERBOARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
-SERVICES=(simulator ingest ranker archiver publisher gateway)
+SERVICES=(simulator ingest ranker archiver publisher closer gateway)
 # The service images are named as the chart names them by default:
 # <service>.image.repository (leaderboard/<service>) and the chart's appVersion.
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$ROOT/charts/leaderboard/Chart.yaml")"
@@ -278,7 +278,7 @@ main_build() {
         case "$name" in
         base) timed base build_base ;;
         services) build_services ;;
-        simulator | ingest | ranker | archiver | publisher | gateway) build_services "$name" ;;
+        simulator | ingest | ranker | archiver | publisher | closer | gateway) build_services "$name" ;;
         pause) timed pause build_pause ;;
         coredns) timed coredns build_static coredns "$COREDNS" ;;
         traefik) timed traefik build_static traefik "$TRAEFIK" ;;

@@ -93,7 +93,7 @@ def test_every_deployment_rolls_out_with_its_probes_passing(release: Release) ->
     names = {d["metadata"]["name"] for d in deployments}
     assert {
         f"{RELEASE}-{c}"
-        for c in ("simulator", "ingest", "ranker", "archiver", "publisher", "gateway")
+        for c in ("simulator", "ingest", "ranker", "archiver", "publisher", "closer", "gateway")
     } <= names
     for deployment in deployments:
         for container in deployment["spec"]["template"]["spec"]["containers"]:

@@ -44,7 +44,7 @@ def test_the_default_demo_runs_every_service_and_production_drops_the_simulator(
     rendered: dict[str, Rendered],
 ) -> None:
     names = {o["metadata"]["name"] for o in rendered["default"].of_kind("Deployment")}
-    services = {"simulator", "ingest", "ranker", "archiver", "publisher", "gateway"}
+    services = {"simulator", "ingest", "ranker", "archiver", "publisher", "closer", "gateway"}
     assert names == {f"leaderboard-{s}" for s in services}
     production = {o["metadata"]["name"] for o in rendered["production"].of_kind("Deployment")}
     assert production == {f"leaderboard-{s}" for s in services - {"simulator"}}

@@ -46,7 +46,15 @@ def test_every_service_module_has_an_image_and_every_image_a_service() -> None:
         if p.parent.name != "devstack"  # the local stack, not a service
     )
     assert modules == SERVICES
-    assert set(SERVICES) == {"simulator", "ingest", "ranker", "archiver", "publisher", "gateway"}
+    assert set(SERVICES) == {
+        "simulator",
+        "ingest",
+        "ranker",
+        "archiver",
+        "publisher",
+        "closer",
+        "gateway",
+    }
 
 
 def test_the_dockerfile_passes_hadolint() -> None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from leaderboard.archiver.settings import ArchiverSettings
+from leaderboard.closer.settings import CloserSettings
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.metrics import Metrics
 from leaderboard.devstack.topics import topic_specs
@@ -40,6 +41,7 @@ SETTINGS = {
     "ranker": RankerSettings,
     "archiver": ArchiverSettings,
     "publisher": PublisherSettings,
+    "closer": CloserSettings,
     "gateway": GatewaySettings,
 }
 #: Stand-ins for values that come from Secrets, valid for the settings' validators.
@@ -384,6 +386,52 @@ def test_the_ingest_api_reaches_postgresql_with_the_archivers_password_and_its_a
     assert egress[0] == egress[1]
 
 
+@pytest.mark.parametrize("component", ["closer", "gateway"])
+def test_the_closer_and_the_gateway_reach_postgresql_as_the_archiver_does(
+    profile: Rendered, component: str
+) -> None:
+    # Closed periods' final standings live in the archive database: the closer writes
+    # them, the gateway serves them. Same Secret, same database, same egress.
+    def postgres_view(name: str) -> tuple[object, ...]:
+        deployment = profile.named("Deployment", name)
+        env = {e["name"]: e for e in pod_spec(deployment)["containers"][0].get("env", [])}
+        config = env_of(pod_spec(deployment)["containers"][0], config_maps(profile))
+        return (
+            env.get("LEADERBOARD_POSTGRES_PASSWORD"),
+            *(
+                config.get(f"LEADERBOARD_POSTGRES_{key}")
+                for key in ("HOST", "PORT", "USER", "DATABASE")
+            ),
+        )
+
+    archiver = postgres_view("leaderboard-archiver")
+    assert archiver[0] is not None
+    assert all(archiver[1:]), archiver
+    assert postgres_view(f"leaderboard-{component}") == archiver
+    egress = {
+        policy["metadata"]["name"]: policy["spec"].get("egress")
+        for policy in profile.of_kind("NetworkPolicy")
+    }
+    assert egress.get(f"leaderboard-{component}") == egress.get("leaderboard-archiver")
+
+
+def test_the_closer_reads_the_rankers_group_and_redis(profile: Rendered) -> None:
+    # It waits for the rankers' stored offsets: their group, their Redis, their prefix.
+    closer = _settings(profile, profile.named("Deployment", "leaderboard-closer"))
+    ranker = _settings(profile, profile.named("Deployment", "leaderboard-ranker"))
+    assert closer.closer_ranker_group_id == ranker.ranker_group_id  # type: ignore[attr-defined]
+    for field in ("redis_host", "redis_port", "redis_key_prefix"):
+        assert getattr(closer, field) == getattr(ranker, field), field
+    env = pod_spec(profile.named("Deployment", "leaderboard-closer"))["containers"][0]["env"]
+    ranker_env = pod_spec(profile.named("Deployment", "leaderboard-ranker"))["containers"][0]
+    password = "LEADERBOARD_REDIS_PASSWORD"
+    assert [e for e in env if e["name"] == password] == [
+        e for e in ranker_env["env"] if e["name"] == password
+    ]
+    # One transactional id per deployment, so a new closer fences off an old one.
+    assert closer.transactional_id == f"leaderboard-closer-{ranker.redis_key_prefix}"  # type: ignore[attr-defined]
+
+
 def test_the_ingest_api_reaches_redis_as_the_ranker_does(profile: Rendered) -> None:
     # The admin API resets and moderates standings: the ranker's Redis, password and egress.
     def redis_view(name: str) -> tuple[object, ...]:
@@ -417,6 +465,9 @@ def test_production_runs_three_kafka_nodes_with_replication_three_and_min_isr_tw
     assert config["default.replication.factor"] == 3
     assert config["min.insync.replicas"] == 2
     assert config["offsets.topic.replication.factor"] == 3
+    # The closer's transactions: their state log is replicated like every topic.
+    assert config["transaction.state.log.replication.factor"] == 3
+    assert config["transaction.state.log.min.isr"] == 2
     for topic in production.of_kind("KafkaTopic"):
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == 2

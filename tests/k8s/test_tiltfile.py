@@ -289,11 +289,13 @@ def test_consumers_wait_for_kafka_redis_and_postgresql(tilt: TiltCalls) -> None:
     deps = {
         r["workload"]: set(r.get("resource_deps", [])) for r in tilt.k8s_resources if r["workload"]
     }
-    for service in ("simulator", "ingest", "ranker", "archiver", "publisher", "gateway"):
+    for service in ("simulator", "ingest", "ranker", "archiver", "publisher", "closer", "gateway"):
         assert "kafka" in deps[f"leaderboard-{service}"], service
-    for service in ("ranker", "publisher", "gateway"):
+    for service in ("ranker", "publisher", "closer", "gateway"):
         assert "leaderboard-redis-master" in deps[f"leaderboard-{service}"]
-    assert {"leaderboard-postgresql", "leaderboard-migration"} <= deps["leaderboard-archiver"]
+    for service in ("archiver", "closer"):  # they write the migration's tables
+        assert {"leaderboard-postgresql", "leaderboard-migration"} <= deps[f"leaderboard-{service}"]
+    assert "leaderboard-postgresql" in deps["leaderboard-gateway"]
     kafka = next(r for r in tilt.k8s_resources if r.get("new_name") == "kafka")
     assert "strimzi" in kafka["resource_deps"]
     assert kafka["pod_readiness"] == "wait"

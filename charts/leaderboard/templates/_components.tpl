@@ -11,6 +11,7 @@ ingest: {module: ingest, portName: http, port: {{ $v.ingest.port }}}
 ranker: {module: ranker, portName: metrics, port: {{ $v.ranker.port }}}
 archiver: {module: archiver, portName: metrics, port: {{ $v.archiver.port }}}
 publisher: {module: publisher, portName: metrics, port: {{ $v.publisher.port }}}
+closer: {module: closer, portName: metrics, port: {{ $v.closer.port }}}
 gateway: {module: gateway, portName: http, port: {{ $v.gateway.port }}}
 {{- end }}
 
@@ -63,6 +64,15 @@ the admin API also resets and moderates the standings in Redis. */}}
 {{- include "leaderboard.env.redisPassword" . }}
 {{- end }}
 
+{{/* The closer waits for the rankers' group (their offsets in Redis) and stores closed
+periods in the archive database: always the ranker's own group id. */}}
+{{- define "leaderboard.componentEnv.closer" -}}
+- name: LEADERBOARD_CLOSER_RANKER_GROUP_ID
+  value: {{ .Values.ranker.groupId | quote }}
+{{ include "leaderboard.env.postgresPassword" . }}
+{{- include "leaderboard.env.redisPassword" . }}
+{{- end }}
+
 {{- define "leaderboard.componentEnv.gateway" -}}
 - name: LEADERBOARD_GATEWAY_ALLOWED_ORIGINS
   value: {{ .Values.gateway.allowedOrigins | quote }}
@@ -70,6 +80,8 @@ the admin API also resets and moderates the standings in Redis. */}}
   value: {{ .Values.gateway.allowLoopbackOrigins | quote }}
 - name: LEADERBOARD_GATEWAY_FORWARDED_ALLOW_IPS
   value: {{ .Values.gateway.forwardedAllowIps | quote }}
+{{/* Closed periods' final standings live in the archive database. */}}
+{{ include "leaderboard.env.postgresPassword" . }}
 {{- include "leaderboard.env.redisPassword" . }}
 {{- end }}
 

@@ -20,3 +20,6 @@ def test_topic_layout_follows_the_settings_names() -> None:
     assert {spec.replication_factor for spec in specs.values()} == {1}
     assert specs["leaderboard"].config["cleanup.policy"] == "compact"
     assert specs["leaderboard-definitions"].config["cleanup.policy"] == "compact"
+    # One message per closed period, never replaced: kept whole, not compacted.
+    assert specs["leaderboard-period-closed"].partitions == 1
+    assert "cleanup.policy" not in specs["leaderboard-period-closed"].config
