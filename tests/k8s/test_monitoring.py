@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from leaderboard.archiver import metrics as archiver_metrics
+from leaderboard.closer import metrics as closer_metrics
 from leaderboard.core import metrics as metrics_module
 from leaderboard.gateway import metrics as gateway_metrics
 from leaderboard.ingest import metrics as ingest_metrics
@@ -49,6 +50,7 @@ SERVICE_METRICS = (
     archiver_metrics,
     publisher_metrics,
     gateway_metrics,
+    closer_metrics,
 )
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from leaderboard.archiver.main import main as archiver_main
+from leaderboard.closer.main import main as closer_main
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.errors import InfrastructureError
 from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_OK
@@ -176,6 +177,7 @@ SERVICE_MAINS = {
     "archiver": archiver_main,
     "publisher": publisher_main,
     "gateway": gateway_main,
+    "closer": closer_main,
 }
 
 
@@ -187,6 +189,7 @@ DEFAULT_PORTS = {
     "archiver": 9102,
     "publisher": 9103,
     "simulator": 9104,
+    "closer": 9105,
 }
 
 
