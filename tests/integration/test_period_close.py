@@ -189,3 +189,51 @@ def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
     [message] = messages
     assert (message.leaderboard, message.players) == (board, PLAYERS + 1)
     assert [(e.player_id, e.score) for e in message.top] == at_close[:10]
+
+
+def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_closed(
+    settings: DevstackSettings,
+    services: Services,
+    redis: Redis,
+    keys: RedisKeys,
+    db: Engine,
+    schema: str,
+) -> None:
+    board = f"minute-{uuid.uuid4().hex[:8]}"
+    publish_definition(settings, board, title="Minute", reset=EVERY_MINUTE, grace=GRACE_SECONDS)
+    ranker = services.start("ranker").wait_ready()
+    start_closer(services, schema)
+
+    closed = minute_with_room(10)
+    assert closed.end is not None
+    produce(settings, [make_event("ada", 30, board), make_event("bob", 20, board)])
+    wait_for(
+        lambda: announced_offset(db, board, closed.id) is not None,
+        (closed.end - datetime.now(UTC)).total_seconds() + GRACE_SECONDS + 30,
+        "the minute to close",
+    )
+    final = stored(db, board, closed.id)
+    assert final == [("ada", 30), ("bob", 20)]
+
+    live = minute_with_room(30)
+    live_key = keys.board(board, live.id)
+    produce(settings, [make_event("cy", 7, board), make_event("cy", 8, board)])
+    wait_for(lambda: redis.zscore(live_key, "cy") is not None, 30, "the live minute's events")
+    before = standings(redis, live_key)
+
+    # Redis comes back empty; the rankers rebuild from the score topic when reassigned.
+    delete_keys(redis, keys.prefix)
+    ranker.kill()
+    services.start("ranker").wait_ready()
+
+    wait_for(lambda: standings(redis, live_key) == before, 60, "the live minute to be rebuilt")
+    wait_for(
+        lambda: (
+            redis.sismember(keys.closed(), f"{board}/{closed.id}")
+            and not redis.exists(keys.board(board, closed.id))
+        ),
+        30,
+        "the closed minute to stay closed (closed set back, replayed keys gone)",
+    )
+    assert stored(db, board, closed.id) == final
+    assert len([m for m in period_closed_messages(settings) if m.period == closed.id]) == 1
