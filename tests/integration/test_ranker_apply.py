@@ -147,6 +147,22 @@ def test_a_batch_past_the_stored_offset_is_refused(
     assert applier.stored_offsets([1]) == {1: 6}
 
 
+def test_a_batch_that_expects_a_stored_offset_is_refused_when_redis_lost_it(
+    applier: BatchApplier, redis: Redis, keys: RedisKeys
+) -> None:
+    applier.apply([batch(1, 0, [event("ada", 1)])], NOW)
+    [applied] = applier.apply([batch(1, 1, [event("ada", 2)])], NOW, expect_stored=frozenset({1}))
+    assert (applied.gap, applied.applied) == (False, 1)
+
+    redis.delete(keys.offsets("ranker", "game-score"))  # Redis lost its data
+    [refused] = applier.apply([batch(1, 2, [event("bob", 5)])], NOW, expect_stored=frozenset({1}))
+
+    assert refused.gap
+    assert refused.stored_next is None
+    assert redis.zscore(keys.board("global"), "bob") is None
+    assert applier.stored_offsets([1]) == {1: None}
+
+
 def test_a_retried_event_id_counts_once_within_the_window(
     applier: BatchApplier, redis: Redis, keys: RedisKeys
 ) -> None:

@@ -35,6 +35,9 @@ local last = tonumber(ARGV[3])
 if next_offset and first > next_offset and ARGV[5] ~= '1' then
   return {-1, next_offset}
 end
+if not next_offset and ARGV[5] == '2' then
+  return {-1, -1}
+end
 if next_offset and last < next_offset then
   return {0, next_offset}
 end
@@ -290,7 +293,8 @@ return result
 #       names, 6+4b its reach codes (used on latest boards), 7+4b the leaderboard's
 #       periods set.
 # ARGV: 1 partition, 2 first offset, 3 last offset, 4 when the current seen set stops
-#       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), 6 board count B,
+#       being consulted (unix time, for EXPIREAT), 5 allow a gap ('1'), or expect a
+#       stored offset ('2': refused as a gap without one, Redis lost its data), 6 board count B,
 #       then B leaderboard ids, then B event counts (the events come grouped by board, in
 #       offset order within a board), then B operators ('s' sum, 'b' best, 'l' latest),
 #       then B period ids ('' for a leaderboard whose all-time period never closes), then
@@ -417,13 +421,17 @@ class BatchApplier:
         self._drop_connection()
 
     def send(
-        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int] = frozenset()
+        self,
+        batches: Sequence[PartitionBatch],
+        now: float,
+        allow_gap: frozenset[int] = frozenset(),
+        expect_stored: frozenset[int] = frozenset(),
     ) -> PendingApply:
         """Send every partition's script without waiting for the replies.
 
         Never raises for an unreachable Redis: the batch is then marked unsent, and
         ``finish`` runs it (with the caller's retries)."""
-        pending = self._prepare(batches, now, allow_gap)
+        pending = self._prepare(batches, now, allow_gap, expect_stored)
         # Redis must run batches in the order they were started. If an earlier one will
         # be run again (not sent, or lost with a dropped connection), sending this one
         # now would overtake it; on a partition with no stored offset yet no fence would
@@ -513,22 +521,38 @@ class BatchApplier:
         }
 
     def apply(
-        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int] = frozenset()
+        self,
+        batches: Sequence[PartitionBatch],
+        now: float,
+        allow_gap: frozenset[int] = frozenset(),
+        expect_stored: frozenset[int] = frozenset(),
     ) -> list[ApplyResult]:
-        """Apply every partition's batch (pipelined, each one atomic) and report."""
-        return self._run(self._prepare(batches, now, allow_gap))
+        """Apply every partition's batch (pipelined, each one atomic) and report.
+        ``allow_gap``: partitions whose batch may start past the stored offset;
+        ``expect_stored``: partitions whose batch is refused as a gap (``stored_next``
+        None) when Redis holds no offset for them."""
+        return self._run(self._prepare(batches, now, allow_gap, expect_stored))
 
     def _prepare(
-        self, batches: Sequence[PartitionBatch], now: float, allow_gap: frozenset[int]
+        self,
+        batches: Sequence[PartitionBatch],
+        now: float,
+        allow_gap: frozenset[int],
+        expect_stored: frozenset[int],
     ) -> PendingApply:
         bucket = int(now) // self._window
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
         pending = PendingApply(list(batches), [], [])
         for batch in batches:
             for piece in split(batch):
-                keys, args, boards = self._script_call(
-                    piece, seen_keys, bucket, batch.partition in allow_gap
+                mode = (
+                    "1"
+                    if batch.partition in allow_gap
+                    else "2"
+                    if batch.partition in expect_stored
+                    else "0"
                 )
+                keys, args, boards = self._script_call(piece, seen_keys, bucket, mode)
                 pending.calls.append((keys, args))
                 pending.boards_of.append(boards)
                 pending.pieces.append(piece)
@@ -550,7 +574,7 @@ class BatchApplier:
         return [merge_results(per_partition[batch.partition]) for batch in pending.batches]
 
     def _script_call(
-        self, batch: PartitionBatch, seen_keys: list[str], bucket: int, allow_gap: bool
+        self, batch: PartitionBatch, seen_keys: list[str], bucket: int, mode: str
     ) -> tuple[list[str], list[ScriptArg], list[tuple[str, datetime]]]:
         # One pass, per board (a leaderboard's period): the offsets, the 4 arguments of
         # each event, the events with a name (their number within the board's events,
@@ -612,7 +636,7 @@ class BatchApplier:
             batch.first_offset,
             batch.last_offset,
             (bucket + 2) * self._window,
-            "1" if allow_gap else "0",
+            mode,
             len(groups),
             *(board for board, _ in groups),
             *(len(group[0]) for group in groups.values()),

@@ -46,6 +46,12 @@ class RankerMetrics:
             "Batches refused because they started past the partition's applied offset.",
             registry=registry,
         )
+        self.replays = Counter(
+            "leaderboard_ranker_partition_replays_total",
+            "Partitions replayed from the topic's start because Redis no longer held their "
+            "applied offset (it lost its data).",
+            registry=registry,
+        )
         self.apply_seconds = Histogram(
             "leaderboard_ranker_apply_duration_seconds",
             "Time from sending a batch's scripts to Redis to reading their replies, "

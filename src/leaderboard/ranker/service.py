@@ -17,7 +17,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from redis import Redis
+from redis import Redis, RedisError
 
 from leaderboard.core.boards import board_bounds
 from leaderboard.core.clients import ConsumedRecord, KafkaConsumer, KafkaProducer
@@ -55,6 +55,8 @@ log = get_logger(__name__)
 
 #: How long the end of a batch may wait for the broker to acknowledge its messages.
 FLUSH_TIMEOUT_SECONDS = 30.0
+#: Least time between two checks that Redis still holds the applied offsets.
+OFFSET_CHECK_SECONDS = 5.0
 
 
 #: Why an erased player's event is refused (the detail names no player: it is logged).
@@ -154,6 +156,10 @@ class Ranker:
         # Rewinds per partition so far: a batch started before its partition was rewound
         # was refused for the same gap, and must not rewind it a second time.
         self._rewinds: dict[int, int] = {}
+        # Partitions whose next offset this ranker knows Redis holds: a batch of one that
+        # finds none there means Redis lost its data, and the partition is replayed.
+        self._offset_in_redis: set[int] = set()
+        self._next_offset_check = 0.0
         # Per board with a schedule: the definition revision it was built for, and it.
         self._finders: dict[str, tuple[int, PeriodFinder]] = {}
 
@@ -170,6 +176,10 @@ class Ranker:
         for tp in partitions:
             offset = stored.get(tp.partition)
             tp.offset = OFFSET_BEGINNING if offset is None else offset
+            if offset is None:
+                self._offset_in_redis.discard(tp.partition)
+            else:
+                self._offset_in_redis.add(tp.partition)
         consumer.incremental_assign(partitions)
         log.info(
             "positioned from Redis",
@@ -227,7 +237,11 @@ class Ranker:
 
         rewinds = {partition: self._rewinds.get(partition, 0) for partition in batches}
         sent_at = time.perf_counter()
-        pending = self._applier.send(list(batches.values()), time.time())
+        pending = self._applier.send(
+            list(batches.values()),
+            time.time(),
+            expect_stored=frozenset(self._offset_in_redis.intersection(batches)),
+        )
         return lambda: self._complete(messages, batches, pending, sent_at, rewinds)
 
     def _rules(self, board: str) -> Rules | InvalidEventError:
@@ -267,6 +281,7 @@ class Ranker:
         gaps = [result for result in results if result.gap]
         if gaps:
             results = self._recover_gaps(gaps, batches, results, messages[0], rewinds)
+        self._offset_in_redis.update(result.partition for result in results if not result.gap)
 
         self._dead_letter_refused(results, messages)
         self._notify(results)
@@ -317,7 +332,9 @@ class Ranker:
             low, _ = self._consumer.get_watermark_offsets(
                 TopicPartition(topic, gap.partition), timeout=10.0
             )
-            assert gap.stored_next is not None
+            if gap.stored_next is None:
+                self._replay(gap.partition, low)
+                continue
             context = {
                 "topic": topic,
                 "partition": gap.partition,
@@ -341,6 +358,46 @@ class Ranker:
         by_partition = {result.partition: result for result in results}
         by_partition.update({result.partition: result for result in retried})
         return list(by_partition.values())
+
+    def on_revoke(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+        self._offset_in_redis.difference_update(tp.partition for tp in partitions)
+
+    def tick(self) -> None:
+        """The consumer loop's periodic call: every few seconds, check that Redis still
+        holds the applied offset of each partition it held one for; a partition without
+        new events would otherwise not notice that Redis lost its data."""
+        now = time.monotonic()
+        if self._consumer is None or not self._offset_in_redis or now < self._next_offset_check:
+            return
+        self._next_offset_check = now + OFFSET_CHECK_SECONDS
+        partitions = sorted(self._offset_in_redis)
+        try:
+            stored = self._applier.stored_offsets(partitions)
+        except RedisError:
+            return  # an outage: the batches' retries deal with it
+        topic = self._settings.topic_game_score
+        for partition in partitions:
+            if stored.get(partition) is None:
+                low, _ = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10.0
+                )
+                self._replay(partition, low)
+
+    def _replay(self, partition: int, low: int) -> None:
+        """Redis lost its data: rebuild the partition's standings from the start of the
+        topic (within retention), as a new ranker group would."""
+        assert self._consumer is not None
+        topic = self._settings.topic_game_score
+        log.error(
+            "Redis lost the applied offset; replaying the partition from its start",
+            topic=topic,
+            partition=partition,
+            replay_from=low,
+        )
+        self._metrics.replays.inc()
+        self._offset_in_redis.discard(partition)
+        self._consumer.seek(TopicPartition(topic, partition, low))
+        self._rewinds[partition] = self._rewinds.get(partition, 0) + 1
 
     def _dead_letter_refused(
         self, results: list[ApplyResult], messages: list[ConsumedRecord]
@@ -459,6 +516,8 @@ def work(context: ServiceContext[RankerSettings], batch_size: int = BATCH_SIZE) 
             metrics=context.metrics,
             batch_size=batch_size,
             on_assign=ranker.on_assign,
+            on_revoke=ranker.on_revoke,
+            tick=ranker.tick,
             health=context.health,
             in_flight=IN_FLIGHT_BATCHES,
         ).run()
