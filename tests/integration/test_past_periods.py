@@ -97,13 +97,14 @@ def ids(entries: list[dict]) -> list[str]:
     return [entry["player_id"] for entry in entries]
 
 
-def listed(period: Period, state: str, players: int) -> dict:
+def listed(period: Period, state: str, players: int, final: bool = False) -> dict:
     return {
         "id": period.id,
         "starts_at": iso(period.start),
         "ends_at": iso(period.end),
         "state": state,
         "players": players,
+        "final": final,
     }
 
 
@@ -111,8 +112,8 @@ def test_periods_are_listed_newest_first_page_by_page(api: httpx2.Client) -> Non
     expected = [
         listed(M0, "open", 1),
         listed(M1, "closed", 2),  # closed by time, still read from Redis
-        listed(M2, "closed", 3),  # PostgreSQL's, not Redis's stale keys
-        listed(M3, "closed", 2),
+        listed(M2, "closed", 3, final=True),  # PostgreSQL's, not Redis's stale keys
+        listed(M3, "closed", 2, final=True),
     ]
     whole = api.get(f"/{BOARD}/periods").json()
     assert whole == {"leaderboard": BOARD, "periods": expected, "next_cursor": None}
@@ -190,7 +191,14 @@ def test_a_board_that_never_resets_lists_its_one_period_and_an_unknown_board_is_
 ) -> None:
     forever = api.get(f"/{FOREVER}/periods").json()
     assert forever["periods"] == [
-        {"id": "all", "starts_at": None, "ends_at": None, "state": "open", "players": 1}
+        {
+            "id": "all",
+            "starts_at": None,
+            "ends_at": None,
+            "state": "open",
+            "players": 1,
+            "final": False,
+        }
     ]
     assert api.get(f"/{FOREVER}/top", params={"period": "all"}).json()["total_players"] == 1
     unknown = api.get(f"/nobody-{uuid.uuid4().hex[:6]}/periods")

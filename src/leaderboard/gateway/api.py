@@ -339,7 +339,7 @@ def api_router() -> APIRouter:
             rows = await _closed(
                 request, lambda store: store.listed(leaderboard_id, limit + 1, after)
             )
-            closed = [ListedPeriod(row.period, "closed", row.players) for row in rows]
+            closed = [ListedPeriod(row.period, "closed", row.players, final=True) for row in rows]
         if live.id == ALL_TIME and not sizes[live.id] and not closed and after is None:
             raise _unknown_leaderboard(leaderboard_id)
         live_item = ListedPeriod(live, live.state(now, grace), sizes[live.id])
@@ -353,6 +353,7 @@ def api_router() -> APIRouter:
                     ends_at=item.period.end,
                     state=item.state,
                     players=item.players,
+                    final=item.final,
                 )
                 for item in page
             ],

@@ -120,6 +120,10 @@ class PeriodSummary(BaseModel):
         "`closed` (by time: its final standings are read from PostgreSQL once stored)."
     )
     players: int | None = Field(description="Players with a score in it; null when unknown.")
+    final: bool = Field(
+        description="Its final standings are stored (it was closed): `?period=` reads them "
+        "from PostgreSQL. A period `closed` by time but not yet `final` is read from Redis."
+    )
 
 
 class PeriodList(BaseModel):

@@ -22,11 +22,13 @@ _CURSOR = re.compile(r"^(\d{1,20})_(.+)$")
 
 @dataclass(frozen=True)
 class ListedPeriod:
-    """A period as the list shows it; ``players`` None when it is not known."""
+    """A period as the list shows it; ``players`` None when it is not known; ``final``
+    when its standings were stored at its close (read from PostgreSQL)."""
 
     period: Period
     state: PeriodState
     players: int | None
+    final: bool = False
 
     @property
     def key(self) -> tuple[datetime, str]:
