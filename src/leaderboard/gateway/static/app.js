@@ -378,16 +378,29 @@
   }
 
   function showLive(snapshot) {
-    const rolled = state.latest && snapshot && state.latest.period !== snapshot.period;
+    // The first snapshot says whether the board resets; at a rollover the period that
+    // ended becomes a past one.
+    const news = snapshot && (!state.latest || state.latest.period !== snapshot.period);
     state.latest = snapshot;
-    if (rolled) loadPeriods(); // the period that ended is a past one now
+    if (news) loadPeriods();
     if (!state.past) showSnapshot(snapshot);
   }
 
   // ---- past periods ------------------------------------------------------------------------
 
+  // Whether the board has periods that end (its snapshot's, else the list's): only such a
+  // board has past ones.
+  function hasPeriods() {
+    const known = state.latest || state.boards.get(state.leaderboard) || {};
+    return (known.period || "all") !== "all" || Boolean(known.period_ends_at);
+  }
+
   async function loadPeriods() {
     const leaderboard = state.leaderboard;
+    if (!hasPeriods()) {
+      periodPicker.hidden = !state.past;
+      return;
+    }
     let list = [];
     try {
       const url = apiUrl(`api/leaderboards/${encodeURIComponent(leaderboard)}/periods?limit=${PERIODS_LISTED}`);
@@ -545,7 +558,12 @@
       return; // offline: keep the current list; the status shows the connection state
     }
     state.playerCounts = new Map(list.map((board) => [board.id, board.players]));
-    state.boards = new Map(list.map((board) => [board.id, { title: board.title, format: board.format }]));
+    state.boards = new Map(
+      list.map((board) => [
+        board.id,
+        { title: board.title, format: board.format, period: board.period, period_ends_at: board.period_ends_at },
+      ]),
+    );
     const ids = list.map((board) => board.id);
     if (state.leaderboard && !ids.includes(state.leaderboard)) ids.unshift(state.leaderboard);
     const current = [...selectEl.options].map((option) => option.value);
