@@ -22,7 +22,7 @@ from leaderboard.core.periods import Schedule
 from leaderboard.devstack.settings import DevstackSettings
 from tests.e2e.conftest import expect_live, open_page, wait_for_ranking
 from tests.support.closed_periods import store_closed_period
-from tests.support.database import own_schema, schema_env, scoped_engine
+from tests.support.database import schema_env, scoped_engine
 from tests.support.pipeline import (
     Services,
     isolated_settings,
@@ -51,12 +51,6 @@ def redis(settings: DevstackSettings) -> Iterator[Redis]:
     yield client
     delete_keys(client, RedisKeys(settings.redis_key_prefix).prefix)
     client.close()
-
-
-@pytest.fixture
-def schema(stack: DevstackSettings) -> Iterator[str]:
-    with own_schema(stack, "e2e_periods", migrated=True) as name:
-        yield name
 
 
 def test_a_past_period_shows_its_final_standings_and_the_page_returns_to_live(
