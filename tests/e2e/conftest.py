@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from leaderboard.core.config import load_settings
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
+from tests.support.database import own_schema
 from tests.support.services import REPO_ROOT, free_port, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,6 +45,14 @@ def stack() -> DevstackSettings:
     settings = load_settings(DevstackSettings)
     Stack(settings).up()
     return settings
+
+
+@pytest.fixture
+def schema(stack: DevstackSettings) -> Iterator[str]:
+    """A migrated PostgreSQL schema of the test's own, for a gateway that reads closed
+    periods (``tests.support.database.schema_env``): the page lists a resetting board's."""
+    with own_schema(stack, "e2e_test", migrated=True) as name:
+        yield name
 
 
 # Module scope, not session: the sync API keeps an asyncio loop running in this thread

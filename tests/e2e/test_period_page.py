@@ -21,6 +21,7 @@ from redis import Redis
 from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from tests.e2e.conftest import PATIENCE_MS, expect_live, open_page, wait_for_ranking
+from tests.support.database import schema_env
 from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
 from tests.support.pipeline import (
     Services,
@@ -52,14 +53,19 @@ def redis(settings: DevstackSettings) -> Iterator[Redis]:
 
 
 def test_a_minute_board_shows_its_period_counts_down_and_rolls_over(
-    browser: Browser, settings: DevstackSettings, redis: Redis, tmp_path: Path, artifacts: Path
+    browser: Browser,
+    settings: DevstackSettings,
+    redis: Redis,
+    schema: str,
+    tmp_path: Path,
+    artifacts: Path,
 ) -> None:
     board = f"sprint-{uuid.uuid4().hex[:6]}"
     publish_definition(settings, board, title="Minute sprint", reset=EVERY_MINUTE)
     services = Services(settings, tmp_path)
     try:
         services.start("publisher", LEADERBOARD_PUBLISHER_INTERVAL_SECONDS="0.1").wait_ready()
-        gateway = services.gateway().wait_ready()
+        gateway = services.gateway(**schema_env(schema)).wait_ready()  # lists its periods
         minute = minute_with_room(15)
         seed_standings(redis, RedisKeys(settings.redis_key_prefix), board, SCORES, period=minute.id)
         send_change_notice(settings, board)

@@ -25,6 +25,12 @@ DEFAULT_GRACE_SECONDS: Final = 300
 MAX_GRACE_SECONDS: Final = 7 * 24 * 3600
 
 PeriodState = Literal["open", "grace", "closed"]
+#: The shape of every period id (the table in docs/architecture.md, "Periods"), for the
+#: edges that take one: ``all``, a day, an ISO week, a month, a cron period's start in UTC.
+PERIOD_ID: Final = (
+    r"^(all|\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}|\d{4}-\d{2}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z)$"
+)
+PERIOD_ID_MAX_LENGTH: Final = 64
 
 
 def check_reset(reset: str) -> str:
@@ -140,35 +146,13 @@ class Schedule:
         return self._period(start, end)
 
     def period_named(self, period_id: str) -> Period | None:
-        """The period whose id is ``period_id``; None when this schedule has none."""
+        """The period whose id is ``period_id``; None if this schedule has no such period
+        (another kind's id, a date that does not exist, outside the window)."""
         if not self.resets:
             return Period(ALL_TIME, self.starts_at, self.ends_at) if period_id == ALL_TIME else None
-        try:
-            moment = self._moment_in(period_id)
-        except ValueError:
-            return None
-        # A window cuts its first and last periods: look inside it.
-        if self.starts_at is not None and moment < self.starts_at:
-            moment = self.starts_at
-        if self.ends_at is not None and moment >= self.ends_at:
-            moment = self.ends_at - timedelta(microseconds=1)
-        found = self.period_at(moment)
+        moment = _inside(_moment_named(period_id, ZoneInfo(self.timezone)), self)
+        found = None if moment is None else self.period_at(moment)
         return found if found is not None and found.id == period_id else None
-
-    def _moment_in(self, period_id: str) -> datetime:
-        """A moment inside the period named ``period_id`` (noon of its first local day
-        exists in every zone, unlike some midnights); ValueError when it names none."""
-        zone = ZoneInfo(self.timezone)
-        if self.reset == "daily":
-            day = datetime.strptime(period_id, "%Y-%m-%d").date()
-        elif self.reset == "weekly":
-            year, _, week = period_id.partition("-W")
-            day = date.fromisocalendar(int(year), int(week), 1)
-        elif self.reset == "monthly":
-            day = datetime.strptime(period_id, "%Y-%m").date()
-        else:
-            return datetime.strptime(period_id, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
-        return datetime.combine(day, time(12), zone)
 
     def period_before(self, period: Period) -> Period | None:
         """The period that ends where ``period`` starts; None before the window's start."""
@@ -198,3 +182,33 @@ class Schedule:
         if self.ends_at is not None:
             end_utc = min(end_utc, self.ends_at.astimezone(UTC))
         return Period(name, start_utc, end_utc)
+
+
+def _moment_named(period_id: str, zone: ZoneInfo) -> datetime | None:
+    """A moment inside the period an id names, whatever the kind of its schedule: local
+    noon of its first day (clear of midnight and of any daylight saving change), or a
+    cron period's start."""
+    try:
+        if period_id.endswith("Z"):
+            return datetime.strptime(period_id, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        if "-W" in period_id:
+            year, week = period_id.split("-W")
+            day = date.fromisocalendar(int(year), int(week), 1)
+        elif len(period_id) == len("2026-12"):
+            day = datetime.strptime(period_id, "%Y-%m").date()
+        else:
+            day = datetime.strptime(period_id, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return datetime.combine(day, time(12), zone)
+
+
+def _inside(moment: datetime | None, schedule: Schedule) -> datetime | None:
+    """``moment`` moved into the schedule's window: a period cut by it starts or ends there."""
+    if moment is None:
+        return None
+    if schedule.starts_at is not None and moment < schedule.starts_at:
+        return schedule.starts_at
+    if schedule.ends_at is not None and moment >= schedule.ends_at:
+        return schedule.ends_at - timedelta(microseconds=1)
+    return moment

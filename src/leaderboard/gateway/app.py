@@ -36,6 +36,7 @@ from leaderboard.core.probes import Health
 from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
 from leaderboard.gateway.api import api_router
 from leaderboard.gateway.changes import ChangeFeed
+from leaderboard.gateway.closed_periods import ClosedPeriods, create_closed_periods_engine
 from leaderboard.gateway.feed import SnapshotFeed
 from leaderboard.gateway.hub import Handoff, Hub
 from leaderboard.gateway.live import LiveService
@@ -97,6 +98,10 @@ def create_app(
         redis = Redis(**settings.redis_client_kwargs() | REDIS_FAIL_FAST)
         rankings = Rankings(redis, RedisKeys(settings.redis_key_prefix))
         app.state.rankings = rankings
+        # Closed periods only: no connection is made until one is asked for, so the live
+        # reads and readiness never wait for PostgreSQL.
+        engine = create_closed_periods_engine(settings)
+        app.state.closed_periods = ClosedPeriods(engine)
         # How each board ranks and shows its scores; readiness waits for its catch-up.
         app.state.boards = BoardRegistry()
         definitions = DefinitionFeed(
@@ -157,7 +162,8 @@ def create_app(
                 asyncio.to_thread(definitions.stop, shutdown_share(settings)),
             )
             await redis.aclose()
-            log.info("Kafka consumers and Redis closed")
+            await asyncio.to_thread(engine.dispose)
+            log.info("Kafka consumers, Redis and PostgreSQL closed")
 
     app = FastAPI(
         title="Leaderboard gateway",

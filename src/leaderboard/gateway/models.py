@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from leaderboard.core.boards import BoardView, Operator, ScoreFormat, Sort
 from leaderboard.core.events import SnapshotEntry
-from leaderboard.core.periods import Period
+from leaderboard.core.periods import Period, PeriodState
 
 TIE_RULE = (
     "Ranks are positions 1..N: the best score first (the highest, or the lowest on a board "
@@ -103,6 +103,38 @@ class PlayerNeighbours(BaseModel):
     )
     below: list[SnapshotEntry] = Field(
         description="Up to `radius` worse-ranked rows, by rank (fewer near the last rank)."
+    )
+
+
+class PeriodSummary(BaseModel):
+    id: str = Field(
+        description="The period's id, e.g. `2026-12-02`, `2026-W49`, `2026-12`, "
+        "`2026-12-02T10:00Z` or `all`; pass it as `?period=`."
+    )
+    starts_at: datetime | None = Field(description="Its start (UTC); null when unbounded.")
+    ends_at: datetime | None = Field(
+        description="Its end (UTC, excluded); null when it never ends."
+    )
+    state: PeriodState = Field(
+        description="`open` until its end, `grace` while late events still count, then "
+        "`closed` (by time: its final standings are read from PostgreSQL once stored)."
+    )
+    players: int | None = Field(description="Players with a score in it; null when unknown.")
+    final: bool = Field(
+        description="Its final standings are stored (it was closed): `?period=` reads them "
+        "from PostgreSQL. A period `closed` by time but not yet `final` is read from Redis."
+    )
+
+
+class PeriodList(BaseModel):
+    leaderboard: str
+    periods: list[PeriodSummary] = Field(
+        description="Newest first: the live period, then those still in grace or awaiting "
+        "their close, then the closed ones; periods in which nobody scored are left out, "
+        "except the live one."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
     )
 
 

@@ -161,6 +161,21 @@ class Rankings:
             counts = await pipe.execute()
         return [(board, int(count)) for board, count in zip(boards, counts, strict=True)]
 
+    async def period_sizes(self, leaderboard: str, live: str) -> dict[str, int]:
+        """Players in each period of the board that has keys in Redis (its periods set)
+        and in its live period ``live``, which may have none."""
+        members = cast(set[bytes], await self._redis.smembers(self._keys.periods(leaderboard)))
+        periods = sorted({member.decode() for member in members} | {live})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for period in periods:
+                pipe.zcard(self._keys.board(leaderboard, period))
+            counts = await pipe.execute()
+        return {period: int(count) for period, count in zip(periods, counts, strict=True)}
+
+    async def has_period(self, leaderboard: str, period: str) -> bool:
+        """Whether ``period`` of the board has keys in Redis (is in its periods set)."""
+        return bool(await self._redis.sismember(self._keys.periods(leaderboard), period))
+
     async def page(
         self, leaderboard: str, offset: int, limit: int, sort: Sort, period: str = ALL_TIME
     ) -> Page:

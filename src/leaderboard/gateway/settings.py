@@ -1,4 +1,5 @@
-"""``GatewaySettings``: where the gateway listens, who may connect, and how many."""
+"""``GatewaySettings``: where the gateway listens, who may connect, and how many; the
+Redis of the live standings and the PostgreSQL of the closed periods' final standings."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 
-from leaderboard.core.config import Port, RedisSettings
+from leaderboard.core.config import Port, PostgresSettings, RedisSettings
 
 
-class GatewaySettings(RedisSettings):
-    """Settings of ``python -m leaderboard.gateway``."""
+class GatewaySettings(RedisSettings, PostgresSettings):
+    """Settings of ``python -m leaderboard.gateway``. PostgreSQL is read only for closed
+    periods (``?period=``, ``/periods``): without it the live reads still work."""
 
     service_name: ClassVar[str] = "gateway"
     http_port: Port = Field(

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from leaderboard.core.periods import (
     ALL_TIME,
+    PERIOD_ID,
     Period,
     Schedule,
     check_reset,
@@ -248,3 +250,51 @@ def test_every_moment_of_a_day_when_clocks_go_back_lies_in_its_period(
     for minute in range(0, 2 * 24 * 60, 7):
         moment = day + timedelta(minutes=minute)
         assert period(schedule, moment).contains(moment), moment
+
+
+@pytest.mark.parametrize(
+    ("schedule", "moment"),
+    [
+        (BERLIN_DAILY, utc(2026, 3, 29, 12)),  # 23 hours: the clocks go forward
+        (Schedule("weekly", "Europe/Berlin"), utc(2026, 12, 31, 12)),
+        (Schedule("weekly", "UTC"), utc(2027, 1, 2)),  # 2026-W53
+        (Schedule("monthly", "Asia/Tokyo"), utc(2028, 2, 28, 16)),  # leap day, in Tokyo
+        (Schedule("*/5 * * * *", "Europe/Berlin"), utc(2026, 10, 25, 0, 33)),  # repeated hour
+        (Schedule("*/5 * * * *", "Europe/Berlin"), utc(2026, 10, 25, 1, 33)),
+    ],
+)
+def test_a_period_is_found_again_by_its_id(schedule: Schedule, moment: datetime) -> None:
+    found = period(schedule, moment)
+    assert schedule.period_named(found.id) == found
+    assert re.match(PERIOD_ID, found.id)
+
+
+def test_a_period_cut_by_the_window_is_found_by_its_id_and_none_outside_it() -> None:
+    season = Schedule("daily", "UTC", utc(2026, 12, 2, 15), utc(2026, 12, 4, 9))
+    assert season.period_named("2026-12-02") == Period(
+        "2026-12-02", utc(2026, 12, 2, 15), utc(2026, 12, 3)
+    )
+    assert season.period_named("2026-12-04") == Period(
+        "2026-12-04", utc(2026, 12, 4), utc(2026, 12, 4, 9)
+    )
+    assert season.period_named("2026-12-01") is None
+    assert season.period_named("2026-12-05") is None
+
+
+@pytest.mark.parametrize(
+    "period_id", ["2026-W49", "2026-12", "2026-02-30", "2026-12-02T10:00Z", "all", "x"]
+)
+def test_an_id_of_another_kind_or_of_no_day_names_no_daily_period(period_id: str) -> None:
+    assert BERLIN_DAILY.period_named(period_id) is None
+
+
+def test_a_cron_id_off_the_expression_names_no_period() -> None:
+    hourly = Schedule("0 * * * *")
+    assert hourly.period_named("2026-12-02T10:00Z") == period(hourly, utc(2026, 12, 2, 10, 30))
+    assert hourly.period_named("2026-12-02T10:05Z") is None
+
+
+def test_a_board_that_never_resets_has_only_the_period_all() -> None:
+    window = Schedule(ends_at=utc(2027, 1, 1))
+    assert window.period_named(ALL_TIME) == Period(ALL_TIME, None, utc(2027, 1, 1))
+    assert window.period_named("2026-12-02") is None

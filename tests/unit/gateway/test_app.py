@@ -1,7 +1,7 @@
 """The gateway app over ASGI: page, WebSocket sessions, probes, metrics, REST errors.
 
-The Kafka consumer is a fake fed by the test; Redis is an address where nothing
-listens, so the app's behaviour without Redis is covered too (REST 503, not ready,
+The Kafka consumer is a fake fed by the test; Redis and PostgreSQL are addresses where
+nothing listens, so the app's behaviour without them is covered too (REST 503, not ready,
 WebSockets still served from Kafka). REST answers on real data are integration tests.
 """
 
@@ -78,6 +78,7 @@ def make_client(kafka: Kafka, metrics: Metrics, **overrides: Any) -> TestClient:
     settings = GatewaySettings(
         **{
             "redis_port": free_port(),  # nothing listens there
+            "postgres_port": free_port(),
             "gateway_ping_interval_seconds": 30,
             "gateway_allow_loopback_origins": False,
             **overrides,
@@ -277,6 +278,37 @@ def test_invalid_rest_parameters_are_422(client: TestClient) -> None:
     assert client.get("/api/leaderboards/bad.id/top").status_code == 422
     assert client.get("/api/leaderboards/global/players/p1/around?radius=26").status_code == 422
     assert client.get("/api/leaderboards/global/players/bad%20id").status_code == 422
+    assert client.get("/api/leaderboards/global/periods?limit=0").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("top", {"period": "yesterday"}),
+        ("players", {"ids": "p1", "period": "2026-12-02T10:00"}),
+        ("players/p1", {"period": "2026-12-02" * 7}),
+        ("players/p1/around", {"period": "2026-W4"}),
+        ("periods", {"cursor": "2026-12-02"}),
+    ],
+)
+def test_a_malformed_period_or_cursor_is_422_naming_it(
+    client: TestClient, path: str, query: dict[str, str]
+) -> None:
+    answer = client.get(f"/api/leaderboards/global/{path}", params=query)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    [name] = set(query) - {"ids"}
+    assert problem["loc"] == ["query", name]
+    assert re.search("not a period id|not a cursor|at most 64 characters", problem["msg"])
+
+
+def test_without_postgresql_a_past_period_is_503_naming_it(client: TestClient) -> None:
+    answer = client.get("/api/leaderboards/global/top", params={"period": "2026-12-01"})
+    assert answer.status_code == 503
+    assert "closed periods are unavailable (PostgreSQL)" in answer.json()["detail"]
+    assert answer.headers["Retry-After"] == "5"
+    # The live period never asks PostgreSQL: without Redis it is Redis's 503.
+    assert "Redis" in client.get("/api/leaderboards/global/top").json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -307,6 +339,7 @@ def test_openapi_documents_the_rest_api(client: TestClient) -> None:
     paths = schema["paths"]
     assert set(paths) == {
         "/api/leaderboards",
+        "/api/leaderboards/{leaderboard_id}/periods",
         "/api/leaderboards/{leaderboard_id}/top",
         "/api/leaderboards/{leaderboard_id}/players",
         "/api/leaderboards/{leaderboard_id}/players/{player_id}",
@@ -315,7 +348,7 @@ def test_openapi_documents_the_rest_api(client: TestClient) -> None:
         "/readyz",
     }
     friends = paths["/api/leaderboards/{leaderboard_id}/players"]["get"]
-    assert [p["name"] for p in friends["parameters"]] == ["leaderboard_id", "ids"]
+    assert [p["name"] for p in friends["parameters"]] == ["leaderboard_id", "ids", "period"]
     assert set(friends["responses"]) == {"200", "404", "422", "503"}
     models = schema["components"]["schemas"]
     for model in ("LeaderboardSummary", "TopPage", "PlayerRows"):

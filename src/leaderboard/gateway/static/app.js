@@ -16,6 +16,9 @@
 // - A board that resets on a schedule shows its snapshot's period and a countdown to
 //   `period_ends_at` (on the server's clock, from hello's server_time); at the reset the
 //   server sends the new period's snapshot, empty until its first score.
+// - Its past periods (GET api/leaderboards/<id>/periods) are offered in a selector: a
+//   past period shows its standings from REST (top?period=, final once closed) while the
+//   socket stays open; "Live" (or "Back to live") shows the latest snapshot again.
 "use strict";
 
 (() => {
@@ -27,6 +30,7 @@
   const MOVE_VISIBLE_MS = 4000;
   const LIST_REFRESH_MS = 30000;
   const LOOKUP_RADIUS = 3;
+  const PERIODS_LISTED = 50;
   const PLAYER_ID = /^[A-Za-z0-9._:@-]{1,128}$/; // the server refuses any other with 1008
 
   const $ = (selector) => document.querySelector(selector);
@@ -37,6 +41,9 @@
   const statusText = $("#status-text");
   const updatedEl = $("#updated");
   const periodEl = $("#period");
+  const periodPicker = $("#period-picker");
+  const periodSelect = $("#period-select");
+  const backToLive = $("#back-to-live");
   const lookupForm = $("#lookup-form");
   const lookupInput = $("#lookup-input");
   const lookupResult = $("#lookup-result");
@@ -62,6 +69,9 @@
     title: null,
     format: "integer",
     clockOffsetMs: 0, // server time minus this browser's, from hello
+    latest: null, // the newest live snapshot, also while a past period is shown
+    past: null, // {id, state, page} of the past period shown, or null: live
+    periods: [], // the board's periods from the list, newest first
   };
 
   // ---- URLs ----------------------------------------------------------------------------
@@ -143,9 +153,9 @@
         const serverTime = Date.parse(message.server_time);
         if (!Number.isNaN(serverTime)) state.clockOffsetMs = serverTime - Date.now();
         setStatus("live", "Live");
-        if (!message.has_snapshot) showSnapshot(null);
+        if (!message.has_snapshot) showLive(null);
       } else if (message.type === "snapshot") {
-        showSnapshot(message);
+        showLive(message);
       } else if (message.type === "player") {
         if (message.player_id === state.lookup && message.leaderboard === state.leaderboard) {
           renderLookup(message);
@@ -367,6 +377,112 @@
     renderPeriod();
   }
 
+  function showLive(snapshot) {
+    // The first snapshot says whether the board resets; at a rollover the period that
+    // ended becomes a past one.
+    const news = snapshot && (!state.latest || state.latest.period !== snapshot.period);
+    state.latest = snapshot;
+    if (news) loadPeriods();
+    if (!state.past) showSnapshot(snapshot);
+  }
+
+  // ---- past periods ------------------------------------------------------------------------
+
+  // Whether the board has periods that end (its snapshot's, else the list's): only such a
+  // board has past ones.
+  function hasPeriods() {
+    const known = state.latest || state.boards.get(state.leaderboard) || {};
+    return (known.period || "all") !== "all" || Boolean(known.period_ends_at);
+  }
+
+  async function loadPeriods() {
+    const leaderboard = state.leaderboard;
+    if (!hasPeriods()) {
+      periodPicker.hidden = !state.past;
+      return;
+    }
+    let list = [];
+    try {
+      const url = apiUrl(`api/leaderboards/${encodeURIComponent(leaderboard)}/periods?limit=${PERIODS_LISTED}`);
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) list = (await response.json()).periods;
+      else if (response.status !== 404) return; // keep what is shown
+    } catch (error) {
+      return;
+    }
+    if (leaderboard !== state.leaderboard) return; // another board was chosen meanwhile
+    const liveId = state.latest ? state.latest.period || "all" : list.length ? list[0].id : null;
+    state.periods = list.filter((period) => period.id !== liveId);
+    const options = [["", "Live"]].concat(
+      state.periods.map((period) => [period.id, `${period.id}${period.final ? " · final" : ""}`]),
+    );
+    periodSelect.replaceChildren(
+      ...options.map(([value, label]) => {
+        const option = document.createElement("option");
+        option.value = value;
+        option.textContent = label;
+        return option;
+      }),
+    );
+    periodSelect.value = state.past ? state.past.id : "";
+    if (state.past && periodSelect.value !== state.past.id) periodSelect.value = ""; // gone
+    periodPicker.hidden = state.periods.length === 0 && !state.past;
+  }
+
+  async function showPast(periodId) {
+    if (!periodId) {
+      backToLiveView();
+      return;
+    }
+    const leaderboard = state.leaderboard;
+    const listed = state.periods.find((period) => period.id === periodId) || { id: periodId, final: false };
+    const query = new URLSearchParams({ period: periodId, limit: String(TOP) });
+    let page;
+    try {
+      const response = await fetch(
+        apiUrl(`api/leaderboards/${encodeURIComponent(leaderboard)}/top?${query}`),
+        { headers: { Accept: "application/json" } },
+      );
+      page = await response.json();
+      if (!response.ok) throw new Error(page.detail || `HTTP ${response.status}`);
+    } catch (error) {
+      periodEl.hidden = false;
+      periodEl.dataset.view = "error";
+      periodEl.textContent = `Cannot show period ${periodId}: ${error.message}`;
+      return;
+    }
+    if (leaderboard !== state.leaderboard || periodSelect.value !== periodId) return; // moved on
+    state.past = { id: periodId, final: listed.final, page };
+    state.moves.clear();
+    boardEl.replaceChildren();
+    describeBoard(page);
+    for (const entry of page.entries) {
+      const row = makeRow(entry);
+      fillRow(row, entry, entry); // no moves: nothing to compare with
+      boardEl.append(row);
+    }
+    emptyEl.hidden = page.entries.length > 0;
+    emptyEl.textContent = "Nobody scored in this period.";
+    $("#stat-players").textContent = numbers.format(page.total_players);
+    $("#stat-version").textContent = "–";
+    $("#stat-freshness").textContent = "–";
+    backToLive.hidden = false;
+    renderUpdated();
+    renderPeriod();
+  }
+
+  function backToLiveView() {
+    if (!state.past) return;
+    state.past = null;
+    periodSelect.value = "";
+    backToLive.hidden = true;
+    boardEl.replaceChildren();
+    state.snapshot = null;
+    state.moves.clear();
+    showSnapshot(state.latest);
+    renderPlayers();
+  }
+
   // The snapshot's period, or null on a board that never resets nor ends.
   function periodOf(snapshot) {
     if (!snapshot || ((snapshot.period || "all") === "all" && !snapshot.period_ends_at)) return null;
@@ -382,6 +498,17 @@
   }
 
   function renderPeriod() {
+    if (state.past) {
+            periodEl.hidden = false;
+      periodEl.dataset.view = "past";
+      periodEl.dataset.period = state.past.id;
+      periodEl.textContent = `Period ${state.past.id} · ${state.past.final ? "final standings" : "not final yet"}`;
+      periodEl.title = state.past.page.period_ends_at
+        ? `Ended ${new Date(state.past.page.period_ends_at).toLocaleString()}`
+        : "";
+      return;
+    }
+    periodEl.dataset.view = "live";
     const period = periodOf(state.snapshot);
     periodEl.hidden = !period;
     if (!period) return;
@@ -398,6 +525,11 @@
   }
 
   function renderUpdated() {
+    if (state.past) {
+      updatedEl.textContent = "";
+      updatedEl.title = "";
+      return;
+    }
     if (!state.lastUpdateAt) {
       updatedEl.textContent = state.snapshot === null ? "Waiting for the first scores…" : "";
       updatedEl.title = "";
@@ -426,7 +558,12 @@
       return; // offline: keep the current list; the status shows the connection state
     }
     state.playerCounts = new Map(list.map((board) => [board.id, board.players]));
-    state.boards = new Map(list.map((board) => [board.id, { title: board.title, format: board.format }]));
+    state.boards = new Map(
+      list.map((board) => [
+        board.id,
+        { title: board.title, format: board.format, period: board.period, period_ends_at: board.period_ends_at },
+      ]),
+    );
     const ids = list.map((board) => board.id);
     if (state.leaderboard && !ids.includes(state.leaderboard)) ids.unshift(state.leaderboard);
     const current = [...selectEl.options].map((option) => option.value);
@@ -452,6 +589,7 @@
   }
 
   function renderPlayers() {
+    if (state.past) return; // the past period's count is shown
     const players = state.playerCounts.get(state.leaderboard);
     $("#stat-players").textContent = players === undefined ? "–" : numbers.format(players);
   }
@@ -460,6 +598,11 @@
     if (leaderboard === state.leaderboard) return;
     state.leaderboard = leaderboard;
     state.snapshot = null;
+    state.latest = null;
+    state.past = null;
+    state.periods = [];
+    periodPicker.hidden = true;
+    backToLive.hidden = true;
     state.lastUpdateAt = null;
     state.moves.clear();
     state.attempt = 0;
@@ -483,6 +626,7 @@
     if (state.lookup) showLookingUp(state.lookup);
     state.lookupRank = null;
     connect(); // watching the looked-up player on this board too
+    loadPeriods();
   }
 
   // ---- player lookup --------------------------------------------------------------------------
@@ -552,6 +696,8 @@
   // ---- start ------------------------------------------------------------------------------------
 
   selectEl.addEventListener("change", () => choose(selectEl.value));
+  periodSelect.addEventListener("change", () => showPast(periodSelect.value));
+  backToLive.addEventListener("click", backToLiveView);
   window.addEventListener("hashchange", () => {
     const wanted = readHash();
     if (wanted) choose(wanted);
@@ -590,6 +736,7 @@
     $("#footer-clock").textContent = new Date().toLocaleTimeString();
   }, 1000);
   setInterval(loadLeaderboards, LIST_REFRESH_MS);
+  setInterval(() => state.leaderboard && loadPeriods(), LIST_REFRESH_MS);
 
   (async () => {
     const ids = (await loadLeaderboards()) || [];
