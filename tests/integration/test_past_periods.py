@@ -35,6 +35,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MONTHLY = Schedule("monthly", "Europe/Berlin")
 BOARD = f"cup-{uuid.uuid4().hex[:8]}"
 FOREVER = f"ever-{uuid.uuid4().hex[:8]}"
+#: A two-day cup whose window is over: its live period is its last, closed and stored.
+OVER = f"over-{uuid.uuid4().hex[:8]}"
+CUP = Schedule("daily", starts_at=T0, ends_at=T0 + timedelta(days=2))
+CUP_LAST = CUP.period_named("2026-01-02")
 
 
 def months_back(count: int) -> list[Period]:
@@ -79,6 +83,17 @@ def gateway(
         store_closed_period(db, then, M3, FINAL_M3)
         store_closed_period(db, then, M5, [])
         seed_standings(redis, keys, FOREVER, {"zed": (1, T0)})
+        cup = publish_definition(
+            settings,
+            OVER,
+            title="Cup",
+            reset="daily",
+            starts_at=CUP.starts_at,
+            ends_at=CUP.ends_at,
+            grace=0,
+        )
+        assert CUP_LAST is not None
+        store_closed_period(db, cup, CUP_LAST, [("ann", "Ann", 12, REACHED)])
         process = services.gateway(**schema_env(schema)).wait_ready()
         yield process.base_url
     finally:
@@ -204,3 +219,13 @@ def test_a_board_that_never_resets_lists_its_one_period_and_an_unknown_board_is_
     unknown = api.get(f"/nobody-{uuid.uuid4().hex[:6]}/periods")
     assert unknown.status_code == 404
     assert "not found (no scores recorded on it)" in unknown.json()["detail"]
+
+
+def test_a_board_whose_window_is_over_shows_its_last_periods_final_standings(
+    api: httpx2.Client,
+) -> None:
+    assert CUP_LAST is not None
+    top = api.get(f"/{OVER}/top").json()
+    assert (top["period"], ids(top["entries"]), top["total_players"]) == (CUP_LAST.id, ["ann"], 1)
+    ann = api.get(f"/{OVER}/players/ann").json()
+    assert (ann["rank"], ann["score"]) == (1, 12)

@@ -179,16 +179,15 @@ def _grace(request: Request, leaderboard_id: str) -> timedelta:
 
 
 def _past_period_id(request: Request, leaderboard_id: str, period_id: str | None) -> str | None:
-    """``period_id`` when it may be closed (read PostgreSQL first); None for the live
-    period while it is open, which Redis alone answers."""
-    if period_id is None:
-        return None
+    """``period_id`` (the live period's when None) when it may be closed (read PostgreSQL
+    first); None for the live period while it is open, which Redis alone answers. The
+    live period of a board whose window is over is its last, which closes too."""
     live = _period(request, leaderboard_id)
     periods: LivePeriods = request.app.state.periods
     grace = _grace(request, leaderboard_id)
-    if period_id == live.id and live.state(periods.now(), grace) == "open":
+    if period_id in (None, live.id) and live.state(periods.now(), grace) == "open":
         return None
-    return period_id
+    return live.id if period_id is None else period_id
 
 
 async def _closed(request: Request, work: Callable[[ClosedPeriods], T]) -> T:
