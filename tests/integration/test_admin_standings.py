@@ -558,6 +558,11 @@ def test_an_erasure_removes_the_player_from_closed_periods_and_keeps_the_others_
             )
         ).all()
     assert [tuple(row) for row in rows] == [(2, kept)]
+    with db.connect() as connection:
+        players = connection.execute(
+            select(period_closes.c.players).where(period_closes.c.leaderboard == board_id)
+        ).scalar_one()
+    assert players == 1
 
 
 # -- boards with periods -----------------------------------------------------------------

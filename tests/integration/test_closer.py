@@ -6,7 +6,7 @@ message is committed, also when a crash left it produced but not recorded."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,11 +15,11 @@ from prometheus_client import CollectorRegistry
 from redis import Redis
 from sqlalchemy import Engine, insert, select, update
 
-from leaderboard.closer.closing import Closer, Due
+from leaderboard.closer.closing import LATE_RECORDS, Closer, Due, FrozenStandingsError
 from leaderboard.closer.kafka import Announcer, RankerProgress
 from leaderboard.closer.metrics import CloserMetrics
 from leaderboard.closer.settings import CloserSettings
-from leaderboard.closer.store import ClosedPeriods
+from leaderboard.closer.store import ClosedPeriods, Unannounced
 from leaderboard.core.board_tables import erased_players
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.definitions import BoardRegistry, definition_key
@@ -41,6 +41,8 @@ DAY = "2026-12-01"
 #: The day's end (UTC board) and its grace.
 END = datetime(2026, 12, 2, tzinfo=UTC)
 GRACE = timedelta(seconds=60)
+#: When the day is due: its grace over, and the time late records may take.
+DUE = END + GRACE + LATE_RECORDS
 REACHED = datetime(2026, 12, 1, 10, tzinfo=UTC)
 STANDINGS = {
     "ada": (30, REACHED),
@@ -89,6 +91,8 @@ class Harness:
         self.watermarks = Consumer(consumer_config(settings, private_group_id("test-closer")))
         self.announcers: list[Announcer] = []
         self.redis = redis
+        #: What a closer does between two pages of a close (a test's interference).
+        self.between_pages: list[Callable[[], None]] = []
         self.closer = self.new_closer()
         wait_for(self._topics_led, 30, "leaders of the test's new topics")
 
@@ -116,7 +120,12 @@ class Harness:
             announcer,
             CloserMetrics(CollectorRegistry()),
             self.clock,
+            self._between_pages,
         )
+
+    def _between_pages(self) -> None:
+        if self.between_pages:
+            self.between_pages.pop(0)()
 
     def close(self) -> None:
         for announcer in self.announcers:
@@ -180,12 +189,12 @@ def test_a_period_closes_after_its_grace_once(
 ) -> None:
     seed_standings(redis, keys, board.id, STANDINGS, period=DAY, names={"ada": "Ada"})
 
-    harness.clock.now = END + GRACE - timedelta(seconds=1)
+    harness.clock.now = DUE - timedelta(seconds=1)
     harness.closer.run_once()
     assert harness.store.unannounced() == []
     assert redis.zcard(keys.board(board.id, DAY)) == 4, "closed before its grace ended"
 
-    harness.clock.now = END + GRACE
+    harness.clock.now = DUE
     harness.closer.run_once()
     assert stored_rows(db, board.id) == EXPECTED
     assert redis.sismember(keys.closed(), f"{board.id}/{DAY}")
@@ -217,7 +226,7 @@ def test_a_close_waits_for_the_rankers(
     assert producer.flush(10) == 0
     offsets = keys.offsets(settings.closer_ranker_group_id, settings.topic_game_score)
 
-    harness.clock.now = END + GRACE
+    harness.clock.now = DUE
     harness.closer.run_once()
     assert stored_rows(db, board.id) == [], "closed before the rankers applied every event"
     # An event the rankers apply meanwhile still counts (the period is not frozen yet).
@@ -235,7 +244,7 @@ def test_erased_players_are_left_out(
     with db.begin() as connection:
         connection.execute(insert(erased_players).values(player_hash=erasure_key("bob")))
     try:
-        harness.clock.now = END + GRACE
+        harness.clock.now = DUE
         harness.closer.run_once()
         assert [(r[0], r[1]) for r in stored_rows(db, board.id)] == [
             (1, "ada"),
@@ -253,7 +262,7 @@ def test_a_message_produced_before_a_crash_is_found_not_repeated(
     harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
 ) -> None:
     seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
-    harness.clock.now = END + GRACE
+    harness.clock.now = DUE
     harness.closer.run_once()
     assert len(announced(harness.settings)) == 1
     # What a crash after the commit on Kafka and before its record in PostgreSQL leaves.
@@ -274,7 +283,7 @@ def test_a_message_never_produced_is_produced_after_a_crash(
 ) -> None:
     seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
     due = Due(board, board.schedule.period_named(DAY))  # type: ignore[arg-type]
-    harness.clock.now = END + GRACE
+    harness.clock.now = DUE
     # A crash after storing, before announcing: the scan start recorded, nothing produced.
     assert harness.closer.close(due)
     harness.store.record_announce_from(board.id, DAY, {0: 0})
@@ -288,7 +297,7 @@ def test_redis_that_lost_the_closed_set_gets_it_back(
     harness: Harness, redis: Redis, keys: RedisKeys, board: BoardDefinition
 ) -> None:
     seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
-    harness.clock.now = END + GRACE
+    harness.clock.now = DUE
     harness.closer.run_once()
     redis.delete(keys.closed())
 
@@ -296,3 +305,77 @@ def test_redis_that_lost_the_closed_set_gets_it_back(
     assert harness.closer.restore_closed() == harness.store.count() >= 1
     assert redis.sismember(keys.closed(), f"{board.id}/{DAY}")
     assert harness.closer.restore_closed() == 0
+
+
+def test_the_stored_standings_are_those_frozen_whatever_changes_meanwhile(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    many = {f"p{n:04d}": (n + 1, REACHED) for n in range(2500)}  # three pages
+    seed_standings(redis, keys, board.id, many, period=DAY)
+    # An admin removal of the leader while the close reads its second page.
+    harness.between_pages += [
+        lambda: None,
+        lambda: redis.zrem(keys.board(board.id, DAY), "p2499"),
+    ]
+    harness.clock.now = DUE
+    harness.closer.run_once()
+    rows = stored_rows(db, board.id)
+    assert len(rows) == 2500
+    assert (rows[0][1], rows[-1][1]) == ("p2499", "p0000")
+
+
+def test_a_close_stops_when_the_frozen_standings_vanish(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    many = {f"p{n:04d}": (n + 1, REACHED) for n in range(1500)}
+    seed_standings(redis, keys, board.id, many, period=DAY)
+    harness.between_pages += [
+        lambda: None,
+        lambda: redis.delete(keys.closing(board.id, DAY)) and None,
+    ]
+    harness.clock.now = DUE
+    with pytest.raises(FrozenStandingsError):
+        harness.closer.close(Due(board, board.schedule.period_named(DAY)))  # type: ignore[arg-type]
+    assert not harness.store.is_closed(board.id, DAY)
+
+
+def test_a_due_period_that_redis_lost_is_not_closed_empty(
+    harness: Harness, redis: Redis, keys: RedisKeys, board: BoardDefinition
+) -> None:
+    harness.clock.now = DUE
+    due = Due(board, board.schedule.period_named(DAY))  # type: ignore[arg-type]
+    assert harness.closer.close(due) is False
+    assert not harness.store.is_closed(board.id, DAY)
+    assert not redis.sismember(keys.closed(), f"{board.id}/{DAY}")
+
+
+def test_a_nul_in_a_display_name_is_stored_replaced(
+    harness: Harness, redis: Redis, keys: RedisKeys, db: Engine, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY, names={"ada": "A\x00da"})
+    harness.clock.now = DUE
+    harness.closer.run_once()
+    with db.connect() as connection:
+        name = connection.execute(
+            select(period_standings.c.display_name).where(
+                period_standings.c.leaderboard == board.id, period_standings.c.player_id == "ada"
+            )
+        ).scalar_one()
+    assert name == "A\ufffdda"
+    assert len(announced(harness.settings)) == 1
+
+
+def test_two_closers_at_once_announce_a_period_once(
+    harness: Harness, redis: Redis, keys: RedisKeys, board: BoardDefinition
+) -> None:
+    seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
+    harness.clock.now = DUE
+    other = harness.new_closer()
+    # The other closer read the stored close before this one recorded anything of its
+    # message (it lost its lock and does not know yet).
+    stale = Unannounced(board.id, DAY, None)
+
+    harness.closer.run_once()
+    other.announce(stale)
+
+    assert len(announced(harness.settings)) == 1

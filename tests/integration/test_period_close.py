@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from redis import Redis
 from sqlalchemy import Engine, select
 
+from leaderboard.closer.closing import LATE_RECORDS
 from leaderboard.core.events import PeriodClosed
 from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
@@ -35,6 +36,8 @@ from tests.support.services import ServiceProcess, metric_value, wait_for
 pytestmark = pytest.mark.integration
 
 GRACE_SECONDS = 5
+#: How long after a minute's end the closer closes it.
+CLOSES_AFTER = GRACE_SECONDS + LATE_RECORDS.total_seconds()
 #: Players of the closing minute: enough that storing them takes the closer a while, so
 #: the SIGKILL lands in the middle of the close.
 PLAYERS = 30_000
@@ -158,7 +161,7 @@ def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
     member = f"{board}/{minute.id}"
     wait_for(
         lambda: redis.sismember(keys.closed(), member),
-        GRACE_SECONDS + 30,
+        CLOSES_AFTER + 30,
         "the closer to freeze the minute",
         every=0.005,
     )
@@ -209,7 +212,10 @@ def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_c
     produce(settings, [make_event("ada", 30, board), make_event("bob", 20, board)])
     wait_for(
         lambda: announced_offset(db, board, closed.id) is not None,
-        (closed.end - datetime.now(UTC)).total_seconds() + GRACE_SECONDS + 30,
+        (closed.end - datetime.now(UTC)).total_seconds()
+        + GRACE_SECONDS
+        + LATE_RECORDS.total_seconds()
+        + 30,
         "the minute to close",
     )
     final = stored(db, board, closed.id)

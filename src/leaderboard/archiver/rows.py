@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from leaderboard.core.clients import ConsumedRecord
+from leaderboard.core.database import NUL, NUL_REPLACEMENT
 from leaderboard.core.events import InvalidEventError, ScoreEvent, decode_score_event
 from leaderboard.core.logging import get_logger
 
 log = get_logger(__name__)
 
-#: PostgreSQL text cannot hold U+0000, which the contract allows in a display name.
-_NUL = "\x00"
-_REPLACEMENT = "\ufffd"
 
 #: A ``score_events`` row: each column's value.
 Row = dict[str, uuid.UUID | str | int | datetime | None]
@@ -58,8 +56,8 @@ def event_row(event: ScoreEvent, partition: int, offset: int) -> Row:
     PostgreSQL refuses NUL in text, and a refused value would stall the whole partition.
     """
     display_name = event.display_name
-    if display_name is not None and _NUL in display_name:
-        display_name = display_name.replace(_NUL, _REPLACEMENT)
+    if display_name is not None and NUL in display_name:
+        display_name = display_name.replace(NUL, NUL_REPLACEMENT)
     return {
         "event_id": event.event_id,
         "leaderboard": event.leaderboard,

@@ -4,7 +4,7 @@ and the period-closed messages, produced in transactions and found again after a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -90,9 +90,14 @@ class Announcer:
             )
         )
 
+    def ensure_started(self) -> None:
+        """Start the producer unless it is: a new one fences off every older producer of
+        the id (another closer's too) and aborts what they left open."""
+        if self._producer is None:
+            self.start()
+
     def start(self) -> None:
-        """Fence off older producers of the id; call before anything else (and again
-        after a failed transaction)."""
+        """A new transactional producer (the fence), replacing this one's."""
         self._drop_producer()
         producer = Producer(self._producer_config)
         try:
@@ -105,12 +110,18 @@ class Announcer:
         """The period-closed topic's end offset of each partition."""
         return {p: high for p, (_, high) in _ends(self._consumer, self._topic).items()}
 
-    def find(self, start: dict[int, int], keys: Iterable[bytes]) -> dict[bytes, tuple[int, int]]:
-        """Where the committed messages with ``keys`` are, reading from ``start`` to the
-        topic's current end: key -> (partition, offset)."""
+    def find(
+        self,
+        start: dict[int, int],
+        keys: Iterable[bytes],
+        heartbeat: Callable[[], None] = lambda: None,
+    ) -> dict[bytes, tuple[int, int]]:
+        """Where the committed messages with ``keys`` are, reading from ``start`` (from
+        the beginning of a partition it lacks: one added since) to the topic's current
+        end: key -> (partition, offset)."""
         wanted = set(keys)
         ends = self.ends()
-        todo = {p: o for p, o in start.items() if p in ends and o < ends[p]}
+        todo = {p: start.get(p, 0) for p in ends if start.get(p, 0) < ends[p]}
         found: dict[bytes, tuple[int, int]] = {}
         if not todo or not wanted:
             return found
@@ -118,6 +129,7 @@ class Announcer:
         deadline = time.monotonic() + SCAN_TIMEOUT_SECONDS
         try:
             while todo:
+                heartbeat()
                 if time.monotonic() > deadline:
                     raise KafkaError(f"reading {self._topic} back timed out", topic=self._topic)
                 for message in self._consumer.consume(500, 1.0):
@@ -140,8 +152,7 @@ class Announcer:
     def announce(self, message: PeriodClosed) -> tuple[int, int]:
         """Produce ``message`` in a transaction of its own; (partition, offset) once it is
         committed."""
-        if self._producer is None:
-            self.start()
+        self.ensure_started()
         producer = self._producer
         assert producer is not None
         where: dict[str, Any] = {}

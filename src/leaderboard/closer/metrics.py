@@ -32,6 +32,12 @@ class CloserMetrics:
             "Period-closed messages committed to Kafka.",
             registry=registry,
         )
+        self.failures = Counter(
+            "leaderboard_closer_failures_total",
+            "Closes or announcements of one period that failed on its data (logged; retried "
+            "every pass).",
+            registry=registry,
+        )
         self.waiting = Gauge(
             "leaderboard_closer_periods_waiting",
             "Periods past their grace that wait for the rankers to apply their last events.",

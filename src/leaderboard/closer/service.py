@@ -61,6 +61,7 @@ def work(context: ServiceContext[CloserSettings], clock: Callable[[], datetime] 
         announcer,
         metrics,
         clock,
+        context.health.heartbeat,
     )
     context.health.started()
     try:

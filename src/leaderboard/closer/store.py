@@ -13,12 +13,17 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.board_tables import ERASURE_LOCK, erased_players
+from leaderboard.core.database import without_nul
 from leaderboard.core.erasures import erasure_key
 from leaderboard.core.events import ClosedEntry
 from leaderboard.core.period_tables import period_closes, period_standings
 
-#: Rows per INSERT of a period's standings.
-INSERT_ROWS = 1000
+#: The lock session's server-side TCP keepalives (seconds; libpq's only cover the client).
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+}
 
 
 def lock_key(prefix: str) -> int:
@@ -77,6 +82,16 @@ class LeaderLock:
         if not taken:
             connection.close()
             return False
+        try:
+            # The server drops a vanished holder's session (and lock) within about 25 s,
+            # not after the kernel's two-hour keepalive default.
+            for setting, value in SERVER_KEEPALIVES.items():
+                connection.execute(text(f"SET {setting} = {value}"))
+            connection.commit()
+        except BaseException:
+            self._connection = connection
+            self.release()
+            raise
         self._connection = connection
         return True
 
@@ -153,7 +168,9 @@ class ClosedPeriods:
                                 "period": closing.period,
                                 "rank": players + index + 1,
                                 "player_id": entry.player_id,
-                                "display_name": entry.display_name,
+                                "display_name": None
+                                if entry.display_name is None
+                                else without_nul(entry.display_name),
                                 "score": entry.score,
                                 "reached_at": entry.reached_at,
                             }
@@ -238,8 +255,27 @@ class ClosedPeriods:
         closing = Closing(leaderboard, period, row.starts_at, row.ends_at, dict(row.definition))
         return closing, int(row.players), row.closed_at, entries
 
-    def record_announce_from(self, leaderboard: str, period: str, offsets: dict[int, int]) -> None:
-        self._set(leaderboard, period, announce_from={str(p): o for p, o in offsets.items()})
+    def record_announce_from(
+        self, leaderboard: str, period: str, offsets: dict[int, int]
+    ) -> dict[int, int]:
+        """Record where a scan for the period's message starts, unless a closer already
+        did (the first one recorded stays: it is before any message); the one recorded."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(period_closes)
+                .where(
+                    period_closes.c.leaderboard == leaderboard,
+                    period_closes.c.period == period,
+                    period_closes.c.announce_from.is_(None),
+                )
+                .values(announce_from={str(p): o for p, o in offsets.items()})
+            )
+            recorded = connection.execute(
+                select(period_closes.c.announce_from).where(
+                    period_closes.c.leaderboard == leaderboard, period_closes.c.period == period
+                )
+            ).scalar_one()
+        return {int(p): int(o) for p, o in recorded.items()}
 
     def record_announced(self, leaderboard: str, period: str, partition: int, offset: int) -> None:
         self._set(leaderboard, period, announced_partition=partition, announced_offset=offset)

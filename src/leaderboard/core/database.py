@@ -10,6 +10,14 @@ from leaderboard.core.config import PostgresSettings
 
 #: Bound on opening one connection (libpq ``connect_timeout``).
 CONNECT_TIMEOUT_SECONDS = 5
+#: PostgreSQL text cannot hold U+0000, which the contract allows in a display name: it is
+#: stored as U+FFFD, the one change made to a value (a refused value would stall a batch).
+NUL = "\x00"
+NUL_REPLACEMENT = "\ufffd"
+
+
+def without_nul(text: str) -> str:
+    return text.replace(NUL, NUL_REPLACEMENT) if NUL in text else text
 
 
 def database_url(settings: PostgresSettings) -> URL:

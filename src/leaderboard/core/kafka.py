@@ -12,6 +12,8 @@ from leaderboard.core.config import LeaderboardSettings
 #: How long a consumer that vanished (crash, SIGKILL) keeps its partitions before the
 #: group moves them; lower means faster takeover, more false alarms.
 SESSION_TIMEOUT_MS = 45_000
+#: Bound on a produced message's delivery: past it the delivery callback reports failure.
+DELIVERY_TIMEOUT_MS = 30_000
 
 
 def connection_config(settings: LeaderboardSettings) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def producer_config(settings: LeaderboardSettings, **overrides: Any) -> dict[str
         "compression.type": "lz4",
         # A message not acknowledged within this bound is reported as failed to the
         # delivery callback, so no caller waits forever on an unreachable cluster.
-        "delivery.timeout.ms": 30_000,
+        "delivery.timeout.ms": DELIVERY_TIMEOUT_MS,
     }
     return config | overrides | settings.kafka_producer_config
 

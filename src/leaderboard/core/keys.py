@@ -55,6 +55,20 @@ class RedisKeys:
         """Set: ``<board>/<period>`` of every closed period (the ranker refuses its events)."""
         return f"{self.tag}:closed"
 
+    def closed_complete(self) -> str:
+        """String: present while ``closed()`` holds every period stored as closed (the
+        closer sets it after restoring the set; it goes when Redis loses its data)."""
+        return f"{self.tag}:closed-complete"
+
+    def closing(self, leaderboard: str, period: str) -> str:
+        """Sorted set: a closing period's standings as frozen, copied from ``board()``
+        when the closer froze the period, read while it stores them."""
+        return f"{self.tag}:closing:{leaderboard}:{period}"
+
+    def closing_reached(self, leaderboard: str, period: str) -> str:
+        """Hash: the reach codes frozen with ``closing()`` (``latest`` boards)."""
+        return f"{self.tag}:closing-reached:{leaderboard}:{period}"
+
     def names(self, leaderboard: str) -> str:
         return f"{self.tag}:names:{leaderboard}"
 

@@ -11,14 +11,14 @@ from datetime import datetime
 
 from redis import Redis
 from redis.commands.core import Script
-from sqlalchemy import Engine, delete, exc, func, insert, select, text
+from sqlalchemy import Engine, delete, exc, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from leaderboard.core.board_tables import ERASURE_LOCK, admin_audit, erased_players
 from leaderboard.core.erasures import PlayerErasure, erasure_key, redis_erasure_key
 from leaderboard.core.errors import DatabaseError
 from leaderboard.core.keys import RedisKeys
-from leaderboard.core.period_tables import period_standings
+from leaderboard.core.period_tables import period_closes, period_standings
 from leaderboard.ingest.standings import BOARD_PERIODS_LUA
 
 # The boards to visit come from the set of boards inside the script, so a board the ranker
@@ -117,9 +117,20 @@ class ErasureStore:
                 )
                 deleted = connection.execute(_DELETE_ARCHIVED, {"player": player_id}).rowcount
                 # Closed periods keep the others' ranks: the final standings were paid out.
-                standings = connection.execute(
-                    delete(period_standings).where(period_standings.c.player_id == player_id)
-                ).rowcount
+                closed = connection.execute(
+                    delete(period_standings)
+                    .where(period_standings.c.player_id == player_id)
+                    .returning(period_standings.c.leaderboard, period_standings.c.period)
+                ).all()
+                for board, period in closed:
+                    connection.execute(
+                        update(period_closes)
+                        .where(
+                            period_closes.c.leaderboard == board, period_closes.c.period == period
+                        )
+                        .values(players=period_closes.c.players - 1)
+                    )
+                standings = len(closed)
                 pseudonymised = connection.execute(
                     _PSEUDONYMISE_AUDIT, {"player": player_id, "hash": player_hash}
                 ).rowcount
