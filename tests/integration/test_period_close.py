@@ -31,7 +31,7 @@ from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
 from tests.support.pipeline import Services, publish_definition, read_dead_letters
 from tests.support.redis_keys import delete_keys
 from tests.support.scores import make_event, produce
-from tests.support.services import ServiceProcess, metric_value, wait_for
+from tests.support.services import ServiceProcess, http_status, metric_value, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -247,3 +247,27 @@ def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_c
     assert stored(db, board, closed.id) == final
     assert len([m for m in period_closed_messages(settings) if m.period == closed.id]) == 1
     assert metric_value(ranker.metrics(), "leaderboard_ranker_partition_replays_total") >= 1
+
+
+def test_one_of_two_closers_works_and_the_other_takes_over_when_it_dies(
+    services: Services, schema: str
+) -> None:
+    closers = [start_closer(services, schema), start_closer(services, schema)]
+
+    def active() -> list[ServiceProcess]:
+        return [
+            closer
+            for closer in closers
+            if closer.process is not None
+            and closer.process.poll() is None
+            and metric_value(closer.metrics(), "leaderboard_closer_active") == 1
+        ]
+
+    [working] = wait_for(lambda: len(active()) == 1 and active(), 30, "one active closer")
+    time.sleep(2)  # a second pass of both: still one
+    assert active() == [working]
+
+    working.kill()
+    [standby] = [closer for closer in closers if closer is not working]
+    wait_for(lambda: active() == [standby], 30, "the standby to take over")
+    assert http_status(f"{standby.base_url}/readyz") == 200
