@@ -20,11 +20,15 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from redis import Redis
 
 from leaderboard.core.config import load_settings
+from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
 from tests.support.database import own_schema
+from tests.support.pipeline import isolated_settings
+from tests.support.redis_keys import delete_keys
 from tests.support.services import REPO_ROOT, free_port, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,6 +49,21 @@ def stack() -> DevstackSettings:
     settings = load_settings(DevstackSettings)
     Stack(settings).up()
     return settings
+
+
+@pytest.fixture
+def settings(stack: DevstackSettings) -> DevstackSettings:
+    """The stack with topics and a Redis key prefix of the test's own."""
+    return isolated_settings(stack)
+
+
+@pytest.fixture
+def redis(settings: DevstackSettings) -> Iterator[Redis]:
+    """A client of the stack's Redis; the test's keys are deleted afterwards."""
+    client = Redis(**settings.redis_client_kwargs())
+    yield client
+    delete_keys(client, RedisKeys(settings.redis_key_prefix).prefix)
+    client.close()
 
 
 @pytest.fixture

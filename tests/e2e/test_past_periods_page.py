@@ -9,7 +9,6 @@ sent, as the ranker does; publisher and gateway are real processes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,11 +24,9 @@ from tests.support.closed_periods import store_closed_period
 from tests.support.database import schema_env, scoped_engine
 from tests.support.pipeline import (
     Services,
-    isolated_settings,
     publish_definition,
     send_change_notice,
 )
-from tests.support.redis_keys import delete_keys
 from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.e2e
@@ -38,19 +35,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MONTHLY = Schedule("monthly", "UTC")
 LIVE = {"ada": (30, T0), "bob": (20, T0)}
 FINAL = [("cy", "Cy", 90, T0), ("dee", None, 80, T0), ("ada", "Ada", 70, T0)]
-
-
-@pytest.fixture
-def settings(stack: DevstackSettings) -> DevstackSettings:
-    return isolated_settings(stack)
-
-
-@pytest.fixture
-def redis(settings: DevstackSettings) -> Iterator[Redis]:
-    client = Redis(**settings.redis_client_kwargs())
-    yield client
-    delete_keys(client, RedisKeys(settings.redis_key_prefix).prefix)
-    client.close()
 
 
 def test_a_past_period_shows_its_final_standings_and_the_page_returns_to_live(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,31 +24,15 @@ from tests.support.database import schema_env
 from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
 from tests.support.pipeline import (
     Services,
-    isolated_settings,
     publish_definition,
     send_change_notice,
 )
-from tests.support.redis_keys import delete_keys
 from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.e2e
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SCORES = {"ada": (30, T0), "bob": (20, T0)}
-
-
-@pytest.fixture
-def settings(stack: DevstackSettings) -> DevstackSettings:
-    return isolated_settings(stack)
-
-
-@pytest.fixture
-def redis(settings: DevstackSettings) -> Iterator[Redis]:
-    client = Redis(**settings.redis_client_kwargs())
-    yield client
-    keys = RedisKeys(settings.redis_key_prefix)
-    delete_keys(client, keys.prefix)
-    client.close()
 
 
 def test_a_minute_board_shows_its_period_counts_down_and_rolls_over(

@@ -13,10 +13,12 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from leaderboard.core.config import load_settings
+from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
 from tests.support.database import own_schema, scoped_engine
 from tests.support.pipeline import isolated_settings
+from tests.support.redis_keys import delete_keys
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,14 @@ def redis(stack: DevstackSettings) -> Iterator[Redis]:
     client = Redis(**stack.redis_client_kwargs())
     yield client
     client.close()
+
+
+@pytest.fixture
+def keys(pipeline: DevstackSettings, redis: Redis) -> Iterator[RedisKeys]:
+    """The key layout of the pipeline's Redis prefix; its keys are deleted afterwards."""
+    keys = RedisKeys(pipeline.redis_key_prefix)
+    yield keys
+    delete_keys(redis, keys.prefix)
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,13 @@ from leaderboard.core.board_tables import erased_players
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.definitions import BoardRegistry, definition_key
 from leaderboard.core.erasures import erasure_key
-from leaderboard.core.events import PeriodClosed
 from leaderboard.core.kafka import consumer_config, producer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.period_tables import period_closes, period_standings
 from leaderboard.core.topic_reader import private_group_id
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.clock import FakeClock
-from tests.support.redis_keys import delete_keys
+from tests.support.pipeline import period_closed_messages
 from tests.support.services import wait_for
 from tests.support.standings import seed_standings
 
@@ -56,13 +55,6 @@ STANDINGS = {
 def settings(pipeline: DevstackSettings, schema: str) -> CloserSettings:
     values = {k: v for k, v in pipeline.model_dump().items() if k in CloserSettings.model_fields}
     return CloserSettings(**values)
-
-
-@pytest.fixture
-def keys(settings: CloserSettings, redis: Redis) -> Iterator[RedisKeys]:
-    keys = RedisKeys(settings.redis_key_prefix)
-    yield keys
-    delete_keys(redis, keys.prefix)
 
 
 @pytest.fixture
@@ -142,23 +134,6 @@ def harness(
     harness.close()
 
 
-def announced(settings: CloserSettings) -> list[PeriodClosed]:
-    """Every committed message on the period-closed topic."""
-    consumer = Consumer(consumer_config(settings, private_group_id("test-read")))
-    topic = settings.topic_period_closed
-    try:
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        found: list[PeriodClosed] = []
-        while consumer.position([TopicPartition(topic, 0)])[0].offset < high:
-            for message in consumer.consume(100, 1.0):
-                assert message.error() is None
-                found.append(PeriodClosed.model_validate_json(message.value() or b""))
-        return found
-    finally:
-        consumer.close()
-
-
 def stored_rows(db: Engine, board: str) -> list[tuple]:
     with db.connect() as connection:
         return [
@@ -200,7 +175,7 @@ def test_a_period_closes_after_its_grace_once(
     assert redis.sismember(keys.closed(), f"{board.id}/{DAY}")
     assert not redis.exists(keys.board(board.id, DAY), keys.reached(board.id, DAY))
     assert not redis.sismember(keys.periods(board.id), DAY)
-    [message] = announced(harness.settings)
+    [message] = period_closed_messages(harness.settings)
     assert (message.leaderboard, message.period, message.players) == (board.id, DAY, 4)
     assert message.ends_at == END
     assert [(e.rank, e.player_id, e.score) for e in message.top] == [r[:3] for r in EXPECTED]
@@ -209,7 +184,7 @@ def test_a_period_closes_after_its_grace_once(
     harness.clock.advance(timedelta(days=1))
     harness.closer.run_once()
     harness.new_closer().run_once()
-    assert len(announced(harness.settings)) == 1
+    assert len(period_closed_messages(harness.settings)) == 1
 
 
 def test_a_close_waits_for_the_rankers(
@@ -264,7 +239,7 @@ def test_a_message_produced_before_a_crash_is_found_not_repeated(
     seed_standings(redis, keys, board.id, STANDINGS, period=DAY)
     harness.clock.now = DUE
     harness.closer.run_once()
-    assert len(announced(harness.settings)) == 1
+    assert len(period_closed_messages(harness.settings)) == 1
     # What a crash after the commit on Kafka and before its record in PostgreSQL leaves.
     with db.begin() as connection:
         connection.execute(
@@ -274,7 +249,7 @@ def test_a_message_produced_before_a_crash_is_found_not_repeated(
         )
 
     harness.new_closer().run_once()
-    assert len(announced(harness.settings)) == 1
+    assert len(period_closed_messages(harness.settings)) == 1
     assert harness.store.unannounced() == []
 
 
@@ -289,7 +264,7 @@ def test_a_message_never_produced_is_produced_after_a_crash(
     harness.store.record_announce_from(board.id, DAY, {0: 0})
 
     harness.new_closer().run_once()
-    [message] = announced(harness.settings)
+    [message] = period_closed_messages(harness.settings)
     assert message.players == 4
 
 
@@ -362,7 +337,7 @@ def test_a_nul_in_a_display_name_is_stored_replaced(
             )
         ).scalar_one()
     assert name == "A\ufffdda"
-    assert len(announced(harness.settings)) == 1
+    assert len(period_closed_messages(harness.settings)) == 1
 
 
 def test_two_closers_at_once_announce_a_period_once(
@@ -378,4 +353,4 @@ def test_two_closers_at_once_announce_a_period_once(
     harness.closer.run_once()
     other.announce(stale)
 
-    assert len(announced(harness.settings)) == 1
+    assert len(period_closed_messages(harness.settings)) == 1

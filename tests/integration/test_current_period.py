@@ -23,7 +23,6 @@ from leaderboard.devstack.settings import DevstackSettings
 from tests.support.live_client import messages_until, next_snapshot, open_client, receive
 from tests.support.periods import EVERY_MINUTE, MINUTELY, iso, minute_with_room
 from tests.support.pipeline import Services, publish_definition, send_change_notice
-from tests.support.redis_keys import delete_keys
 from tests.support.services import ServiceProcess
 from tests.support.standings import seed_standings
 
@@ -39,14 +38,6 @@ STALE = {"old": (999, T0)}
 @pytest.fixture
 def settings(pipeline: DevstackSettings) -> DevstackSettings:
     return pipeline
-
-
-@pytest.fixture
-def keys(settings: DevstackSettings, redis: Redis) -> Iterator[RedisKeys]:
-    """The test's key prefix, its keys deleted afterwards."""
-    keys = RedisKeys(settings.redis_key_prefix)
-    yield keys
-    delete_keys(redis, keys.prefix)
 
 
 @pytest.fixture

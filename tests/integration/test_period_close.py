@@ -14,21 +14,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from redis import Redis
 from sqlalchemy import Engine, select
 
 from leaderboard.closer.closing import LATE_RECORDS
-from leaderboard.core.events import PeriodClosed
-from leaderboard.core.kafka import consumer_config
 from leaderboard.core.keys import RedisKeys
 from leaderboard.core.period_tables import period_closes, period_standings
 from leaderboard.core.standings import board_score
-from leaderboard.core.topic_reader import private_group_id
 from leaderboard.devstack.settings import DevstackSettings
 from tests.support.database import schema_env
 from tests.support.periods import EVERY_MINUTE, MINUTELY, minute_with_room
-from tests.support.pipeline import Services, publish_definition, read_dead_letters
+from tests.support.pipeline import (
+    Services,
+    period_closed_messages,
+    publish_definition,
+    read_dead_letters,
+)
 from tests.support.redis_keys import delete_keys
 from tests.support.scores import make_event, produce
 from tests.support.services import ServiceProcess, http_status, metric_value, wait_for
@@ -44,22 +45,17 @@ PLAYERS = 30_000
 
 
 @pytest.fixture
-def settings(pipeline: DevstackSettings) -> DevstackSettings:
-    return pipeline
-
-
-@pytest.fixture
-def keys(settings: DevstackSettings, redis: Redis) -> Iterator[RedisKeys]:
-    keys = RedisKeys(settings.redis_key_prefix)
-    yield keys
-    delete_keys(redis, keys.prefix)
-
-
-@pytest.fixture
-def services(settings: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
-    services = Services(settings, tmp_path)
+def services(pipeline: DevstackSettings, tmp_path: Path) -> Iterator[Services]:
+    services = Services(pipeline, tmp_path)
     yield services
     services.close()
+
+
+def minute_board(settings: DevstackSettings) -> str:
+    """A board that resets every minute, defined before any service starts."""
+    board = f"minute-{uuid.uuid4().hex[:8]}"
+    publish_definition(settings, board, title="Minute", reset=EVERY_MINUTE, grace=GRACE_SECONDS)
+    return board
 
 
 def start_closer(services: Services, schema: str) -> ServiceProcess:
@@ -96,24 +92,6 @@ def announced_offset(db: Engine, board: str, period: str) -> int | None:
         ).scalar()
 
 
-def period_closed_messages(settings: DevstackSettings) -> list[PeriodClosed]:
-    consumer = Consumer(consumer_config(settings, private_group_id("test-read")))
-    topic = settings.topic_period_closed
-    try:
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        found: list[PeriodClosed] = []
-        deadline = time.monotonic() + 30
-        while consumer.position([TopicPartition(topic, 0)])[0].offset < high:
-            assert time.monotonic() < deadline, "reading the period-closed topic timed out"
-            for message in consumer.consume(100, 1.0):
-                assert message.error() is None
-                found.append(PeriodClosed.model_validate_json(message.value() or b""))
-        return found
-    finally:
-        consumer.close()
-
-
 def sleep_until(moment: datetime) -> None:
     left = (moment - datetime.now(UTC)).total_seconds()
     if left > 0:
@@ -121,29 +99,28 @@ def sleep_until(moment: datetime) -> None:
 
 
 def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
-    settings: DevstackSettings,
+    pipeline: DevstackSettings,
     services: Services,
     redis: Redis,
     keys: RedisKeys,
     db: Engine,
     schema: str,
 ) -> None:
-    board = f"minute-{uuid.uuid4().hex[:8]}"
-    publish_definition(settings, board, title="Minute", reset=EVERY_MINUTE, grace=GRACE_SECONDS)
+    board = minute_board(pipeline)
     services.start("ranker").wait_ready()
     closer = start_closer(services, schema)
 
     minute = minute_with_room(40)
     assert minute.end is not None
     key = keys.board(board, minute.id)
-    produce(settings, [make_event(f"p{n}", n % 997 + 1, board) for n in range(PLAYERS)])
+    produce(pipeline, [make_event(f"p{n}", n % 997 + 1, board) for n in range(PLAYERS)])
     wait_for(lambda: redis.zcard(key) == PLAYERS, 60, "the ranker to apply the minute's events")
 
     sleep_until(minute.end + timedelta(seconds=0.2))
     next_minute = MINUTELY.period_after(minute)
     assert next_minute is not None
     produce(
-        settings,
+        pipeline,
         [
             make_event("late", 5000, board, occurred_at=minute.end - timedelta(seconds=1)),
             make_event("next", 7, board, occurred_at=datetime.now(UTC)),
@@ -172,10 +149,10 @@ def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
 
     # After the grace: refused (its record reached Kafka too late) and never counted.
     produce(
-        settings,
+        pipeline,
         [make_event("too-late", 9000, board, occurred_at=minute.end - timedelta(seconds=2))],
     )
-    [dead] = read_dead_letters(settings, 1)
+    [dead] = read_dead_letters(pipeline, 1)
     assert dict(dead.headers())["reason"] == b"period_closed"
 
     start_closer(services, schema)
@@ -187,7 +164,7 @@ def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
     assert stored(db, board, minute.id) == at_close
     assert not redis.exists(key), "the closed minute's keys are still in Redis"
     assert redis.zscore(keys.board(board, next_minute.id), "next") == pytest.approx(7, abs=1)
-    messages = [m for m in period_closed_messages(settings) if m.period == minute.id]
+    messages = [m for m in period_closed_messages(pipeline) if m.period == minute.id]
     assert len(messages) == 1
     [message] = messages
     assert (message.leaderboard, message.players) == (board, PLAYERS + 1)
@@ -195,21 +172,20 @@ def test_a_minute_rolls_over_and_closes_once_across_a_sigkill(
 
 
 def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_closed(
-    settings: DevstackSettings,
+    pipeline: DevstackSettings,
     services: Services,
     redis: Redis,
     keys: RedisKeys,
     db: Engine,
     schema: str,
 ) -> None:
-    board = f"minute-{uuid.uuid4().hex[:8]}"
-    publish_definition(settings, board, title="Minute", reset=EVERY_MINUTE, grace=GRACE_SECONDS)
+    board = minute_board(pipeline)
     ranker = services.start("ranker").wait_ready()
     start_closer(services, schema)
 
     closed = minute_with_room(10)
     assert closed.end is not None
-    produce(settings, [make_event("ada", 30, board), make_event("bob", 20, board)])
+    produce(pipeline, [make_event("ada", 30, board), make_event("bob", 20, board)])
     wait_for(
         lambda: announced_offset(db, board, closed.id) is not None,
         (closed.end - datetime.now(UTC)).total_seconds()
@@ -223,13 +199,13 @@ def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_c
 
     live = minute_with_room(30)
     live_key = keys.board(board, live.id)
-    produce(settings, [make_event("cy", 7, board), make_event("cy", 8, board)])
+    produce(pipeline, [make_event("cy", 7, board), make_event("cy", 8, board)])
     wait_for(lambda: redis.zscore(live_key, "cy") is not None, 30, "the live minute's events")
     before = standings(redis, live_key)
 
     # Redis comes back empty under the running ranker: it replays the score topic.
     delete_keys(redis, keys.prefix)
-    produce(settings, [make_event("dee", 3, board)])
+    produce(pipeline, [make_event("dee", 3, board)])
 
     wait_for(
         lambda: standings(redis, live_key) == [*before, ("dee", 3)],
@@ -245,7 +221,7 @@ def test_after_redis_lost_its_data_open_periods_come_back_and_closed_ones_stay_c
         "the closed minute to stay closed (closed set back, replayed keys gone)",
     )
     assert stored(db, board, closed.id) == final
-    assert len([m for m in period_closed_messages(settings) if m.period == closed.id]) == 1
+    assert len([m for m in period_closed_messages(pipeline) if m.period == closed.id]) == 1
     assert metric_value(ranker.metrics(), "leaderboard_ranker_partition_replays_total") >= 1
 
 

@@ -7,12 +7,14 @@ events nor leave any in the topics ``make run`` uses; ``Services`` starts
 submits events through the real ingest API, ``define_board`` defines a board through its
 admin API, ``publish_definition`` puts a definition straight on the definitions topic, and
 ``send_change_notice`` tells the publisher and gateways a board changed, as the ranker does,
-and ``read_dead_letters`` waits for what the ranker dead-lettered.
+``read_dead_letters`` waits for what the ranker dead-lettered and
+``period_closed_messages`` reads what the closer announced.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -20,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from leaderboard.core.boards import BoardDefinition
 from leaderboard.core.config import LeaderboardSettings
 from leaderboard.core.definitions import definition_key
-from leaderboard.core.events import ChangeNotice, LeaderboardChange
+from leaderboard.core.events import ChangeNotice, LeaderboardChange, PeriodClosed
 from leaderboard.core.kafka import admin_config, consumer_config, producer_config
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.topics import ensure_topics, topic_specs
@@ -190,3 +192,23 @@ def read_dead_letters(pipeline: LeaderboardSettings, count: int) -> list:
     finally:
         dlq.close()
     return dead
+
+
+def period_closed_messages(settings: LeaderboardSettings) -> list[PeriodClosed]:
+    """Every committed message of the test's period-closed topic (one partition)."""
+    consumer = Consumer(consumer_config(settings, f"closed-reader-{uuid.uuid4().hex[:6]}"))
+    topic = settings.topic_period_closed
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        found: list[PeriodClosed] = []
+        deadline = time.monotonic() + 30
+        # Read-committed positions move past transaction markers to the end.
+        while consumer.position([TopicPartition(topic, 0)])[0].offset < high:
+            assert time.monotonic() < deadline, "reading the period-closed topic timed out"
+            for message in consumer.consume(100, 1.0):
+                assert message.error() is None
+                found.append(PeriodClosed.model_validate_json(message.value() or b""))
+        return found
+    finally:
+        consumer.close()

@@ -10,7 +10,7 @@ period unless ``?period=`` names another: a closed one is read from PostgreSQL
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -31,7 +31,7 @@ from leaderboard.core.periods import (
     Period,
     Schedule,
 )
-from leaderboard.gateway.closed_periods import ClosedPeriods
+from leaderboard.gateway.closed_periods import ClosedPeriod, ClosedPeriods
 from leaderboard.gateway.models import (
     TIE_RULE,
     BoardDescription,
@@ -248,30 +248,47 @@ def _redis_down(exc: Exception) -> HTTPException:
     )
 
 
+async def _standings(
+    request: Request,
+    leaderboard_id: str,
+    period_id: str | None,
+    closed: Callable[[ClosedPeriods, str], tuple[ClosedPeriod, T] | None],
+    live: Callable[[Rankings, BoardView, Period], Awaitable[T]],
+) -> tuple[BoardView, Period, T]:
+    """A read of ``period_id`` (the current period when None): ``closed`` from PostgreSQL
+    when the period may be closed and is, ``live`` from Redis otherwise; with how the
+    board showed scores then and the period read."""
+    view = _view(request, leaderboard_id)
+    past = _past_period_id(request, leaderboard_id, period_id)
+    if past is None:
+        read = _period(request, leaderboard_id)
+    else:
+        stored = await _closed(request, lambda store: closed(store, past))
+        if stored is not None:
+            return stored[0].view, stored[0].period, stored[1]
+        read = await _open_period(request, leaderboard_id, past)
+    try:
+        return view, read, await live(_rankings(request), view, read)
+    except (RedisError, OSError) as exc:
+        raise _redis_down(exc) from None
+
+
 async def _neighbourhood(
     request: Request, leaderboard_id: str, player_id: str, radius: int, period_id: str | None
 ) -> Neighbourhood:
-    sort = _view(request, leaderboard_id).sort
-    past = _past_period_id(request, leaderboard_id, period_id)
-    if past is None:
-        period = _period(request, leaderboard_id)
-    else:
-        closed = await _closed(
-            request, lambda store: store.around(leaderboard_id, past, player_id, radius)
-        )
-        if closed is not None:
-            if closed[1].rank is None:
-                raise _unknown_player(leaderboard_id, player_id, closed[0].period)
-            return closed[1]
-        period = await _open_period(request, leaderboard_id, past)
-    try:
-        found = await _rankings(request).around(leaderboard_id, player_id, radius, sort, period.id)
-    except (RedisError, OSError) as exc:
-        raise _redis_down(exc) from None
-    if found.total == 0 and period.id == ALL_TIME:
+    _, read, found = await _standings(
+        request,
+        leaderboard_id,
+        period_id,
+        lambda store, past: store.around(leaderboard_id, past, player_id, radius),
+        lambda rankings, view, read: rankings.around(
+            leaderboard_id, player_id, radius, view.sort, read.id
+        ),
+    )
+    if found.total == 0 and read.id == ALL_TIME:
         raise _unknown_leaderboard(leaderboard_id)
     if found.rank is None:
-        raise _unknown_player(leaderboard_id, player_id, period)
+        raise _unknown_player(leaderboard_id, player_id, read)
     return found
 
 
@@ -377,28 +394,15 @@ def api_router() -> APIRouter:
         ] = 0,
         period: PeriodQuery = None,
     ) -> TopPage:
-        view = _view(request, leaderboard_id)
-        past = _past_period_id(request, leaderboard_id, period)
-        if past is None:
-            read = _period(request, leaderboard_id)
-        else:
-            closed = await _closed(
-                request, lambda store: store.page(leaderboard_id, past, offset, limit)
-            )
-            if closed is not None:
-                return TopPage(
-                    **BoardDescription.fields(closed[0].view, closed[0].period),
-                    leaderboard=leaderboard_id,
-                    total_players=closed[1].total,
-                    offset=offset,
-                    limit=limit,
-                    entries=closed[1].entries,
-                )
-            read = await _open_period(request, leaderboard_id, past)
-        try:
-            page = await _rankings(request).page(leaderboard_id, offset, limit, view.sort, read.id)
-        except (RedisError, OSError) as exc:
-            raise _redis_down(exc) from None
+        view, read, page = await _standings(
+            request,
+            leaderboard_id,
+            period,
+            lambda store, past: store.page(leaderboard_id, past, offset, limit),
+            lambda rankings, view, read: rankings.page(
+                leaderboard_id, offset, limit, view.sort, read.id
+            ),
+        )
         if page.total == 0 and read.id == ALL_TIME:
             raise _unknown_leaderboard(leaderboard_id)
         return TopPage(
@@ -425,28 +429,15 @@ def api_router() -> APIRouter:
         ids: PlayerIds,
         period: PeriodQuery = None,
     ) -> PlayerRows:
-        view = _view(request, leaderboard_id)
-        past = _past_period_id(request, leaderboard_id, period)
-        if past is None:
-            read = _period(request, leaderboard_id)
-        else:
-            closed = await _closed(
-                request, lambda store: store.players(leaderboard_id, past, ids.split(","))
-            )
-            if closed is not None:
-                return PlayerRows(
-                    **BoardDescription.fields(closed[0].view, closed[0].period),
-                    leaderboard=leaderboard_id,
-                    total_players=closed[1].total,
-                    entries=closed[1].entries,
-                )
-            read = await _open_period(request, leaderboard_id, past)
-        try:
-            found = await _rankings(request).players(
+        view, read, found = await _standings(
+            request,
+            leaderboard_id,
+            period,
+            lambda store, past: store.players(leaderboard_id, past, ids.split(",")),
+            lambda rankings, view, read: rankings.players(
                 leaderboard_id, ids.split(","), view.sort, read.id
-            )
-        except (RedisError, OSError) as exc:
-            raise _redis_down(exc) from None
+            ),
+        )
         if found.total == 0 and read.id == ALL_TIME:
             raise _unknown_leaderboard(leaderboard_id)
         return PlayerRows(
