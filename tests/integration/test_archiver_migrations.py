@@ -41,6 +41,8 @@ pytestmark = pytest.mark.integration
 
 #: The board definition tables of revision 0002 (the ingest service writes them).
 ADMIN_TABLES = {"leaderboards", "leaderboard_revisions", "admin_audit", "erased_players"}
+#: The closed periods' tables (revision 0005).
+PERIOD_TABLES = {"period_closes", "period_standings"}
 
 
 @pytest.fixture
@@ -101,7 +103,7 @@ def test_migrate_twice_creates_then_does_nothing(
     first = run_migrate(env_for(stack, schema))
     assert first.returncode == 0, first.stdout + first.stderr
     assert '"schema migrated"' in first.stdout
-    assert tables(engine) == {TABLE_NAME, VERSION_TABLE, *ADMIN_TABLES}
+    assert tables(engine) == {TABLE_NAME, VERSION_TABLE, *ADMIN_TABLES, *PERIOD_TABLES}
     assert revision(engine) == head_revision()
 
     second = run_migrate(env_for(stack, schema))
