@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from tests.k8s.harness import (
     Rendered,
     load_yaml,
 )
+from tests.support.prometheus import promtool
 
 #: PromQL words that are not metric names.
 KEYWORDS = {
@@ -300,3 +302,12 @@ def test_the_prometheus_rule_takes_its_thresholds_from_the_values(
     for needle in ("> 123", "[7m]", "for 7 minutes", "> 2.5", "> 0.125"):
         assert needle in text
     assert "# chart:" not in text
+
+
+def test_promtool_accepts_the_rendered_rules(profile: Rendered, tmp_path: Path) -> None:
+    """The release's selectors and the values' thresholds, put in by the template, still
+    make valid PromQL."""
+    (rule,) = profile.of_kind("PrometheusRule")
+    rules_file = tmp_path / "rendered.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    assert "SUCCESS" in promtool("check", "rules", rules_file)
