@@ -47,7 +47,7 @@ infra-status: venv ## Show whether each server of the local stack answers
 	$(DEVSTACK) status
 
 .PHONY: run
-run: infra-up ## Run the product locally: the stack and every service
+run: infra-up prometheus-tools ## Run the product locally: the stack, every service and a Prometheus scraping them
 	$(DEVSTACK) run
 
 .PHONY: test-tools
@@ -57,6 +57,10 @@ test-tools: venv ## Install what the browser tests need (Chromium, nginx) when m
 .PHONY: kube-tools
 kube-tools: ## Build helm for the offline chart tests into ~/.cache/leaderboard/tools (once, from the Go module proxy)
 	bash k8s/install-tools.sh
+
+.PHONY: prometheus-tools
+prometheus-tools: ## Build Prometheus and promtool into ~/.cache/leaderboard/tools (once, from the Go module proxy)
+	bash k8s/install-tools.sh prometheus
 
 CLUSTER := bash k8s/cluster/cluster.sh
 
@@ -76,7 +80,7 @@ test-cluster: venv test-tools ## Start the cluster, run tests/cluster against it
 	  $(CLUSTER) up && $(UV) run --frozen pytest tests/cluster
 
 .PHONY: test
-test: lint infra-up test-tools kube-tools ## Lint, then run the whole test suite against the local stack
+test: lint infra-up test-tools kube-tools prometheus-tools ## Lint, then run the whole test suite against the local stack
 	$(UV) run --frozen pytest
 
 .PHONY: bench

@@ -5,10 +5,12 @@
 #   install-tools.sh cluster    helm and what `make cluster-up` runs: the Kubernetes
 #                               components, etcd, CoreDNS, the Traefik ingress controller
 #                               and kube-router (it enforces NetworkPolicies)
+#   install-tools.sh prometheus Prometheus and promtool only (`make prometheus-tools`:
+#                               `make run`'s Prometheus, the alert rule tests of `make test`)
 # Binaries go to $LEADERBOARD_CACHE_DIR/tools/bin (default ~/.cache/leaderboard), outside
 # the clone, so every clone and later runs reuse them; one already built at its pinned
 # version is kept. Cold, on 2 cores: helm ~3.5 min, Kubernetes ~15 min, Traefik ~8 min,
-# the rest ~5 min.
+# Prometheus and promtool ~6.5 min (398 s, their compiles cold), the rest ~5 min.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
@@ -18,6 +20,9 @@ COREDNS_VERSION=v1.15.0
 KUBE_ROUTER_VERSION=v2.1.0
 # v3.7 replaces a module by a folder its archive lacks, so it cannot be built here.
 TRAEFIK_VERSION=v3.6.12
+# The Go module's v0.3XX.Y is Prometheus 3.XX.Y. Built without the web UI's assets (they
+# are not in the module): the HTTP API works, its pages do not.
+PROMETHEUS_VERSION=v0.316.0
 
 CACHE="${LEADERBOARD_CACHE_DIR:-$HOME/.cache/leaderboard}"
 BIN="$CACHE/tools/bin"
@@ -107,6 +112,21 @@ build_etcd() {
     stamp etcd "$ETCD_VERSION"
 }
 
+build_prometheus() {
+    stamped prometheus "$PROMETHEUS_VERSION" && stamped promtool "$PROMETHEUS_VERSION" && return
+    log "building prometheus and promtool $PROMETHEUS_VERSION (a few minutes)"
+    local release=${PROMETHEUS_VERSION#v0.} version=github.com/prometheus/common/version
+    # v0.316.0 -> 3.16.0, what `prometheus --version` and /api/v1/status/buildinfo report.
+    release="${release:0:1}.${release:1}"
+    env "${GO_ENV[@]}" GOBIN="$BIN" go install -trimpath \
+        -ldflags "-s -w -X $version.Version=$release -X $version.Branch=$PROMETHEUS_VERSION" \
+        "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
+        "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" \
+        2> >(grep -v '^go: downloading ' >&2)
+    stamp prometheus "$PROMETHEUS_VERSION"
+    stamp promtool "$PROMETHEUS_VERSION"
+}
+
 build_go_install() {
     local name=$1 version=$2 package=$3
     stamped "$name" "$version" && return
@@ -126,7 +146,11 @@ mkdir -p "$BIN"
 exec {lock_fd}>"$CACHE/tools/.install.lock"
 flock "$lock_fd"
 started=$SECONDS
-build_helm
+if [[ "${1:-}" == prometheus ]]; then
+    build_prometheus
+else
+    build_helm
+fi
 if [[ "${1:-}" == cluster ]]; then
     build_kubernetes
     build_etcd

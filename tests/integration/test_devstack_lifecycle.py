@@ -75,7 +75,7 @@ def all_ports(settings: DevstackSettings) -> list[int]:
 @pytest.fixture(scope="module")
 def isolated(stack: DevstackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A second stack brought up from an empty folder; stopped at the end, even on failure."""
-    settings = isolated_settings(tmp_path_factory.mktemp("isolated"), stack.cache_dir)
+    settings = isolated_settings(tmp_path_factory.mktemp("isolated"), stack.downloads_dir)
     assert not settings.devstack_dir.exists()
     second = Stack(settings)
     try:
@@ -179,7 +179,7 @@ def test_a_port_held_by_another_process_fails_naming_it(
         foreign.bind(("127.0.0.1", 0))
         foreign.listen()
         port = foreign.getsockname()[1]
-        settings = isolated_settings(tmp_path, stack.cache_dir, redis_port=port)
+        settings = isolated_settings(tmp_path, stack.downloads_dir, redis_port=port)
         blocked = Stack(settings)
         try:
             with pytest.raises(DevstackError, match=rf"port {port}\b.*LEADERBOARD_REDIS_PORT"):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from leaderboard.archiver import metrics as archiver_metrics
@@ -19,7 +21,16 @@ from leaderboard.ingest import metrics as ingest_metrics
 from leaderboard.publisher import metrics as publisher_metrics
 from leaderboard.ranker import metrics as ranker_metrics
 from leaderboard.simulator import metrics as simulator_metrics
-from tests.k8s.harness import CHART_DIR, K8S_DIR, Rendered, load_yaml
+from tests.k8s.harness import (
+    CHART_DIR,
+    K8S_DIR,
+    NAMESPACE,
+    RELEASE,
+    ChartRenderer,
+    Rendered,
+    load_yaml,
+)
+from tests.support.prometheus import promtool
 
 #: PromQL words that are not metric names.
 KEYWORDS = {
@@ -40,6 +51,10 @@ KEYWORDS = {
 }
 #: Series Prometheus itself records for every target, usable in alerts.
 PROMETHEUS_SERIES = {"up"}
+#: The plain Prometheus rules file the chart's PrometheusRule is made from.
+RULES_FILE = CHART_DIR / "rules" / "alerts.yaml"
+#: A line of that file whose number OLD the chart replaces by a value.
+CHART_MARKER = re.compile(r"\s*# chart: (\S+) -> (\w+)$")
 
 
 #: Each service declares its own metrics in its ``metrics`` module.
@@ -221,3 +236,78 @@ def test_prometheus_selects_the_chart_monitors_by_its_release_label() -> None:
             ]
         )
     )
+
+
+def expected_rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The groups of the rules file as the chart should render them with these
+    monitoring.prometheusRule values (the file's header says how)."""
+    lines = []
+    for line in RULES_FILE.read_text().splitlines():
+        marker = CHART_MARKER.search(line)
+        if marker:
+            old, name = marker.groups()
+            number = rf"(^|[^0-9.]){re.escape(old)}([^0-9.]|$)"
+            line = re.sub(number, rf"\g<1>{values[name]}\g<2>", line[: marker.start()])
+        lines.append(line)
+    groups: list[dict[str, Any]] = yaml.safe_load("\n".join(lines))["groups"]
+    scope = f'namespace="{NAMESPACE}", job=~"{RELEASE}-.*"'
+    for group in groups:
+        for rule in group["rules"]:
+            expr = re.sub(r"\{([^{}]+)\}", rf"{{{scope}, \1}}", rule["expr"])
+            rule["expr"] = expr.replace("{}", f"{{{scope}}}")
+    return groups
+
+
+def test_every_chart_marker_names_a_value_whose_default_the_file_uses() -> None:
+    defaults = load_yaml(CHART_DIR / "values.yaml")["monitoring"]["prometheusRule"]
+    markers = [
+        m.groups() for m in map(CHART_MARKER.search, RULES_FILE.read_text().splitlines()) if m
+    ]
+    assert {name for _, name in markers} == set(defaults) - {"enabled"}
+    for old, name in markers:
+        # The file as Prometheus loads it locally alerts at the chart's defaults.
+        assert float(old) == float(defaults[name]), f"{name}: {old} is not its default"
+
+
+def test_the_prometheus_rule_is_the_rules_file_scoped_to_the_release(profile: Rendered) -> None:
+    (rule,) = profile.of_kind("PrometheusRule")
+    defaults = load_yaml(CHART_DIR / "values.yaml")["monitoring"]["prometheusRule"]
+    assert rule["spec"]["groups"] == expected_rule_groups(defaults)
+    # Prometheus' own templates reach it as written, not evaluated by helm.
+    annotations = [r["annotations"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert any("{{ $labels.job }}" in a["summary"] for a in annotations)
+
+
+def test_the_prometheus_rule_takes_its_thresholds_from_the_values(
+    renderer: ChartRenderer,
+) -> None:
+    values = {
+        "lagThreshold": 123,
+        "snapshotStaleMinutes": 7,
+        "dlqRatePerSecond": 2.5,
+        "gatewayErrorRatio": 0.125,
+    }
+    result = renderer.template(
+        (),
+        (),
+        "--set-json",
+        f"monitoring.prometheusRule={json.dumps({'enabled': True, **values})}",
+        "--show-only",
+        "templates/monitoring/prometheusrule.yaml",
+    )
+    assert result.returncode == 0, result.stderr
+    groups = yaml.safe_load(result.stdout)["spec"]["groups"]
+    assert groups == expected_rule_groups(values)
+    text = yaml.safe_dump(groups)
+    for needle in ("> 123", "[7m]", "for 7 minutes", "> 2.5", "> 0.125"):
+        assert needle in text
+    assert "# chart:" not in text
+
+
+def test_promtool_accepts_the_rendered_rules(profile: Rendered, tmp_path: Path) -> None:
+    """The release's selectors and the values' thresholds, put in by the template, still
+    make valid PromQL."""
+    (rule,) = profile.of_kind("PrometheusRule")
+    rules_file = tmp_path / "rendered.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    assert "SUCCESS" in promtool("check", "rules", rules_file)

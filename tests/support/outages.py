@@ -32,7 +32,7 @@ def own_server(
         load_settings(
             DevstackSettings,
             devstack_dir=tmp_path / "devstack",
-            devstack_cache_dir=stack.cache_dir,
+            devstack_cache_dir=stack.downloads_dir,
             **settings,
         )
     )

@@ -1,4 +1,5 @@
-"""``python -m leaderboard.devstack {up,down,status,run,tools}``: the local stack's commands.
+"""``python -m leaderboard.devstack {up,down,status,run,prometheus,tools}``: the local
+stack's commands.
 
 Each is described in docs/local-stack.md; bad settings exit 2, a stack error exits 1.
 """
@@ -16,7 +17,9 @@ from leaderboard.core.config import load_settings
 from leaderboard.core.errors import ConfigurationError
 from leaderboard.core.lifecycle import EXIT_BAD_CONFIGURATION, EXIT_FAILED, EXIT_FORCED
 from leaderboard.core.logging import configure_logging, get_logger
+from leaderboard.devstack import prometheus as local_prometheus
 from leaderboard.devstack.errors import DevstackError
+from leaderboard.devstack.process import port_is_free
 from leaderboard.devstack.procfile import procfile_processes
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.devstack.stack import Stack
@@ -38,10 +41,13 @@ def down(settings: DevstackSettings) -> int:
 
 
 def status(settings: DevstackSettings) -> int:
-    """Print one line per server; 0 if all answer, 1 otherwise."""
+    """Print one line per server, then the local Prometheus and its targets' health;
+    0 if all servers answer, 1 otherwise (Prometheus runs only with `make run`)."""
     statuses = Stack(settings).status()
     for server_status in statuses:
         sys.stdout.write(server_status.line() + "\n")
+    for line in local_prometheus.status_lines(settings.prometheus_port):
+        sys.stdout.write(line + "\n")
     sys.stdout.flush()
     return 0 if all(server_status.healthy for server_status in statuses) else 1
 
@@ -62,6 +68,12 @@ def run(settings: DevstackSettings) -> int:
             stop_with="make infra-down",
         )
         return 0
+    prometheus_binary = settings.tools_bin_dir / "prometheus"
+    if "prometheus" in processes and not prometheus_binary.is_file():
+        # Else honcho would start the services and stop them all when Prometheus fails.
+        raise DevstackError(
+            f"{prometheus_binary} is missing: run `make prometheus-tools` to build it"
+        )
     env = dict(os.environ)
     # Local runs read better as console lines than JSON (honcho's pipe is not a terminal).
     env.setdefault("LEADERBOARD_LOG_FORMAT", "console")
@@ -82,6 +94,34 @@ def run(settings: DevstackSettings) -> int:
     os.execve(  # noqa: S606 - our own interpreter running honcho, no shell
         sys.executable, [sys.executable, "-m", "honcho", "start", "-f", str(procfile)], env
     )
+
+
+def prometheus(settings: DevstackSettings) -> int:
+    """Run the local Prometheus in the foreground, scraping every service (the Procfile's
+    `prometheus` process): its configuration is written from the settings first."""
+    binary = settings.tools_bin_dir / "prometheus"
+    if not binary.is_file():
+        raise DevstackError(f"{binary} is missing: run `make prometheus-tools` to build it")
+    rules = Path.cwd() / local_prometheus.RULES_FILE
+    if not rules.is_file():
+        raise DevstackError(f"{rules} is missing: run this from the project's folder")
+    port = settings.prometheus_port
+    if not port_is_free(local_prometheus.HOST, port):
+        raise DevstackError(
+            f"port {port} on {local_prometheus.HOST} (for prometheus) is taken by another "
+            "process: stop it or choose another port with LEADERBOARD_PROMETHEUS_PORT"
+        )
+    home = settings.devstack_dir / "prometheus"
+    targets = local_prometheus.scrape_targets(settings)
+    config = local_prometheus.write_config(
+        home / "prometheus.yml", local_prometheus.prometheus_config(targets, [rules])
+    )
+    command = local_prometheus.prometheus_command(binary, config, home / "data", port)
+    log.info("starting prometheus", api=local_prometheus.api_url(port), targets=targets)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process, so honcho's signals reach Prometheus itself.
+    os.execv(binary, command)  # noqa: S606 - the tools cache's prometheus, no shell
 
 
 def tools(settings: DevstackSettings) -> int:
@@ -117,6 +157,7 @@ COMMANDS: dict[str, Callable[[DevstackSettings], int]] = {
     "down": down,
     "status": status,
     "run": run,
+    "prometheus": prometheus,
     "tools": tools,
 }
 

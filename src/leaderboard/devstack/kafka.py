@@ -149,7 +149,7 @@ class KafkaServer(Server):
         self.advertised_host, self.port = bootstrap_address(settings.kafka_bootstrap_servers)
         self._bind_host = loopback_host(self.advertised_host, "KAFKA_BOOTSTRAP_SERVERS")
         self.controller_port = self.port + CONTROLLER_PORT_OFFSET
-        self.install_dir = settings.cache_dir / f"kafka-{KAFKA_VERSION}"
+        self.install_dir = settings.downloads_dir / f"kafka-{KAFKA_VERSION}"
         self.libs_dir = self.install_dir / "libs"
         home = settings.devstack_dir / self.name
         self.config_file = home / "server.properties"
@@ -250,7 +250,7 @@ class KafkaServer(Server):
                     "-q",
                     "-f",
                     str(self.install_dir / "pom.xml"),
-                    f"-Dmaven.repo.local={self.settings.cache_dir / 'm2'}",
+                    f"-Dmaven.repo.local={self.settings.downloads_dir / 'm2'}",
                     _COPY_DEPENDENCIES,
                     f"-DoutputDirectory={staging}",
                     "-DincludeScope=runtime",

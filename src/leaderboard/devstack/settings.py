@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from leaderboard.core.config import PostgresSettings, RedisSettings
+from leaderboard.core.config import Port, PostgresSettings, RedisSettings
 
 
 class DevstackSettings(RedisSettings, PostgresSettings):
@@ -27,17 +27,27 @@ class DevstackSettings(RedisSettings, PostgresSettings):
         description="Download cache (Kafka jars, Maven repository); `<devstack_dir>/cache` "
         "when unset. Several stacks can share one.",
     )
+    cache_dir: Path = Field(
+        Path("~/.cache/leaderboard"),
+        description="Cache of the tools `k8s/install-tools.sh` builds from the Go module "
+        "proxy (`make prometheus-tools`, `make kube-tools`), outside the clone; the local "
+        "Prometheus runs `<cache_dir>/tools/bin/prometheus`.",
+    )
+    prometheus_port: Port = Field(
+        9090,
+        description="Port of the HTTP API of the Prometheus `make run` starts (on 127.0.0.1).",
+    )
 
     # Absolute paths, fixed when the settings are built: they are compared with the command
     # lines of running processes, which must not depend on the caller's current directory
     # nor on a symlink on the way.
-    @field_validator("devstack_dir", "devstack_cache_dir")
+    @field_validator("devstack_dir", "devstack_cache_dir", "cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
 
     @property
-    def cache_dir(self) -> Path:
+    def downloads_dir(self) -> Path:
         """The download cache in use: ``devstack_cache_dir`` or ``<devstack_dir>/cache``."""
         return self.devstack_cache_dir or self.devstack_dir / "cache"
 
@@ -50,3 +60,8 @@ class DevstackSettings(RedisSettings, PostgresSettings):
     def run_dir(self) -> Path:
         """Where the pid files live."""
         return self.devstack_dir / "run"
+
+    @property
+    def tools_bin_dir(self) -> Path:
+        """Where `k8s/install-tools.sh` puts the binaries it builds."""
+        return self.cache_dir / "tools" / "bin"

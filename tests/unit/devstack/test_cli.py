@@ -8,12 +8,15 @@ import pytest
 
 from leaderboard.devstack.__main__ import local_admin_key, local_ingest_key, main
 from leaderboard.devstack.settings import DevstackSettings
+from tests.support.services import free_port
 
 
 @pytest.fixture
 def fresh_stack_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LEADERBOARD_DEVSTACK_DIR", str(tmp_path / "stack"))
     monkeypatch.setenv("LEADERBOARD_LOG_FORMAT", "json")
+    monkeypatch.setenv("LEADERBOARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LEADERBOARD_PROMETHEUS_PORT", str(free_port()))
     return tmp_path / "stack"
 
 
@@ -46,6 +49,7 @@ def test_status_of_a_stack_never_started_exits_1(
         ["kafka", "stopped"],
         ["redis", "stopped"],
         ["postgres", "stopped"],
+        ["prometheus", "stopped"],
     ]
     assert not (fresh_stack_dir / "kafka").exists()  # status never creates anything
 
@@ -65,3 +69,13 @@ def test_the_local_admin_key_is_made_once_private_and_distinct(tmp_path: Path) -
     assert len(key) >= 16
     assert local_admin_key(settings).read_text().strip() == key
     assert local_ingest_key(settings).read_text().strip() != key
+
+
+def test_prometheus_without_its_binary_says_how_to_build_it(
+    fresh_stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["prometheus"]) == 1
+    out = capsys.readouterr().out
+    assert "make prometheus-tools" in out
+    assert "Traceback" not in out
+    assert not (fresh_stack_dir / "prometheus").exists()

@@ -18,7 +18,7 @@ def test_defaults_point_at_the_project_stack(
     settings = load_settings(DevstackSettings)
     assert settings.service_name == "devstack"
     assert settings.devstack_dir == tmp_path / ".devstack"
-    assert settings.cache_dir == tmp_path / ".devstack" / "cache"
+    assert settings.downloads_dir == tmp_path / ".devstack" / "cache"
     assert settings.logs_dir == tmp_path / ".devstack" / "logs"
 
 
@@ -27,7 +27,7 @@ def test_the_cache_can_be_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LEADERBOARD_DEVSTACK_CACHE_DIR", str(tmp_path / "shared"))
     settings = load_settings(DevstackSettings)
     assert settings.devstack_dir == tmp_path / "one"
-    assert settings.cache_dir == tmp_path / "shared"
+    assert settings.downloads_dir == tmp_path / "shared"
 
 
 def test_a_bad_port_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
