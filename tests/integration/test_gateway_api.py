@@ -20,6 +20,7 @@ from leaderboard.core.keys import RedisKeys
 from leaderboard.devstack.settings import DevstackSettings
 from leaderboard.gateway.api import MAX_LIMIT
 from tests.support.pipeline import Services, isolated_settings, publish_definition
+from tests.support.services import metric_value
 from tests.support.standings import seed_standings
 
 pytestmark = pytest.mark.integration
@@ -228,10 +229,17 @@ def test_invalid_parameters_are_422(api: httpx2.Client) -> None:
     assert api.get("/leaderboards/has.dot/top").status_code == 422
 
 
-def test_requests_are_counted_by_status(gateway: str, api: httpx2.Client) -> None:
+def test_requests_are_timed_by_route_template_and_status(gateway: str, api: httpx2.Client) -> None:
     api.get("/leaderboards/nope/top")
+    api.get("/leaderboards/nope/top/")  # redirected before any route: no template
+    api.get("/no-such-route/nope")
     metrics = httpx2.get(f"{gateway}/metrics", timeout=10).text
-    assert 'leaderboard_gateway_api_requests_total{status="404"}' in metrics
+    name = "leaderboard_gateway_http_request_duration_seconds_count"
+    route = "/api/leaderboards/{leaderboard_id}/top"
+    assert metric_value(metrics, name, {"route": route, "method": "GET", "status": "404"}) >= 1
+    assert metric_value(metrics, name, {"route": "none", "method": "GET", "status": "307"}) >= 1
+    assert metric_value(metrics, name, {"route": "none", "method": "GET", "status": "404"}) >= 1
+    assert "nope" not in metrics  # no path a client chose became a label
 
 
 def test_the_docs_are_served(gateway: str, tmp_path: Path) -> None:

@@ -210,6 +210,25 @@ def test_compression_is_never_negotiated(services: Services) -> None:
         assert receive(client)["type"] == "hello"
 
 
+def test_sessions_are_counted_by_how_they_closed(services: Services) -> None:
+    # The direct path (uvicorn's protocol of the gateway), which unit tests cannot reach.
+    gateway = services.gateway().wait_ready()
+    board = f"close-{uuid.uuid4().hex[:8]}"
+    for code in (1001, 4321):
+        with open_client(gateway, board) as client:
+            assert receive(client)["type"] == "hello"
+            client.close(code)
+
+    def disconnects(code: str) -> float:
+        labels = {"reason": "closed", "code": code}
+        return metric(gateway, "leaderboard_gateway_disconnects_total", labels)
+
+    wait_for(lambda: disconnects("1001") == 1, 10, "the going-away close counted")
+    wait_for(lambda: disconnects("other") == 1, 10, "the application close counted as other")
+    assert metric(gateway, "leaderboard_gateway_connections_total") == 2
+    assert "4321" not in gateway.metrics()
+
+
 def read_until_closed(client: ClientConnection) -> ConnectionClosed:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
@@ -109,12 +110,13 @@ def http_text(url: str, timeout: float = 5.0) -> str:
 
 
 def metric_value(metrics_text: str, name: str, labels: Mapping[str, str] | None = None) -> float:
-    """The value of one sample in Prometheus text format (0 when absent)."""
-    wanted = ",".join(f'{key}="{value}"' for key, value in (labels or {}).items())
-    sample = f"{name}{{{wanted}}}" if wanted else name
-    for line in metrics_text.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.split()[-1])
+    """The value of one sample in Prometheus text format (0 when absent): the one named
+    ``name`` with exactly ``labels``, in whatever order the exposition writes them."""
+    wanted = dict(labels or {})
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == wanted:
+                return float(sample.value)
     return 0.0
 
 

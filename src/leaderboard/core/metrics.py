@@ -20,6 +20,37 @@ _log = get_logger(__name__)
 #: Batch durations from 1 ms to about 30 s.
 BATCH_SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_SIZE_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+#: HTTP request durations from 1 ms (a REST read from Redis) to 10 s (past the ingest's
+#: request deadline, which a score submission waiting for Kafka can reach).
+REQUEST_SECONDS_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
+
+
+def request_duration(service: str, registry: CollectorRegistry) -> Histogram:
+    """The request histogram of a web service (``leaderboard.core.web.instrument_requests``
+    records it): ``leaderboard_<service>_http_request_duration_seconds`` by route template,
+    method and exact status; its ``_count`` is the request counter."""
+    return Histogram(
+        f"leaderboard_{service}_http_request_duration_seconds",
+        "HTTP requests answered (probes and /metrics excepted) and how long each took, by "
+        "route template (none: no route matched), method and status.",
+        ["route", "method", "status"],
+        buckets=REQUEST_SECONDS_BUCKETS,
+        registry=registry,
+    )
 
 
 class Metrics:

@@ -1,5 +1,5 @@
 """What only the web services (gateway, ingest) use: ``run_web_service`` (uvicorn under the
-shared start-up and shutdown), the probe router, ``/metrics`` and request accounting.
+shared start-up and shutdown), the probe router, ``/metrics`` and request timing and logs.
 Kept apart so the workers never import FastAPI, Starlette or uvicorn."""
 
 from __future__ import annotations
@@ -7,16 +7,18 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import Counter, make_asgi_app
+from prometheus_client import Histogram, make_asgi_app
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.metrics import Info
+from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from leaderboard.core.config import LeaderboardSettings, SettingsT
 from leaderboard.core.errors import ConfigurationError
@@ -131,60 +133,66 @@ class MetricsEndpoint:
         await self._app(scope, receive, send)
 
 
-class RequestAccounting:
-    """ASGI middleware of the web services: counts the requests under ``prefix`` by status
-    in ``requests`` (a counter labelled ``status``) and logs each one: server errors as
-    warnings, client errors at ``client_error_level``, the rest at debug. It logs the
-    method, path, status, duration, client address and the authenticated caller's name
-    (``scope["state"]["caller"]``), never headers, so never a credential."""
+#: Not timed: probes and scrapes would outnumber and skew the requests people make.
+UNTIMED_ROUTES = ("^/livez$", "^/readyz$", "^/metrics$")
+#: The route label of a request no route matched, whatever its path (bounded series).
+UNMATCHED_ROUTE = "none"
+#: The methods a route can answer; any other a client sends is labelled ``other``.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        requests: Counter,
-        *,
-        prefix: str = "/api/",
-        client_error_level: str = "debug",
-    ) -> None:
-        self.app = app
-        self.requests = requests
-        self.prefix = prefix
-        self.client_error_level = client_error_level
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+def instrument_requests(
+    app: Starlette,
+    requests: Histogram,
+    *,
+    log_prefix: str = "/api/",
+    client_error_level: str = "debug",
+) -> None:
+    """Time every HTTP request of ``app`` (probes and ``/metrics`` excepted) in
+    ``requests`` (``leaderboard.core.metrics.request_duration``) by route template, method
+    and status, with prometheus-fastapi-instrumentator's middleware, and log each one under
+    ``log_prefix``: server errors as warnings, client errors at ``client_error_level``, the
+    rest at debug. A log line has the method, path, status, duration, client address and
+    the authenticated caller's name (``scope["state"]["caller"]``), never headers, so
+    never a credential."""
+
+    def observe(info: Info) -> None:
+        # Only a request that reached an endpoint has its template: the library names a
+        # trailing-slash redirect by its raw path, one series per path a client invents.
+        matched = "endpoint" in info.request.scope
+        route = info.modified_handler if matched else UNMATCHED_ROUTE
+        method = info.method if info.method in KNOWN_METHODS else "other"
+        requests.labels(route=route, method=method, status=info.modified_status).observe(
+            info.modified_duration
+        )
+
+    def log_request(info: Info) -> None:
+        scope = info.request.scope
         path = scope["path"].removeprefix(scope.get("root_path", ""))
-        if not path.startswith(self.prefix):
-            await self.app(scope, receive, send)
+        if not path.startswith(log_prefix):
             return
-        answered = {"status": 500}
-        started = time.perf_counter()
+        code = int(info.modified_status)
+        client = scope.get("client")
+        fields = {
+            "method": info.method,
+            "path": path,
+            "status": code,
+            "seconds": round(info.modified_duration, 4),
+            "caller": scope.get("state", {}).get("caller"),
+            "client": client[0] if client else None,
+        }
+        if code >= 500:
+            level = "warning"
+        elif code >= 400:
+            level = client_error_level
+        else:
+            level = "debug"
+        getattr(log, level)("request", **fields)
 
-        async def record_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            code = answered["status"]
-            self.requests.labels(status=str(code)).inc()
-            client = scope.get("client")
-            fields = {
-                "method": scope["method"],
-                "path": path,
-                "status": code,
-                "seconds": round(time.perf_counter() - started, 4),
-                "caller": scope.get("state", {}).get("caller"),
-                "client": client[0] if client else None,
-            }
-            if code >= 500:
-                level = "warning"
-            elif code >= 400:
-                level = self.client_error_level
-            else:
-                level = "debug"
-            getattr(log, level)("request", **fields)
+    # With callbacks of its own, the library creates none of its default metrics (which
+    # would go to the global registry): the service's registry holds the only ones.
+    Instrumentator(
+        should_group_status_codes=False,  # exact codes: alerts tell 503 from 500
+        should_group_untemplated=True,
+        excluded_handlers=list(UNTIMED_ROUTES),
+    ).add(observe, log_request).instrument(app)

@@ -33,7 +33,7 @@ from leaderboard.core.live_periods import LivePeriods
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
-from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
+from leaderboard.core.web import instrument_requests, probe_router, shutdown_share
 from leaderboard.gateway.api import api_router
 from leaderboard.gateway.changes import ChangeFeed
 from leaderboard.gateway.closed_periods import ClosedPeriods, create_closed_periods_engine
@@ -173,7 +173,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.add_middleware(RequestAccounting, requests=gateway_metrics.api_requests)
+    instrument_requests(app, gateway_metrics.http_requests)
     app.include_router(api_router())
 
     @app.get("/", include_in_schema=False)

@@ -29,7 +29,7 @@ from leaderboard.gateway.messages import (
     hello_message,
     text_frame,
 )
-from leaderboard.gateway.metrics import GatewayMetrics
+from leaderboard.gateway.metrics import GatewayMetrics, close_code_label
 from leaderboard.gateway.origins import OriginPolicy
 from leaderboard.gateway.rankings import Rankings, parse_cached
 from leaderboard.gateway.settings import GatewaySettings
@@ -38,11 +38,17 @@ from leaderboard.gateway.watch import PlayerWatch, Watcher
 
 log = get_logger(__name__)
 
+#: Why a session ended (a ``disconnects`` reason) and its close code, when one was seen.
+Ended = tuple[str, int | None]
+
 LEADERBOARD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PLAYER_ID: TypeAdapter[str] = TypeAdapter(PlayerId)
 
 #: Close codes (RFC 6455 and the IANA registry); reasons stay under 123 bytes.
+CLOSE_ABNORMAL = 1006
 CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 #: Most time between two sweeps of the direct clients (heartbeats, stalled clients).
 SWEEP_SECONDS = 1.0
@@ -143,16 +149,23 @@ class LiveService:
         # Counted before the first await, so concurrent handshakes cannot exceed the cap.
         self._connected += 1
         self._metrics.connected_clients.inc()
+        ended: Ended = ("error", CLOSE_INTERNAL_ERROR)  # what uvicorn sends on an exception
         try:
             channel = channel_of(websocket.scope)
             if channel is not None and not PER_MESSAGE_DEFLATE:
-                reason = await self._direct_session(websocket, leaderboard_id, channel, watching)
+                ended = await self._direct_session(websocket, leaderboard_id, channel, watching)
             else:
-                reason = await self._mailbox_session(websocket, leaderboard_id, watching)
+                ended = await self._mailbox_session(websocket, leaderboard_id, watching)
+        except asyncio.CancelledError:
+            ended = ("shutdown", None)  # uvicorn cancels the sessions left past its grace
+            raise
         finally:
             self._connected -= 1
             self._metrics.connected_clients.dec()
-        self._metrics.disconnects.labels(reason=reason).inc()
+            reason, code = ended
+            if reason == "closed" and code == CLOSE_SERVICE_RESTART:
+                reason = "shutdown"  # uvicorn closes every session with 1012 when stopping
+            self._metrics.disconnects.labels(reason=reason, code=close_code_label(code)).inc()
 
     async def _greet(
         self, websocket: WebSocket, leaderboard_id: str, subscriber: Subscriber
@@ -182,7 +195,7 @@ class LiveService:
         leaderboard_id: str,
         channel: Channel,
         watching: tuple[str, int] | None,
-    ) -> str:
+    ) -> Ended:
         watcher: Watcher | None = None
         subscriber: DirectSubscriber
         if watching is None:
@@ -198,19 +211,21 @@ class LiveService:
         self._direct.add(subscriber)
         if watcher is not None:
             self._watch.add(watcher)  # its first message is held until start() too
+        code: int | None = None
         try:
             await self._greet(websocket, leaderboard_id, subscriber)
             subscriber.start()
-            await self._drain(websocket)
-        except WebSocketDisconnect:
-            pass
+            code = await self._drain(websocket)
+        except WebSocketDisconnect as exc:
+            code = exc.code
         finally:
             if watcher is not None:
                 self._watch.remove(watcher)
             subscriber.stop()
             self._direct.discard(subscriber)
             self._hub.unsubscribe(leaderboard_id, subscriber)
-        return "send_timeout" if subscriber.aborted else "closed"
+        # Aborted: the connection was dropped without a close frame.
+        return ("send_timeout", CLOSE_ABNORMAL) if subscriber.aborted else ("closed", code)
 
     def _fanned_out(self, update: Update) -> None:
         """After a fan-out: count the direct writes and time them (once per fan-out)."""
@@ -260,7 +275,7 @@ class LiveService:
 
     async def _mailbox_session(
         self, websocket: WebSocket, leaderboard_id: str, watching: tuple[str, int] | None
-    ) -> str:
+    ) -> Ended:
         watcher: Watcher | None = None
         take: Callable[[float], Awaitable[Update | PlayerUpdate | None]]
         if watching is None:
@@ -282,15 +297,15 @@ class LiveService:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sender
-        except WebSocketDisconnect:
-            return "closed"
+        except WebSocketDisconnect as exc:
+            return "closed", exc.code
         finally:
             if watcher is not None:
                 self._watch.remove(watcher)
             self._hub.unsubscribe(leaderboard_id, mailbox)
 
-    async def _read_until_closed(self, websocket: WebSocket, sender: asyncio.Task[str]) -> str:
-        """Wait for the client's close (or the sender's end); returns why the session ended."""
+    async def _read_until_closed(self, websocket: WebSocket, sender: asyncio.Task[Ended]) -> Ended:
+        """Wait for the client's close (or the sender's end); returns how the session ended."""
         receiver = asyncio.create_task(self._drain(websocket))
         try:
             done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -298,23 +313,26 @@ class LiveService:
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await receiver
+        heard = receiver.result() if receiver in done and receiver.exception() is None else None
         if sender in done:
-            return sender.result()
-        return "closed"
+            reason, code = sender.result()
+            return reason, heard if code is None else code
+        return "closed", heard
 
     @staticmethod
-    async def _drain(websocket: WebSocket) -> None:
+    async def _drain(websocket: WebSocket) -> int:
+        """Read until the connection closes; returns its close code."""
         # Clients have nothing to say yet; reading keeps the close handshake working.
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return
+                return int(message.get("code", 1005))  # ASGI's default: no code given
 
     async def _send_loop(
         self,
         websocket: WebSocket,
         take: Callable[[float], Awaitable[Update | PlayerUpdate | None]],
-    ) -> str:
+    ) -> Ended:
         """Write the newest pending update (or a heartbeat) until the client goes away."""
         settings = self._settings
         while True:
@@ -332,9 +350,11 @@ class LiveService:
                 channel = channel_of(websocket.scope)
                 if channel is not None:
                     channel.abort()  # its full buffer would never let a close through
-                return "send_timeout"
-            except (WebSocketDisconnect, RuntimeError):
-                return "closed"  # RuntimeError: the close raced this send
+                return "send_timeout", CLOSE_ABNORMAL
+            except WebSocketDisconnect as exc:
+                return "closed", exc.code
+            except RuntimeError:
+                return "closed", None  # the close raced this send: its code is the reader's
             if update is None:
                 self._sent_heartbeat.inc()
             elif isinstance(update, PlayerUpdate):

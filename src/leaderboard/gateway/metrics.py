@@ -5,6 +5,19 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from leaderboard.core.metrics import request_duration
+
+#: The close codes (RFC 6455, section 7.4.1) a disconnect is labelled with; any other code
+#: is ``other``, so the label has a fixed set of values whatever clients send.
+CLOSE_CODES = frozenset({1000, 1001, 1005, 1006, 1008, 1009, 1011, 1012, 1013})
+
+
+def close_code_label(code: int | None) -> str:
+    """The ``code`` label of a disconnect: the close code, ``other`` or ``unknown``."""
+    if code is None:
+        return "unknown"
+    return str(code) if code in CLOSE_CODES else "other"
+
 
 class GatewayMetrics:
     """Metrics of the gateway (snapshots fanned out to WebSocket clients, the REST API)."""
@@ -29,8 +42,9 @@ class GatewayMetrics:
         )
         self.disconnects = Counter(
             "leaderboard_gateway_disconnects_total",
-            "WebSocket clients gone, by reason (closed, send_timeout, shutdown, error).",
-            ["reason"],
+            "WebSocket sessions ended, by reason (closed, send_timeout, shutdown, error) and "
+            "close code (one of CLOSE_CODES, other, or unknown: none was seen).",
+            ["reason", "code"],
             registry=registry,
         )
         self.messages_sent = Counter(
@@ -81,9 +95,4 @@ class GatewayMetrics:
             ["error"],
             registry=registry,
         )
-        self.api_requests = Counter(
-            "leaderboard_gateway_api_requests_total",
-            "REST API requests (/api/...) answered, by HTTP status.",
-            ["status"],
-            registry=registry,
-        )
+        self.http_requests = request_duration("gateway", registry)

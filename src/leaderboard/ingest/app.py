@@ -27,7 +27,7 @@ from leaderboard.core.events import SAFE_INTEGER, ScoreBounds, utc_now
 from leaderboard.core.logging import get_logger
 from leaderboard.core.metrics import Metrics
 from leaderboard.core.probes import Health
-from leaderboard.core.web import RequestAccounting, probe_router, shutdown_share
+from leaderboard.core.web import instrument_requests, probe_router, shutdown_share
 from leaderboard.ingest.admin import admin_router
 from leaderboard.ingest.auth import Keyring, Outcome, decide_role
 from leaderboard.ingest.board_admin import running_definitions
@@ -173,9 +173,7 @@ def create_app(
     app.state.sink = None
     app.state.board_feed = None
     app.state.definitions = None
-    app.add_middleware(
-        RequestAccounting, requests=ingest_metrics.requests, client_error_level="info"
-    )
+    instrument_requests(app, ingest_metrics.http_requests, client_error_level="info")
 
     authenticate = _authenticator(keyring, admin_keyring)
     app.include_router(admin_router(admin_keyring, keyring, lambda: app.state.definitions))

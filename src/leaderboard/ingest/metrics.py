@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from leaderboard.core.metrics import BATCH_SECONDS_BUCKETS
+from leaderboard.core.metrics import BATCH_SECONDS_BUCKETS, request_duration
 
 
 class IngestMetrics:
     """Metrics of the ingest API (scores submitted over HTTP into game-score)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "leaderboard_ingest_requests_total",
-            "Score submission requests (/api/...) answered, by HTTP status.",
-            ["status"],
-            registry=registry,
-        )
+        self.http_requests = request_duration("ingest", registry)
         self.events_accepted = Counter(
             "leaderboard_ingest_events_accepted_total",
             "Score events acknowledged by Kafka (acks=all) and answered 202.",

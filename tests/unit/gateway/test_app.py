@@ -355,3 +355,50 @@ def test_openapi_documents_the_rest_api(client: TestClient) -> None:
         described = {"title", "sort", "format", "operator", "period", "period_ends_at"}
         assert described <= set(models[model]["properties"])
     assert client.get("/docs").status_code == 200
+
+
+def test_rest_requests_are_timed_by_route_template_not_by_leaderboard_or_player(
+    client: TestClient, metrics: Metrics
+) -> None:
+    for board in ("global", "weekly"):
+        assert client.get(f"/api/leaderboards/{board}/top").status_code == 503  # no Redis
+    client.get("/api/leaderboards/global/players/p1")
+    client.get("/api/nothing/here")
+    client.get("/readyz")
+
+    def requests(route: str, status: str) -> float | None:
+        name = "leaderboard_gateway_http_request_duration_seconds_count"
+        labels = {"route": route, "method": "GET", "status": status}
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert requests("/api/leaderboards/{leaderboard_id}/top", "503") == 2
+    assert requests("/api/leaderboards/{leaderboard_id}/players/{player_id}", "503") == 1
+    assert requests("none", "404") == 1
+    assert requests("/readyz", "200") is None
+    text = client.get("/metrics").text
+    for chosen_by_the_client in ("global", "weekly", "p1", "nothing"):
+        assert chosen_by_the_client not in text
+
+
+def test_websocket_sessions_count_their_connect_and_their_close_code(
+    client: TestClient, metrics: Metrics
+) -> None:
+    def disconnects(reason: str, code: str) -> float:
+        labels = {"reason": reason, "code": code}
+        value = metrics.registry.get_sample_value("leaderboard_gateway_disconnects_total", labels)
+        return value or 0.0
+
+    with client.websocket_connect("/ws/leaderboards/global") as ws:
+        ws.receive_json()
+        ws.close(1001)
+    wait_for(lambda: disconnects("closed", "1001") == 1, 5, "the going-away close counted")
+    with client.websocket_connect("/ws/leaderboards/global") as ws:
+        ws.receive_json()
+        ws.close(4321)  # an application code: counted as other, not as a series of its own
+    wait_for(lambda: disconnects("closed", "other") == 1, 5, "the application close counted")
+    with client.websocket_connect("/ws/leaderboards/global") as ws:
+        ws.receive_json()
+        ws.close(1012)  # what uvicorn's stop sends every session
+    wait_for(lambda: disconnects("shutdown", "1012") == 1, 5, "the shutdown counted")
+    assert metrics.registry.get_sample_value("leaderboard_gateway_connections_total") == 3
+    assert "4321" not in client.get("/metrics").text

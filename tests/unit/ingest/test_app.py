@@ -336,12 +336,21 @@ def test_liveness_fails_once_the_producer_is_broken(client: TestClient, sink: Fa
     assert client.get("/livez").status_code == 503
 
 
-def test_metrics_count_requests_by_status_and_accepted_events(client: TestClient) -> None:
+def test_metrics_time_requests_by_route_and_status_and_count_accepted_events(
+    client: TestClient, metrics: Metrics
+) -> None:
     client.post("/api/scores", json=[event(), event()], headers=AUTH)
     client.post("/api/scores", json=event())
+    client.get("/readyz")  # probes are not timed
     text = client.get("/metrics").text
-    assert 'leaderboard_ingest_requests_total{status="202"} 1.0' in text
-    assert 'leaderboard_ingest_requests_total{status="401"} 1.0' in text
+
+    def requests(**labels: str) -> float | None:
+        name = "leaderboard_ingest_http_request_duration_seconds_count"
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert requests(route="/api/scores", method="POST", status="202") == 1
+    assert requests(route="/api/scores", method="POST", status="401") == 1
+    assert requests(route="/readyz", method="GET", status="200") is None
     assert "leaderboard_ingest_events_accepted_total 2.0" in text
     assert "leaderboard_ingest_produce_duration_seconds_count 1.0" in text
 
