@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from psycopg2 import errors as pg_errors
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, exc, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Engine, Row, exc, select, tuple_
 
 from leaderboard.core.boards import BoardDefinition, BoardView
 from leaderboard.core.database import create_postgres_engine
@@ -76,37 +76,28 @@ class ClosedPeriods:
     ) -> tuple[ClosedPeriod, Page] | None:
         """Ranks ``offset + 1`` to ``offset + limit`` of a closed period; None when
         ``period`` is not closed (no ``period_closes`` row)."""
-
-        def read(connection: Connection) -> tuple[ClosedPeriod, Page] | None:
-            closed = _close_of(connection, board, period)
-            if closed is None:
-                return None
-            rows = connection.execute(
-                _standings(board, period)
-                .where(period_standings.c.rank > offset, period_standings.c.rank <= offset + limit)
-                .order_by(period_standings.c.rank)
-            ).all()
-            return closed, Page(total=closed.players, entries=_entries(rows))
-
-        return self._run("read a closed period's standings", read)
+        ranks = period_standings.c.rank
+        return self._rows(board, period, (ranks > offset) & (ranks <= offset + limit))
 
     def players(
         self, board: str, period: str, player_ids: Sequence[str]
     ) -> tuple[ClosedPeriod, Page] | None:
         """The rows of those of ``player_ids`` in a closed period, by rank."""
+        return self._rows(board, period, period_standings.c.player_id.in_(list(player_ids)))
 
+    def _rows(
+        self, board: str, period: str, which: ColumnElement[bool]
+    ) -> tuple[ClosedPeriod, Page] | None:
         def read(connection: Connection) -> tuple[ClosedPeriod, Page] | None:
             closed = _close_of(connection, board, period)
             if closed is None:
                 return None
             rows = connection.execute(
-                _standings(board, period)
-                .where(period_standings.c.player_id.in_(list(player_ids)))
-                .order_by(period_standings.c.rank)
+                _standings(board, period).where(which).order_by(period_standings.c.rank)
             ).all()
             return closed, Page(total=closed.players, entries=_entries(rows))
 
-        return self._run("read players of a closed period", read)
+        return self._run("read a closed period's standings", read)
 
     def around(
         self, board: str, period: str, player_id: str, radius: int

@@ -544,14 +544,14 @@ class BatchApplier:
         seen_keys = [self._keys.seen(bucket), self._keys.seen(bucket - 1)]
         pending = PendingApply(list(batches), [], [])
         for batch in batches:
+            mode = (
+                "1"
+                if batch.partition in allow_gap
+                else "2"
+                if batch.partition in expect_stored
+                else "0"
+            )
             for piece in split(batch):
-                mode = (
-                    "1"
-                    if batch.partition in allow_gap
-                    else "2"
-                    if batch.partition in expect_stored
-                    else "0"
-                )
                 keys, args, boards = self._script_call(piece, seen_keys, bucket, mode)
                 pending.calls.append((keys, args))
                 pending.boards_of.append(boards)
